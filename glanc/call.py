@@ -1,0 +1,140 @@
+"""Run one node's DSPy program on its model, with bounded retries.
+
+Called from worker threads: DSPy settings are set per call with
+``dspy.context`` (workers do not inherit the caller's), and a fresh usage
+tracker and callback per call capture tokens and the raw model text without
+touching shared state.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import programs
+from .engines import make_lm
+from .graph import Node
+from .models import ModelInfo
+from .spec import Template
+
+MAX_ATTEMPTS = 3
+RETRY_TEMPERATURE = 0.7
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What calling a node produced: ``output`` on success, ``error`` otherwise."""
+
+    output: dict[str, Any] | None
+    raw: str | None
+    error: str | None
+    attempts: int
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+
+
+@functools.cache
+def _recorder_class() -> type:
+    from dspy.utils.callback import BaseCallback
+
+    class Recorder(BaseCallback):
+        """Keeps the last raw model text of one call."""
+
+        def __init__(self) -> None:
+            self.text: str | None = None
+
+        def on_lm_end(self, call_id, outputs, exception=None) -> None:
+            if outputs:
+                first = outputs[0]
+                self.text = first.get("text") if isinstance(first, dict) else str(first)
+
+    return Recorder
+
+
+def _empty_fields(output: dict[str, Any], template) -> list[str]:
+    return [
+        f.name
+        for f in template.outputs
+        if f.schema["type"] in ("string", "array") and not output.get(f.name)
+    ]
+
+
+class Caller:
+    """Calls nodes' programs; one ``dspy.LM`` per model, created on first use."""
+
+    def __init__(self, template: Template):
+        self.template = template
+        self._lms: dict[ModelInfo, Any] = {}
+        self._lock = threading.Lock()
+
+    def lm(self, info: ModelInfo):
+        with self._lock:
+            if info not in self._lms:
+                self._lms[info] = make_lm(info)
+            return self._lms[info]
+
+    def __call__(self, node: Node) -> Outcome:
+        import dspy
+        from dspy.utils.exceptions import AdapterParseError
+        from dspy.utils.usage_tracker import UsageTracker
+
+        template = self.template.stage(node.stage)
+        signature = programs.signature(template)
+        lm = self.lm(node.model)
+        tokens_in = tokens_out = 0
+        raw: str | None = None
+        error: str | None = None
+        start = time.perf_counter()
+        attempt = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            config = dict(node.decoding)
+            config["seed"] = (node.seed + attempt - 1) % (2**31)
+            if attempt > 1 and not config.get("temperature"):
+                config["temperature"] = RETRY_TEMPERATURE
+            recorder, tracker = _recorder_class()(), UsageTracker()
+            try:
+                with dspy.context(lm=lm, adapter=dspy.JSONAdapter(), callbacks=[recorder],
+                                  usage_tracker=tracker, disable_history=True):
+                    prediction = dspy.Predict(signature)(**node.inputs, config=config)
+                output = programs.to_json(prediction, template)
+                raw = recorder.text
+                empty = _empty_fields(output, template)
+                if not empty:
+                    error = None
+                    return self._outcome(output, raw, None, attempt, tracker, tokens_in,
+                                         tokens_out, start)
+                error = f"empty output field(s): {', '.join(empty)}"
+            except AdapterParseError as exc:
+                raw = exc.lm_response
+                error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
+            except Exception as exc:  # model/transport failure after DSPy's own retries
+                raw = recorder.text
+                error = _one_line(exc)
+                tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
+                break
+            tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
+        latency = (time.perf_counter() - start) * 1000
+        return Outcome(None, raw, error, attempt, tokens_in, tokens_out, latency)
+
+    @staticmethod
+    def _outcome(output, raw, error, attempt, tracker, tokens_in, tokens_out, start) -> Outcome:
+        tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
+        latency = (time.perf_counter() - start) * 1000
+        return Outcome(output, raw, error, attempt, tokens_in, tokens_out, latency)
+
+
+def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:
+    for usage in tracker.get_total_tokens().values():
+        tokens_in += int(usage.get("prompt_tokens") or 0)
+        tokens_out += int(usage.get("completion_tokens") or 0)
+    return tokens_in, tokens_out
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

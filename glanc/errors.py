@@ -1,0 +1,38 @@
+"""Errors a user can act on.
+
+Every failure caused by input (a spec, a model name, a store in use) is a
+``GlancError``: the CLI prints its one-line message and exits 2, never a
+traceback. Anything else escaping is a bug in glanc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GlancError(Exception):
+    """An input problem the user can fix; ``str()`` is the whole message."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a spec file, as ``file:line:col: path: message``."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+
+
+class SpecError(GlancError):
+    """A spec has one or more problems; all of them are reported at once."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -1,0 +1,112 @@
+"""Build one DSPy program per stage from its template spec.
+
+The template's JSON Schema field types become pydantic types, so DSPy's
+JSONAdapter sends the model a strict response schema (llama.cpp turns it into a
+grammar). Top-level bounded arrays are wrapped in a ``RootModel``: DSPy builds
+its response schema from bare annotations and would drop a ``maxItems`` given
+as field metadata, and without it a small model repeats items forever.
+
+``fingerprint`` is pure (no DSPy import) so planning and validation stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from .spec import StageTemplate
+
+if TYPE_CHECKING:
+    import dspy
+
+ADAPTER = "JSONAdapter"
+
+
+def fingerprint(template: StageTemplate) -> dict[str, Any]:
+    """Everything about a stage's program that reaches the prompt or the parser."""
+    return {
+        "instructions": template.instructions,
+        "inputs": [[f.name, f.schema] for f in template.inputs],
+        "outputs": [[f.name, f.schema] for f in template.outputs],
+        "adapter": ADAPTER,
+    }
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "T"
+
+
+def pydantic_type(schema: dict[str, Any], name: str) -> Any:
+    """The pydantic type for one field schema (the subset template.schema.json allows)."""
+    import pydantic
+
+    kind = schema["type"]
+    if "enum" in schema:
+        return Literal[tuple(schema["enum"])]
+    if kind == "string":
+        return str
+    if kind == "integer":
+        return int
+    if kind == "number":
+        return float
+    if kind == "boolean":
+        return bool
+    if kind == "array":
+        item = pydantic_type(schema.get("items", {"type": "string"}), name + "_item")
+        bounds = {}
+        if "minItems" in schema:
+            bounds["min_length"] = schema["minItems"]
+        if "maxItems" in schema:
+            bounds["max_length"] = schema["maxItems"]
+        return Annotated[list[item], pydantic.Field(**bounds)] if bounds else list[item]
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or properties)
+    fields: dict[str, Any] = {}
+    for prop, sub in properties.items():
+        annotation = pydantic_type(sub, f"{name}_{prop}")
+        desc = sub.get("description")
+        default = ... if prop in required else None
+        fields[prop] = (annotation, pydantic.Field(default, description=desc))
+    return pydantic.create_model(_class_name(name), **fields)
+
+
+def _output_annotation(schema: dict[str, Any], name: str) -> Any:
+    import pydantic
+
+    annotation = pydantic_type(schema, name)
+    if schema["type"] == "array" and ("maxItems" in schema or "minItems" in schema):
+        return type(_class_name(name), (pydantic.RootModel[annotation],), {})
+    return annotation
+
+
+@functools.lru_cache(maxsize=64)
+def signature(template: StageTemplate) -> type[dspy.Signature]:
+    """The DSPy Signature of a stage: instructions plus typed input and output fields."""
+    import dspy
+
+    fields: dict[str, Any] = {}
+    for f in template.inputs:
+        desc = f.schema.get("description")
+        kw = {"desc": desc} if desc else {}
+        fields[f.name] = (pydantic_type(f.schema, f.name), dspy.InputField(**kw))
+    for f in template.outputs:
+        desc = f.schema.get("description")
+        kw = {"desc": desc} if desc else {}
+        fields[f.name] = (_output_annotation(f.schema, f.name), dspy.OutputField(**kw))
+    return dspy.make_signature(fields, template.instructions, signature_name=_class_name(
+        template.stage) + "Signature")
+
+
+def to_json(prediction: Any, template: StageTemplate) -> dict[str, Any]:
+    """A prediction's outputs as plain JSON data (pydantic models dumped)."""
+    import pydantic
+
+    out: dict[str, Any] = {}
+    for f in template.outputs:
+        value = prediction[f.name]
+        if isinstance(value, pydantic.BaseModel):
+            out[f.name] = value.model_dump(mode="json")
+        else:
+            out[f.name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
+    return out

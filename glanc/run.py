@@ -1,0 +1,291 @@
+"""Execute the build graph: look nodes up in the store, call the model for
+the rest, and expand the graph as outputs arrive.
+
+One coordinating thread owns the store and the graph state; a bounded thread
+pool only calls models. Nodes run as soon as their inputs exist, deepest stage
+first, so question-answer pairs complete early and the queue stays small.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from . import __version__
+from .call import Caller, Outcome
+from .dataset import write_dataset
+from .errors import GlancError
+from .graph import Graph, Node, row_id
+from .progress import Progress, StageStats
+from .spec import STAGES, Discipline, Taxonomy
+from .store import Record, Store
+
+_DEPTH = {stage: i for i, stage in enumerate(STAGES)}
+LOOKUP_BATCH = 512
+
+
+class Interrupted(GlancError):
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class Failure:
+    stage: str
+    key: str
+    discipline: str
+    error: str
+
+
+@dataclass
+class BuildResult:
+    """What a build did; ``as_json`` is the ``--json`` summary."""
+
+    stages: dict[str, StageStats]
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    rows: int
+    dataset: Path
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stages": {s: st.as_json() for s, st in self.stages.items()},
+            "lm_calls": self.lm_calls,
+            "tokens": {"in": self.tokens_in, "out": self.tokens_out},
+            "rows": self.rows,
+            "failed": [f.__dict__ for f in self.failures],
+            "dataset": str(self.dataset),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _Executor:
+    def __init__(self, graph: Graph, store: Store, caller: Caller, concurrency: int,
+                 progress: Progress):
+        self.graph, self.store, self.caller = graph, store, caller
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.seq = itertools.count()
+        self.ready: list[Node] = []
+        self.waiting: list[tuple[int, int, Node]] = []
+        self.inflight: dict[Future, Node] = {}
+        self.subjects_left: dict[tuple[str, ...], list[dict | None]] = {}
+        self.subjects_pending: dict[tuple[str, ...], int] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.failures: list[Failure] = []
+        self.lm_calls = 0
+        self.dataset_tokens = [0, 0]
+        self.models_by_stage: dict[str, set[str]] = {s: set() for s in STAGES}
+
+    # -- graph expansion ------------------------------------------------------
+    def push(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            self.progress.queued[node.stage] += 1
+        self.ready.extend(nodes)
+
+    def start(self, disciplines: tuple[Discipline, ...]) -> None:
+        for d in disciplines:
+            nodes = self.graph.subjects_nodes(d)
+            if nodes:
+                self.subjects_left[d.path] = [None] * len(nodes)
+                self.subjects_pending[d.path] = len(nodes)
+                self.push(nodes)
+            else:
+                self.push([self.graph.syllabus_node(d, s) for s in self.graph.merge_subjects(d, [])])
+
+    def finished(self, node: Node, output: dict[str, Any] | None) -> None:
+        """Expand the graph below a finished node (``output`` None when it failed)."""
+        if node.stage == "subjects":
+            d = node.discipline
+            self.subjects_left[d.path][node.sample] = output
+            self.subjects_pending[d.path] -= 1
+            if self.subjects_pending[d.path] == 0:
+                outputs = [o for o in self.subjects_left.pop(d.path) if o is not None]
+                subjects = self.graph.merge_subjects(d, outputs)
+                self.push([self.graph.syllabus_node(d, s) for s in subjects])
+        elif output is None:
+            return
+        elif node.stage == "syllabus":
+            self.push(self.graph.question_nodes(node, output))
+        elif node.stage == "question":
+            self.push([self.graph.answer_node(node, output)])
+        elif node.stage == "answer":
+            self.rows.append(self.row(node, output))
+
+    def row(self, node: Node, output: dict[str, Any]) -> dict[str, Any]:
+        ctx = node.context
+        d, subject, sample = node.discipline, ctx["subject"], ctx["sample"]
+        question_model = self.graph.model(d, "question")[0]
+        answer_model = node.model
+        stub = "stub" in (question_model.kind, answer_model.kind)
+        return {
+            "id": row_id(d, subject, sample.index),
+            "messages": [
+                {"role": "user", "content": node.inputs.get("question") or ""},
+                {"role": "assistant", "content": str(output.get("answer", ""))},
+            ],
+            "taxonomy_path": list(d.path),
+            "discipline": d.name,
+            "subject": subject.name,
+            "level": subject.level,
+            "sessions": list(sample.sessions),
+            "key_concepts": list(sample.key_concepts),
+            "difficulty": sample.difficulty,
+            "models": {"question": question_model.label, "answer": answer_model.label},
+            "stub": stub,
+            "keys": {"syllabus": ctx["syllabus_key"], "question": ctx["question_key"],
+                     "answer": node.key},
+        }
+
+    # -- bookkeeping ------------------------------------------------------------
+    def done(self, node: Node, record: Record, cached: bool) -> None:
+        stats = self.progress.stats[node.stage]
+        self.progress.queued[node.stage] -= 1
+        self.models_by_stage[node.stage].add(node.model.label)
+        if record.status == "ok":
+            if cached:
+                stats.cached += 1
+            else:
+                stats.run += 1
+            self.dataset_tokens[0] += record.tokens_in or 0
+            self.dataset_tokens[1] += record.tokens_out or 0
+            self.finished(node, record.output)
+        else:
+            stats.failed += 1
+            self.failures.append(Failure(node.stage, node.key, node.discipline.path_str,
+                                         record.error or "failed"))
+            self.finished(node, None)
+
+    def lookup(self) -> None:
+        while self.ready:
+            batch, self.ready = self.ready[:LOOKUP_BATCH], self.ready[LOOKUP_BATCH:]
+            found = self.store.get_many([n.key for n in batch])
+            for node in batch:
+                rec = found.get(node.key)
+                if rec is not None and rec.status == "ok":
+                    self.done(node, rec, cached=True)
+                else:
+                    heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
+
+    def record(self, node: Node, outcome: Outcome) -> Record:
+        self.lm_calls += outcome.attempts
+        stats = self.progress.stats[node.stage]
+        stats.tokens_in += outcome.tokens_in
+        stats.tokens_out += outcome.tokens_out
+        record = Record(
+            key=node.key, stage=node.stage, inputs=node.inputs, output=outcome.output,
+            raw=outcome.raw, model=node.model.label, tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out, latency_ms=outcome.latency_ms,
+            status="ok" if outcome.output is not None else "failed",
+            error=outcome.error, attempts=outcome.attempts,
+        )
+        self.store.put(record)
+        return record
+
+    def run(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            self.lookup()
+            while self.waiting and len(self.inflight) < self.concurrency:
+                _, _, node = heapq.heappop(self.waiting)
+                self.inflight[pool.submit(self.caller, node)] = node
+            self.progress.render()
+            if not self.inflight:
+                if not self.ready and not self.waiting:
+                    return
+                continue
+            finished, _ = wait(list(self.inflight), timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in finished:
+                node = self.inflight.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a bug in a worker must not lose the build
+                    outcome = Outcome(None, None, f"{type(exc).__name__}: {exc}", 1, 0, 0, 0.0)
+                self.done(node, self.record(node, outcome), cached=False)
+
+
+def preflight(graph: Graph) -> None:
+    """Fail fast, before the store is touched, on a server that cannot be reached."""
+    for info in graph.models_used():
+        base = info.ref.option("api_base")
+        if info.kind != "litellm" or not base:
+            continue
+        url = urlparse(base)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            socket.create_connection((url.hostname, port), timeout=5).close()
+        except OSError as exc:
+            raise GlancError(f"model {info.ref.id}: cannot reach {base}: {exc.strerror or exc}; "
+                             "start the server or fix api_base") from None
+
+
+def build(
+    taxonomy: Taxonomy,
+    *,
+    store_path: Path,
+    out_dir: Path,
+    model: str | None = None,
+    concurrency: int = 4,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build ``taxonomy``'s dataset into ``out_dir/<name>/``; see the CLI's ``build``."""
+    started = time.monotonic()
+    progress = progress or Progress(enabled=False)
+    graph = Graph(taxonomy, model)
+    for d in taxonomy.disciplines:  # resolve every model before touching the store
+        for stage in STAGES:
+            graph.model(d, stage)
+    preflight(graph)
+    caller = Caller(taxonomy.template)
+    with Store(store_path) as store:
+        executor = _Executor(graph, store, caller, concurrency, progress)
+        executor.start(taxonomy.disciplines)
+        pool = ThreadPoolExecutor(max_workers=executor.concurrency, thread_name_prefix="glanc")
+        try:
+            executor.run(pool)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise Interrupted(
+                "interrupted: finished nodes are kept in the store; run the same command "
+                "again to resume") from None
+        pool.shutdown(wait=True)
+    progress.render(force=True)
+    stats = progress.stats
+    target = out_dir / taxonomy.name
+    manifest = {
+        "glanc_version": __version__,
+        "taxonomy": taxonomy.name,
+        "spec_digest": taxonomy.digest,
+        "template": taxonomy.template.name,
+        "rows": len(executor.rows),
+        "counts": {
+            "disciplines": len(taxonomy.disciplines),
+            "nodes": {s: st.run + st.cached for s, st in stats.items()},
+            "failed": {s: st.failed for s, st in stats.items()},
+        },
+        "tokens": {"in": executor.dataset_tokens[0], "out": executor.dataset_tokens[1]},
+        "models": {s: sorted(m) for s, m in executor.models_by_stage.items()},
+    }
+    dataset = write_dataset(target, executor.rows, manifest)
+    return BuildResult(
+        stages=stats,
+        lm_calls=executor.lm_calls,
+        tokens_in=sum(s.tokens_in for s in stats.values()),
+        tokens_out=sum(s.tokens_out for s in stats.values()),
+        rows=len(executor.rows),
+        dataset=dataset,
+        failures=executor.failures,
+        seconds=time.monotonic() - started,
+    )
