@@ -9,6 +9,7 @@ touching shared state.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -55,12 +56,34 @@ def _recorder_class() -> type:
     return Recorder
 
 
-def _empty_fields(output: dict[str, Any], template) -> list[str]:
-    return [
+_ECHO = re.compile(r"^\s*\{\w+\}\s*$|\[\[ ## \w+ ## \]\]")
+
+
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def invalid(output: dict[str, Any], template) -> str | None:
+    """Why a parsed output is unusable, or None: an empty required field, or a
+    prompt placeholder echoed back (small models copy ``{question}``)."""
+    empty = [
         f.name
         for f in template.outputs
         if f.schema["type"] in ("string", "array") and not output.get(f.name)
     ]
+    if empty:
+        return f"empty output field(s): {', '.join(empty)}"
+    for text in _strings(output):
+        if _ECHO.search(text):
+            return f"output echoes the prompt's format: {text.strip()[:60]!r}"
+    return None
 
 
 class Caller:
@@ -102,12 +125,10 @@ class Caller:
                     prediction = dspy.Predict(signature)(**node.inputs, config=config)
                 output = programs.to_json(prediction, template)
                 raw = recorder.text
-                empty = _empty_fields(output, template)
-                if not empty:
-                    error = None
+                error = invalid(output, template)
+                if error is None:
                     return self._outcome(output, raw, None, attempt, tracker, tokens_in,
                                          tokens_out, start)
-                error = f"empty output field(s): {', '.join(empty)}"
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]

@@ -2,9 +2,9 @@
 
 The template's JSON Schema field types become pydantic types, so DSPy's
 JSONAdapter sends the model a strict response schema (llama.cpp turns it into a
-grammar). Top-level bounded arrays are wrapped in a ``RootModel``: DSPy builds
-its response schema from bare annotations and would drop a ``maxItems`` given
-as field metadata, and without it a small model repeats items forever.
+grammar). Top-level bounded fields are wrapped in a ``RootModel``: DSPy builds
+its response schema from bare annotations and would drop a ``maxItems`` (or
+``minLength``) given as field metadata, and without it a small model repeats items forever.
 
 ``fingerprint`` is pure (no DSPy import) so planning and validation stay fast.
 """
@@ -45,7 +45,12 @@ def pydantic_type(schema: dict[str, Any], name: str) -> Any:
     if "enum" in schema:
         return Literal[tuple(schema["enum"])]
     if kind == "string":
-        return str
+        bounds = {}
+        if "minLength" in schema:
+            bounds["min_length"] = schema["minLength"]
+        if "maxLength" in schema:
+            bounds["max_length"] = schema["maxLength"]
+        return Annotated[str, pydantic.Field(**bounds)] if bounds else str
     if kind == "integer":
         return int
     if kind == "number":
@@ -71,11 +76,14 @@ def pydantic_type(schema: dict[str, Any], name: str) -> Any:
     return pydantic.create_model(_class_name(name), **fields)
 
 
+_BOUNDS = {"minItems", "maxItems", "minLength", "maxLength"}
+
+
 def _output_annotation(schema: dict[str, Any], name: str) -> Any:
     import pydantic
 
     annotation = pydantic_type(schema, name)
-    if schema["type"] == "array" and ("maxItems" in schema or "minItems" in schema):
+    if set(schema) & _BOUNDS:
         return type(_class_name(name), (pydantic.RootModel[annotation],), {})
     return annotation
 

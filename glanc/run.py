@@ -195,12 +195,31 @@ class _Executor:
         self.store.put(record)
         return record
 
+    def limit(self, node: Node) -> int:
+        """In-flight calls allowed for a node's model: an in-process model runs
+        one call at a time (more would only queue on its lock)."""
+        return 1 if node.model.kind == "gguf" else self.concurrency
+
+    def submit(self, pool: ThreadPoolExecutor) -> None:
+        held: list[tuple[int, int, Node]] = []
+        per_model: dict = {}
+        for node in self.inflight.values():
+            per_model[node.model] = per_model.get(node.model, 0) + 1
+        while self.waiting and len(self.inflight) < self.concurrency:
+            item = heapq.heappop(self.waiting)
+            node = item[2]
+            if per_model.get(node.model, 0) >= self.limit(node):
+                held.append(item)
+                continue
+            per_model[node.model] = per_model.get(node.model, 0) + 1
+            self.inflight[pool.submit(self.caller, node)] = node
+        for item in held:
+            heapq.heappush(self.waiting, item)
+
     def run(self, pool: ThreadPoolExecutor) -> None:
         while True:
             self.lookup()
-            while self.waiting and len(self.inflight) < self.concurrency:
-                _, _, node = heapq.heappop(self.waiting)
-                self.inflight[pool.submit(self.caller, node)] = node
+            self.submit(pool)
             self.progress.render()
             if not self.inflight:
                 if not self.ready and not self.waiting:
