@@ -120,15 +120,21 @@ class Caller:
                 config["temperature"] = RETRY_TEMPERATURE
             recorder, tracker = _recorder_class()(), UsageTracker()
             try:
-                with dspy.context(lm=lm, adapter=dspy.JSONAdapter(), callbacks=[recorder],
-                                  usage_tracker=tracker, disable_history=True):
+                with dspy.context(
+                    lm=lm,
+                    adapter=dspy.JSONAdapter(),
+                    callbacks=[recorder],
+                    usage_tracker=tracker,
+                    disable_history=True,
+                ):
                     prediction = dspy.Predict(signature)(**node.inputs, config=config)
                 output = programs.to_json(prediction, template)
                 raw = recorder.text
                 error = invalid(output, template)
                 if error is None:
-                    return self._outcome(output, raw, None, attempt, tracker, tokens_in,
-                                         tokens_out, start)
+                    return self._outcome(
+                        output, raw, None, attempt, tracker, tokens_in, tokens_out, start
+                    )
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]

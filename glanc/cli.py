@@ -72,17 +72,39 @@ def validate(specs: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--model", help="Use this model for every stage (e.g. 'stub' for a dry run).")
-@click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE,
-              show_default=True, help="The DuckDB node store (the cache).")
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT,
-              show_default=True, help="Builds directory; the dataset goes to OUT/<name>/.")
-@click.option("--concurrency", type=click.IntRange(1, 1024), default=4, show_default=True,
-              help="Model calls in flight at once (an in-process model runs one at a time).")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The DuckDB node store (the cache).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Builds directory; the dataset goes to OUT/<name>/.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=4,
+    show_default=True,
+    help="Model calls in flight at once (an in-process model runs one at a time).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @_user_errors
-def build(spec: Path, model: str | None, store: Path, out: Path, concurrency: int,
-          as_json: bool, quiet: bool) -> None:
+def build(
+    spec: Path,
+    model: str | None,
+    store: Path,
+    out: Path,
+    concurrency: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Build the dataset of a taxonomy spec, calling models only for nodes not in the store.
 
     Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
@@ -99,8 +121,14 @@ def build(spec: Path, model: str | None, store: Path, out: Path, concurrency: in
 
     taxonomy = load_taxonomy(spec)
     progress = Progress(enabled=not quiet)
-    result = run_build(taxonomy, store_path=store, out_dir=out, model=model,
-                       concurrency=concurrency, progress=progress)
+    result = run_build(
+        taxonomy,
+        store_path=store,
+        out_dir=out,
+        model=model,
+        concurrency=concurrency,
+        progress=progress,
+    )
     if not quiet:
         click.echo(
             f"built {result.rows} rows into {result.dataset} in {result.seconds:.1f}s: "
@@ -109,8 +137,11 @@ def build(spec: Path, model: str | None, store: Path, out: Path, concurrency: in
             err=True,
         )
         for failure in result.failures[:20]:
-            click.echo(f"failed {failure.stage} [{failure.discipline}] {failure.key[:12]}: "
-                       f"{failure.error}", err=True)
+            click.echo(
+                f"failed {failure.stage} [{failure.discipline}] {failure.key[:12]}: "
+                f"{failure.error}",
+                err=True,
+            )
         if len(result.failures) > 20:
             click.echo(f"... and {len(result.failures) - 20} more failures", err=True)
     if as_json:

@@ -35,9 +35,7 @@ def response_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | 
     """The JSON Schema inside an OpenAI-style ``response_format``, if any."""
     if not response_format:
         return None
-    return response_format.get("schema") or (response_format.get("json_schema") or {}).get(
-        "schema"
-    )
+    return response_format.get("schema") or (response_format.get("json_schema") or {}).get("schema")
 
 
 class LlamaEngine:

@@ -173,7 +173,9 @@ class Graph:
             "level": subject.level,
             "language": d.settings.language,
         }
-        return self.node("answer", d, provided, 0, {**question.context, "question_key": question.key})
+        return self.node(
+            "answer", d, provided, 0, {**question.context, "question_key": question.key}
+        )
 
 
 def clean_sessions(output: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,8 +190,13 @@ def clean_sessions(output: dict[str, Any]) -> list[dict[str, Any]]:
             c = " ".join(str(c).split())
             if c and c not in concepts:
                 concepts.append(c)
-        out.append({"name": name, "description": str(s.get("description", "")).strip(),
-                    "key_concepts": concepts})
+        out.append(
+            {
+                "name": name,
+                "description": str(s.get("description", "")).strip(),
+                "key_concepts": concepts,
+            }
+        )
     return out
 
 
@@ -206,7 +213,9 @@ def render_syllabus(sessions: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def sample_questions(seed: int, d: Discipline, sessions: list[dict[str, Any]]) -> list[QuestionSample]:
+def sample_questions(
+    seed: int, d: Discipline, sessions: list[dict[str, Any]]
+) -> list[QuestionSample]:
     """GLAN's homework draws, one independent draw per question.
 
     basic: one session and 1-5 of its key concepts; challenging: two sessions
@@ -237,8 +246,9 @@ def sample_questions(seed: int, d: Discipline, sessions: list[dict[str, Any]]) -
             k = rng.randint(2, max(2, min(MAX_CONCEPTS, total)))
             concepts = list(dict.fromkeys(picked))
             concepts += rng.sample(rest, min(len(rest), max(0, k - len(concepts))))
-            out.append(QuestionSample(
-                i, "challenging", (first["name"], second["name"]), tuple(concepts)))
+            out.append(
+                QuestionSample(i, "challenging", (first["name"], second["name"]), tuple(concepts))
+            )
     return out
 
 

@@ -65,8 +65,13 @@ def _construct(
                 line = key_node.start_mark.line + 1
                 col = key_node.start_mark.column + 1
                 problems.append(
-                    Problem(str(doc.path), line, col, format_path(path + (key,)),
-                            f"duplicate key {key!r}: remove one of them")
+                    Problem(
+                        str(doc.path),
+                        line,
+                        col,
+                        format_path(path + (key,)),
+                        f"duplicate key {key!r}: remove one of them",
+                    )
                 )
                 continue
             out[key] = _construct(value_node, path + (key,), doc, problems, loader)

@@ -102,8 +102,9 @@ def signature(template: StageTemplate) -> type[dspy.Signature]:
         desc = f.schema.get("description")
         kw = {"desc": desc} if desc else {}
         fields[f.name] = (_output_annotation(f.schema, f.name), dspy.OutputField(**kw))
-    return dspy.make_signature(fields, template.instructions, signature_name=_class_name(
-        template.stage) + "Signature")
+    return dspy.make_signature(
+        fields, template.instructions, signature_name=_class_name(template.stage) + "Signature"
+    )
 
 
 def to_json(prediction: Any, template: StageTemplate) -> dict[str, Any]:

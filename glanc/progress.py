@@ -23,8 +23,13 @@ class StageStats:
     tokens_out: int = 0
 
     def as_json(self) -> dict[str, int]:
-        return {"run": self.run, "cached": self.cached, "failed": self.failed,
-                "tokens_in": self.tokens_in, "tokens_out": self.tokens_out}
+        return {
+            "run": self.run,
+            "cached": self.cached,
+            "failed": self.failed,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+        }
 
 
 @dataclass

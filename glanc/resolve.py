@@ -77,14 +77,19 @@ def load_template(ref: str, base_dir: Path) -> Template:
     stages = []
     for stage in STAGES:
         body = doc.data["stages"][stage]
-        stages.append((stage, StageTemplate(
-            stage=stage,
-            role=body["role"],
-            instructions=body["instructions"].strip(),
-            inputs=tuple(FieldSpec(n, s) for n, s in body["inputs"].items()),
-            outputs=tuple(FieldSpec(n, s) for n, s in body["outputs"].items()),
-            decoding=tuple(sorted((body.get("decoding") or {}).items())),
-        )))
+        stages.append(
+            (
+                stage,
+                StageTemplate(
+                    stage=stage,
+                    role=body["role"],
+                    instructions=body["instructions"].strip(),
+                    inputs=tuple(FieldSpec(n, s) for n, s in body["inputs"].items()),
+                    outputs=tuple(FieldSpec(n, s) for n, s in body["outputs"].items()),
+                    decoding=tuple(sorted((body.get("decoding") or {}).items())),
+                ),
+            )
+        )
     return Template(name=doc.data["name"], path=path, stages=tuple(stages))
 
 
@@ -121,9 +126,15 @@ class _Resolver:
         norm = normalise_name(node["name"])
         if norm in self.seen:
             line, _ = self.doc.where(self.seen[norm])
-            self.problems.append(self.doc.problem(where + ("name",), (
-                f"discipline {node['name']!r} is already defined at line {line}: "
-                "discipline names must be unique")))
+            self.problems.append(
+                self.doc.problem(
+                    where + ("name",),
+                    (
+                        f"discipline {node['name']!r} is already defined at line {line}: "
+                        "discipline names must be unique"
+                    ),
+                )
+            )
             return
         self.seen[norm] = where
         pinned = None
@@ -145,9 +156,15 @@ class _Resolver:
     def report_missing_roles(self) -> None:
         for role, wheres in self.missing_roles.items():
             more = f" (and {len(wheres) - 1} more disciplines)" if len(wheres) > 1 else ""
-            self.problems.append(self.doc.problem(wheres[0], (
-                f"no model for role {role!r}{more}: set settings.models.{role} "
-                "on this node or an ancestor")))
+            self.problems.append(
+                self.doc.problem(
+                    wheres[0],
+                    (
+                        f"no model for role {role!r}{more}: set settings.models.{role} "
+                        "on this node or an ancestor"
+                    ),
+                )
+            )
 
 
 def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:

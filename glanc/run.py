@@ -73,8 +73,9 @@ class BuildResult:
 
 
 class _Executor:
-    def __init__(self, graph: Graph, store: Store, caller: Caller, concurrency: int,
-                 progress: Progress):
+    def __init__(
+        self, graph: Graph, store: Store, caller: Caller, concurrency: int, progress: Progress
+    ):
         self.graph, self.store, self.caller = graph, store, caller
         self.concurrency = max(1, concurrency)
         self.progress = progress
@@ -104,7 +105,9 @@ class _Executor:
                 self.subjects_pending[d.path] = len(nodes)
                 self.push(nodes)
             else:
-                self.push([self.graph.syllabus_node(d, s) for s in self.graph.merge_subjects(d, [])])
+                self.push(
+                    [self.graph.syllabus_node(d, s) for s in self.graph.merge_subjects(d, [])]
+                )
 
     def finished(self, node: Node, output: dict[str, Any] | None) -> None:
         """Expand the graph below a finished node (``output`` None when it failed)."""
@@ -146,8 +149,11 @@ class _Executor:
             "difficulty": sample.difficulty,
             "models": {"question": question_model.label, "answer": answer_model.label},
             "stub": stub,
-            "keys": {"syllabus": ctx["syllabus_key"], "question": ctx["question_key"],
-                     "answer": node.key},
+            "keys": {
+                "syllabus": ctx["syllabus_key"],
+                "question": ctx["question_key"],
+                "answer": node.key,
+            },
         }
 
     # -- bookkeeping ------------------------------------------------------------
@@ -165,8 +171,9 @@ class _Executor:
             self.finished(node, record.output)
         else:
             stats.failed += 1
-            self.failures.append(Failure(node.stage, node.key, node.discipline.path_str,
-                                         record.error or "failed"))
+            self.failures.append(
+                Failure(node.stage, node.key, node.discipline.path_str, record.error or "failed")
+            )
             self.finished(node, None)
 
     def lookup(self) -> None:
@@ -186,11 +193,18 @@ class _Executor:
         stats.tokens_in += outcome.tokens_in
         stats.tokens_out += outcome.tokens_out
         record = Record(
-            key=node.key, stage=node.stage, inputs=node.inputs, output=outcome.output,
-            raw=outcome.raw, model=node.model.label, tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out, latency_ms=outcome.latency_ms,
+            key=node.key,
+            stage=node.stage,
+            inputs=node.inputs,
+            output=outcome.output,
+            raw=outcome.raw,
+            model=node.model.label,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            latency_ms=outcome.latency_ms,
             status="ok" if outcome.output is not None else "failed",
-            error=outcome.error, attempts=outcome.attempts,
+            error=outcome.error,
+            attempts=outcome.attempts,
         )
         self.store.put(record)
         return record
@@ -246,8 +260,10 @@ def preflight(graph: Graph) -> None:
         try:
             socket.create_connection((url.hostname, port), timeout=5).close()
         except OSError as exc:
-            raise GlancError(f"model {info.ref.id}: cannot reach {base}: {exc.strerror or exc}; "
-                             "start the server or fix api_base") from None
+            raise GlancError(
+                f"model {info.ref.id}: cannot reach {base}: {exc.strerror or exc}; "
+                "start the server or fix api_base"
+            ) from None
 
 
 def build(
@@ -278,7 +294,8 @@ def build(
             pool.shutdown(wait=False, cancel_futures=True)
             raise Interrupted(
                 "interrupted: finished nodes are kept in the store; run the same command "
-                "again to resume") from None
+                "again to resume"
+            ) from None
         pool.shutdown(wait=True)
     progress.render(force=True)
     stats = progress.stats

@@ -118,7 +118,9 @@ class Store:
     def count(self, status: str | None = None) -> int:
         if status is None:
             return self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
-        return self.con.execute("SELECT count(*) FROM nodes WHERE status = ?", [status]).fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM nodes WHERE status = ?", [status]).fetchone()[
+            0
+        ]
 
 
 def _record(row: tuple) -> Record:
@@ -142,6 +144,8 @@ def _lock_message(path: Path, detail: str) -> str:
     pid = re.search(r"PID (\d+)", detail)
     who = f"process {pid.group(1)}" if pid else "another process"
     if "lock" in detail.lower():
-        return (f"{path}: the store is in use by {who}; wait for it to finish "
-                "or pass --store to use another file")
+        return (
+            f"{path}: the store is in use by {who}; wait for it to finish "
+            "or pass --store to use another file"
+        )
     return f"{path}: cannot open the store: {detail.splitlines()[0]}"

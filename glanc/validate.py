@@ -32,12 +32,18 @@ def _message(error: ValidationError, doc: Document) -> list[tuple[JsonPath, str]
     if kind == "required":
         return [(path, error.message.replace("is a required property", "is required: add it"))]
     if kind == "not" and isinstance(error.instance, dict) and "children" in error.instance:
-        return [(path, "a node has either 'children' (a field) or 'subjects' (a discipline), "
-                       "not both")]
+        return [
+            (path, "a node has either 'children' (a field) or 'subjects' (a discipline), not both")
+        ]
     if kind in ("oneOf", "anyOf") and error.context:
         if path and path[-1] == "models" or (len(path) >= 2 and path[-2] == "models"):
-            return [(path, "a model is a string id or an object with 'id' "
-                           "(and optionally latency_ms, api_base, api_key_env, n_ctx)")]
+            return [
+                (
+                    path,
+                    "a model is a string id or an object with 'id' "
+                    "(and optionally latency_ms, api_base, api_key_env, n_ctx)",
+                )
+            ]
         inner = best_match(error.context)
         return [(tuple(inner.absolute_path), inner.message)]
     if kind == "const":
@@ -80,23 +86,43 @@ def template_problems(doc: Document) -> list[Problem]:
         for name, schema in body["inputs"].items():
             where = base + ("inputs", name)
             if name not in provided:
-                problems.append(doc.problem(where, (
-                    f"stage {stage!r} has no input {name!r}: "
-                    f"use one of {', '.join(sorted(provided))}")))
+                problems.append(
+                    doc.problem(
+                        where,
+                        (
+                            f"stage {stage!r} has no input {name!r}: "
+                            f"use one of {', '.join(sorted(provided))}"
+                        ),
+                    )
+                )
             elif schema["type"] != provided[name]:
-                problems.append(doc.problem(where + ("type",), (
-                    f"input {name!r} is a {provided[name]}: set type: {provided[name]}")))
+                problems.append(
+                    doc.problem(
+                        where + ("type",),
+                        (f"input {name!r} is a {provided[name]}: set type: {provided[name]}"),
+                    )
+                )
         for name in REQUIRED_OUTPUTS[stage]:
             if name not in body["outputs"]:
-                problems.append(doc.problem(base + ("outputs",), (
-                    f"stage {stage!r} must output {name!r}: add it to outputs")))
+                problems.append(
+                    doc.problem(
+                        base + ("outputs",),
+                        (f"stage {stage!r} must output {name!r}: add it to outputs"),
+                    )
+                )
             elif why := check_output(stage, name, body["outputs"][name]):
                 problems.append(doc.problem(base + ("outputs", name), f"{name!r} {why}"))
         for name, schema in body["outputs"].items():
             for where in _arrays_without_bound(schema, base + ("outputs", name)):
-                problems.append(doc.problem(where, (
-                    "array without maxItems: bound it so a small model cannot repeat "
-                    "items forever")))
+                problems.append(
+                    doc.problem(
+                        where,
+                        (
+                            "array without maxItems: bound it so a small model cannot repeat "
+                            "items forever"
+                        ),
+                    )
+                )
         for field_kind in ("inputs", "outputs"):
             for name, schema in body[field_kind].items():
                 problems += _required_problems(doc, schema, base + (field_kind, name))
@@ -108,8 +134,11 @@ def _required_problems(doc: Document, schema: dict[str, Any], path: JsonPath) ->
     props = schema.get("properties") or {}
     for i, name in enumerate(schema.get("required") or []):
         if name not in props:
-            out.append(doc.problem(path + ("required", i),
-                                   f"required names {name!r}, which is not in properties"))
+            out.append(
+                doc.problem(
+                    path + ("required", i), f"required names {name!r}, which is not in properties"
+                )
+            )
     for name, sub in props.items():
         out += _required_problems(doc, sub, path + ("properties", name))
     if isinstance(schema.get("items"), dict):
