@@ -1,0 +1,37 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from glanc.cli import main
+
+SPECS = Path(__file__).parent / "specs"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """A copy of the tiny stub-model taxonomy, safe to edit."""
+    dest = tmp_path / "tiny.yaml"
+    shutil.copy(SPECS / "good" / "tiny.yaml", dest)
+    return dest
+
+
+@pytest.fixture
+def glanc(tmp_path: Path):
+    """Run the CLI in-process with a store and builds dir under tmp_path."""
+    runner = CliRunner()
+
+    def run(*args: str, store: bool = True):
+        argv = list(args)
+        if store and argv and argv[0] == "build":
+            argv += ["--store", str(tmp_path / "cache.duckdb"), "--out", str(tmp_path / "builds")]
+        return runner.invoke(main, argv, catch_exceptions=False)
+
+    return run
+
+
+def summary(result) -> dict:
+    return json.loads(result.stdout)
