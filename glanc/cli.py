@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -119,6 +120,8 @@ def build(
     from .resolve import load_taxonomy
     from .run import build as run_build
 
+    # DSPy logs each truncated response; glanc records and retries those itself.
+    logging.getLogger("dspy").setLevel(logging.ERROR)
     taxonomy = load_taxonomy(spec)
     progress = Progress(enabled=not quiet)
     result = run_build(
