@@ -63,7 +63,8 @@ class Graph:
         }
 
     def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
-        ref = self.override or discipline.settings.model(self.taxonomy.template.stage(stage).role)
+        role = self.taxonomy.template.stage(stage).role
+        ref = self.override or discipline.settings.model_for_stage(stage, role)
         assert ref is not None, "validation guarantees every role has a model"
         if ref not in self._models:
             try:

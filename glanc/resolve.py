@@ -148,7 +148,7 @@ class _Resolver:
             if stage == "subjects" and pinned is not None:
                 continue
             role = self.template.stage(stage).role
-            if settings.model(role) is None:
+            if settings.model_for_stage(stage, role) is None:
                 self.missing_roles.setdefault(role, []).append(where)
         line, _ = self.doc.where(where)
         self.disciplines.append(Discipline(path, settings, pinned, line))

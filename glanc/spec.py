@@ -48,6 +48,10 @@ class Settings:
     def model(self, role: str) -> ModelRef | None:
         return dict(self.models).get(role)
 
+    def model_for_stage(self, stage: str, role: str) -> ModelRef | None:
+        """A model set for the stage itself wins over the one set for its role."""
+        return self.model(stage) or self.model(role)
+
     def decoding_for(self, stage: str) -> dict[str, Any]:
         return dict(dict(self.decoding).get(stage, ()))
 

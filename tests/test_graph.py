@@ -102,3 +102,23 @@ taxonomy:
     assert leaf.settings.model("answerer").option("latency_ms") == 5
     assert leaf.settings.decoding_for("answer") == {"temperature": 0.2, "max_tokens": 99}
     assert leaf.settings.language == "French"
+
+
+def test_a_stage_model_wins_over_its_role(tmp_path):
+    spec = tmp_path / "t.yaml"
+    spec.write_text("""
+glanc: 1
+name: t
+settings:
+  models: {generator: stub, answerer: stub}
+taxonomy:
+  - name: Field
+    settings:
+      models: {question: {id: stub, latency_ms: 1}}
+    children:
+      - name: Leaf
+""")
+    graph = Graph(load_taxonomy(spec))
+    (leaf,) = graph.taxonomy.disciplines
+    assert graph.model(leaf, "question")[0].ref.option("latency_ms") == 1
+    assert graph.model(leaf, "syllabus")[0].ref.option("latency_ms") is None
