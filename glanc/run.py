@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from . import __version__
 from .call import Caller, Outcome
-from .dataset import write_dataset
+from .dataset import RowSpool, write_dataset
 from .errors import GlancError
 from .graph import Graph, Node, row_id
 from .progress import Progress, StageStats
@@ -74,7 +74,13 @@ class BuildResult:
 
 class _Executor:
     def __init__(
-        self, graph: Graph, store: Store, caller: Caller, concurrency: int, progress: Progress
+        self,
+        graph: Graph,
+        store: Store,
+        caller: Caller,
+        concurrency: int,
+        progress: Progress,
+        rows: RowSpool,
     ):
         self.graph, self.store, self.caller = graph, store, caller
         self.concurrency = max(1, concurrency)
@@ -85,7 +91,7 @@ class _Executor:
         self.inflight: dict[Future, Node] = {}
         self.subjects_left: dict[tuple[str, ...], list[dict | None]] = {}
         self.subjects_pending: dict[tuple[str, ...], int] = {}
-        self.rows: list[dict[str, Any]] = []
+        self.rows = rows
         self.failures: list[Failure] = []
         self.lm_calls = 0
         self.dataset_tokens = [0, 0]
@@ -126,7 +132,7 @@ class _Executor:
         elif node.stage == "question":
             self.push([self.graph.answer_node(node, output)])
         elif node.stage == "answer":
-            self.rows.append(self.row(node, output))
+            self.rows.add(self.row(node, output))
 
     def row(self, node: Node, output: dict[str, Any]) -> dict[str, Any]:
         ctx = node.context
@@ -284,8 +290,8 @@ def build(
             graph.model(d, stage)
     preflight(graph)
     caller = Caller(taxonomy.template)
-    with Store(store_path) as store:
-        executor = _Executor(graph, store, caller, concurrency, progress)
+    with Store(store_path) as store, RowSpool() as rows:
+        executor = _Executor(graph, store, caller, concurrency, progress, rows)
         executor.start(taxonomy.disciplines)
         pool = ThreadPoolExecutor(max_workers=executor.concurrency, thread_name_prefix="glanc")
         try:
@@ -297,15 +303,19 @@ def build(
                 "again to resume"
             ) from None
         pool.shutdown(wait=True)
-    progress.render(force=True)
-    stats = progress.stats
-    target = out_dir / taxonomy.name
+        progress.render(force=True)
+        return _finish(taxonomy, executor, out_dir, started)
+
+
+def _finish(taxonomy: Taxonomy, executor: _Executor, out_dir: Path, started: float) -> BuildResult:
+    """Write the dataset and manifest of a finished build and summarise it."""
+    stats = executor.progress.stats
     manifest = {
         "glanc_version": __version__,
         "taxonomy": taxonomy.name,
         "spec_digest": taxonomy.digest,
         "template": taxonomy.template.name,
-        "rows": len(executor.rows),
+        "rows": executor.rows.count,
         "counts": {
             "disciplines": len(taxonomy.disciplines),
             "nodes": {s: st.run + st.cached for s, st in stats.items()},
@@ -314,13 +324,13 @@ def build(
         "tokens": {"in": executor.dataset_tokens[0], "out": executor.dataset_tokens[1]},
         "models": {s: sorted(m) for s, m in executor.models_by_stage.items()},
     }
-    dataset = write_dataset(target, executor.rows, manifest)
+    dataset = write_dataset(out_dir / taxonomy.name, executor.rows, manifest)
     return BuildResult(
         stages=stats,
         lm_calls=executor.lm_calls,
         tokens_in=sum(s.tokens_in for s in stats.values()),
         tokens_out=sum(s.tokens_out for s in stats.values()),
-        rows=len(executor.rows),
+        rows=executor.rows.count,
         dataset=dataset,
         failures=executor.failures,
         seconds=time.monotonic() - started,
