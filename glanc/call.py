@@ -109,6 +109,7 @@ class Caller:
         signature = programs.signature(template)
         lm = self.lm(node.model)
         tokens_in = tokens_out = 0
+        output: dict[str, Any] | None = None
         raw: str | None = None
         error: str | None = None
         start = time.perf_counter()
@@ -119,6 +120,7 @@ class Caller:
             if attempt > 1 and not config.get("temperature"):
                 config["temperature"] = RETRY_TEMPERATURE
             recorder, tracker = _recorder_class()(), UsageTracker()
+            retry = True
             try:
                 with dspy.context(
                     lm=lm,
@@ -131,27 +133,19 @@ class Caller:
                 output = programs.to_json(prediction, template)
                 raw = recorder.text
                 error = invalid(output, template)
-                if error is None:
-                    return self._outcome(
-                        output, raw, None, attempt, tracker, tokens_in, tokens_out, start
-                    )
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
             except Exception as exc:  # model/transport failure after DSPy's own retries
                 raw = recorder.text
                 error = _one_line(exc)
-                tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
-                break
+                retry = False
             tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
+            if error is None or not retry:
+                break
         latency = (time.perf_counter() - start) * 1000
-        return Outcome(None, raw, error, attempt, tokens_in, tokens_out, latency)
-
-    @staticmethod
-    def _outcome(output, raw, error, attempt, tracker, tokens_in, tokens_out, start) -> Outcome:
-        tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
-        latency = (time.perf_counter() - start) * 1000
-        return Outcome(output, raw, error, attempt, tokens_in, tokens_out, latency)
+        kept = output if error is None else None
+        return Outcome(kept, raw, error, attempt, tokens_in, tokens_out, latency)
 
 
 def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:

@@ -184,14 +184,20 @@ class _Executor:
 
     def lookup(self) -> None:
         while self.ready:
-            batch, self.ready = self.ready[:LOOKUP_BATCH], self.ready[LOOKUP_BATCH:]
-            found = self.store.get_many([n.key for n in batch])
-            for node in batch:
-                rec = found.get(node.key)
-                if rec is not None and rec.status == "ok":
-                    self.done(node, rec, cached=True)
-                else:
-                    heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
+            # take the whole queue at once: hits below push their children onto a
+            # fresh list, and slicing the rest off per batch would be quadratic
+            queue, self.ready = self.ready, []
+            for i in range(0, len(queue), LOOKUP_BATCH):
+                self._lookup_batch(queue[i : i + LOOKUP_BATCH])
+
+    def _lookup_batch(self, batch: list[Node]) -> None:
+        found = self.store.get_many([n.key for n in batch])
+        for node in batch:
+            rec = found.get(node.key)
+            if rec is not None and rec.status == "ok":
+                self.done(node, rec, cached=True)
+            else:
+                heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
 
     def record(self, node: Node, outcome: Outcome) -> Record:
         self.lm_calls += outcome.attempts
