@@ -35,6 +35,61 @@ def _user_errors(fn):
     return wrapper
 
 
+def _store_option(fn):
+    return click.option(
+        "--store",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_STORE,
+        show_default=True,
+        help="The DuckDB node store (the cache).",
+    )(fn)
+
+
+def _wait_option(fn):
+    return click.option(
+        "--wait", is_flag=True, help="If another glanc process holds the store, wait for it."
+    )(fn)
+
+
+def _selection_options(fn):
+    fn = click.option(
+        "--force",
+        is_flag=True,
+        help="Rerun the selected nodes even when cached (new seeds; old results kept).",
+    )(fn)
+    fn = click.option(
+        "--exclude",
+        "-x",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Leave these nodes out (same syntax as --select).",
+    )(fn)
+    return click.option(
+        "--select",
+        "-s",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Only these nodes: taxonomy paths ('Natural Sciences/Physics', '+' for everything "
+        "under), stage:NAME[+], state:new|modified|failed; space = union, comma = intersection.",
+    )(fn)
+
+
+def _waiter(wait: bool):
+    if not wait:
+        return None
+    return lambda message: click.echo(f"waiting: {message.split(';')[0]}", err=True)
+
+
+def _selection(taxonomy, select: tuple[str, ...], exclude: tuple[str, ...], force: bool):
+    from .select import parse
+
+    if force and not select:
+        raise GlancError(
+            "--force needs --select: say which nodes to rerun, e.g. --select 'stage:answer'"
+        )
+    return parse(taxonomy, select, exclude)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="glanc")
 def main() -> None:
@@ -43,6 +98,7 @@ def main() -> None:
     \b
     Example:
         glanc validate taxonomies/science.yaml
+        glanc plan taxonomies/science.yaml
         glanc build taxonomies/science.yaml
     """
 
@@ -73,13 +129,9 @@ def validate(specs: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--model", help="Use this model for every stage (e.g. 'stub' for a dry run).")
-@click.option(
-    "--store",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STORE,
-    show_default=True,
-    help="The DuckDB node store (the cache).",
-)
+@_store_option
+@_selection_options
+@_wait_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -101,6 +153,10 @@ def build(
     spec: Path,
     model: str | None,
     store: Path,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    wait: bool,
     out: Path,
     concurrency: int,
     as_json: bool,
@@ -109,12 +165,15 @@ def build(
     """Build the dataset of a taxonomy spec, calling models only for nodes not in the store.
 
     Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
-    failed (the dataset holds the rest; rerun to retry them), 2 on bad input.
+    failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
+    130 when interrupted (finished nodes are kept; rerun to resume). With
+    --select, nodes left out are used when cached and skipped otherwise.
 
     \b
     Example:
         glanc build taxonomies/science.yaml
         glanc build taxonomies/science.yaml --model stub --json
+        glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
     """
     from .progress import Progress
     from .resolve import load_taxonomy
@@ -123,6 +182,7 @@ def build(
     # DSPy logs each truncated response; glanc records and retries those itself.
     logging.getLogger("dspy").setLevel(logging.ERROR)
     taxonomy = load_taxonomy(spec)
+    selection = _selection(taxonomy, select, exclude, force)
     progress = Progress(enabled=not quiet)
     result = run_build(
         taxonomy,
@@ -131,6 +191,9 @@ def build(
         model=model,
         concurrency=concurrency,
         progress=progress,
+        selection=selection,
+        force=force,
+        on_wait=_waiter(wait),
     )
     if not quiet:
         click.echo(
@@ -147,6 +210,99 @@ def build(
             )
         if len(result.failures) > 20:
             click.echo(f"... and {len(result.failures) - 20} more failures", err=True)
+        skipped = sum(st.skipped for st in result.stages.values())
+        if skipped:
+            click.echo(
+                f"skipped {skipped} node(s) outside the selection: the dataset lacks their rows",
+                err=True,
+            )
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--model", help="Plan as if this model ran every stage (as build --model).")
+@_store_option
+@_selection_options
+@_wait_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
+@_user_errors
+def plan(
+    spec: Path,
+    model: str | None,
+    store: Path,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    wait: bool,
+    as_json: bool,
+    show_all: bool,
+) -> None:
+    """Show what a build would do, and why, without calling a model or writing the store.
+
+    Per stage: nodes cached, nodes that will run (with a reason: new,
+    program_changed, model_changed, decoding_changed, upstream_changed,
+    failed_before, forced), nodes estimated from the spec's counts below nodes
+    that will run, and nodes skipped by the selection; then model calls,
+    tokens (store averages) and cost (when models have a price).
+
+    \b
+    Example:
+        glanc plan taxonomies/science.yaml
+        glanc plan taxonomies/science.yaml --select 'Natural Sciences/Physics+' --json
+    """
+    from .plan import plan as make_plan
+    from .report import plan_text
+    from .resolve import load_taxonomy
+    from .store import Store
+
+    taxonomy = load_taxonomy(spec)
+    selection = _selection(taxonomy, select, exclude, force)
+    with Store(store, read_only=True, on_wait=_waiter(wait)) as st:
+        result = make_plan(taxonomy, st, model=model, selection=selection, force=force)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(plan_text(result, limit=None if show_all else 20))
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", help="Keep what these specs build with this model (as build --model).")
+@_store_option
+@_wait_option
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@_user_errors
+def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_run: bool) -> None:
+    """Remove store rows that no given spec reaches (old versions, removed disciplines).
+
+    Keeps every node a build of any of SPECS would use or retry, with the
+    older results of those nodes that forced reruns kept. Name every spec
+    that shares the store: rows only the others reach are removed.
+
+    \b
+    Example:
+        glanc gc taxonomies/science.yaml taxonomies/glan.yaml --dry-run
+    """
+    from .plan import reachable
+    from .resolve import load_taxonomy
+    from .store import Store
+
+    taxonomies = [load_taxonomy(spec) for spec in specs]
+    if not store.exists():
+        click.echo(f"{store}: no store, nothing to remove")
+        return
+    with Store(store, read_only=dry_run, on_wait=_waiter(wait)) as st:
+        keep: set[str] = set()
+        for taxonomy in taxonomies:
+            keep |= reachable(taxonomy, st, model=model)
+        gone = st.unreached(keep) if dry_run else st.delete_unreached(keep)
+    total = sum(sum(t.values()) for t in gone.values())
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {total} row(s); {len(keep)} reachable node(s) kept")
+    for table, stages in gone.items():
+        for stage, n in stages.items():
+            click.echo(f"  {table:<8} {stage:<9} {n}")

@@ -104,14 +104,15 @@ class StubEngine:
     supports_response_schema = True
     supported_params = ("response_format",)
 
-    def __init__(self, latency_ms: float = 0.0):
+    def __init__(self, latency_ms: float = 0.0, name: str = "stub"):
         self.latency = latency_ms / 1000.0
+        self.salt = [] if name == "stub" else [name]  # 'stub:NAME' writes other outputs
 
     def complete(self, request: Any):
         if self.latency:
             time.sleep(self.latency)
         seed_text = json.dumps(
-            [request.system, [m.text for m in request.messages], request.config.seed],
+            [request.system, [m.text for m in request.messages], request.config.seed, *self.salt],
             sort_keys=True,
         )
         schema = response_schema(request.config.response_format) or {"type": "object"}
@@ -164,7 +165,7 @@ def make_lm(info: ModelInfo):
     import dspy
 
     if info.kind == "stub":
-        engine = StubEngine(float(info.ref.option("latency_ms", 0) or 0))
+        engine = StubEngine(float(info.ref.option("latency_ms", 0) or 0), info.ref.id)
         return dspy.LM("local/stub", engine=engine, cache=False, num_retries=0)
     if info.kind == "gguf":
         assert info.path is not None

@@ -34,11 +34,29 @@ class Node:
     decoding: dict[str, Any] = field(hash=False, compare=False)
     discipline: Discipline = field(hash=False, compare=False)
     context: dict[str, Any] = field(hash=False, compare=False, default_factory=dict)
+    slot: str = field(compare=False, default="")
+    program_id: str = field(compare=False, default="")
+    model_id: str = field(compare=False, default="")
+    decoding_id: str = field(compare=False, default="")
+    rollout: int = field(compare=False, default=0)
 
     @property
     def seed(self) -> int:
-        """The sampling seed of this node's first attempt, fixed by its key."""
-        return int(self.key[:8], 16)
+        """The sampling seed of this node's first attempt: fixed by its key, and
+        moved on by each forced or failed rerun (its rollout)."""
+        if self.rollout == 0:
+            return int(self.key[:8], 16)
+        return int(digest([self.key, self.rollout])[:8], 16)
+
+    @property
+    def subject(self) -> Subject | None:
+        return self.context.get("subject")
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Where the node sits in the taxonomy: its discipline, then its subject."""
+        subject = self.subject
+        return self.discipline.path + ((subject.name,) if subject else ())
 
 
 @dataclass(frozen=True)
@@ -58,9 +76,12 @@ class Graph:
         self.taxonomy = taxonomy
         self.override = ModelRef(model_override) if model_override else None
         self._models: dict[ModelRef, tuple[models.ModelInfo, dict[str, Any]]] = {}
+        self._model_ids: dict[ModelRef, str] = {}
         self._programs = {
             stage: programs.fingerprint(taxonomy.template.stage(stage)) for stage in STAGES
         }
+        self._program_ids = {stage: digest(p) for stage, p in self._programs.items()}
+        self._decoding_ids: dict[tuple, str] = {}
 
     def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
         role = self.taxonomy.template.stage(stage).role
@@ -72,14 +93,23 @@ class Graph:
             except models.ModelSpecError as exc:
                 raise GlancError(f"--model: {exc}" if self.override else str(exc)) from None
             self._models[ref] = (info, models.identity(info))
+            self._model_ids[ref] = digest(self._models[ref][1])
         return self._models[ref]
 
     def models_used(self) -> list[models.ModelInfo]:
         return [info for info, _ in self._models.values()]
 
     def node(
-        self, stage: str, d: Discipline, provided: dict[str, Any], sample: int, context: dict
+        self,
+        stage: str,
+        d: Discipline,
+        provided: dict[str, Any],
+        sample: int,
+        context: dict,
+        place: tuple[str | None, int],
     ) -> Node:
+        """``place`` (subject name or None, index) says where in the discipline
+        the node sits; with the stage it makes the node's slot."""
         template = self.taxonomy.template.stage(stage)
         inputs = {f.name: provided[f.name] for f in template.inputs}
         decoding = {**dict(template.decoding), **d.settings.decoding_for(stage)}
@@ -92,7 +122,34 @@ class Graph:
             inputs=inputs,
             sample=sample,
         )
-        return Node(stage, key, inputs, sample, info, decoding, d, context)
+        subject, index = place
+        slot = digest(
+            [
+                self.taxonomy.name,
+                stage,
+                normalise_name(d.name),
+                normalise_name(subject) if subject is not None else None,
+                index,
+            ]
+        )[:32]
+        dkey = tuple(sorted(decoding.items()))
+        if dkey not in self._decoding_ids:
+            self._decoding_ids[dkey] = digest(decoding)
+        ref = self.override or d.settings.model_for_stage(stage, template.role)
+        return Node(
+            stage,
+            key,
+            inputs,
+            sample,
+            info,
+            decoding,
+            d,
+            context,
+            slot=slot,
+            program_id=self._program_ids[stage],
+            model_id=self._model_ids[ref],
+            decoding_id=self._decoding_ids[dkey],
+        )
 
     # -- subjects -------------------------------------------------------------
     def subjects_nodes(self, d: Discipline) -> list[Node]:
@@ -106,7 +163,9 @@ class Graph:
             "levels": list(s.levels),
             "num_subjects": s.subjects_per_sample,
         }
-        return [self.node("subjects", d, provided, k, {}) for k in range(s.subject_samples)]
+        return [
+            self.node("subjects", d, provided, k, {}, (None, k)) for k in range(s.subject_samples)
+        ]
 
     def merge_subjects(self, d: Discipline, outputs: list[dict[str, Any]]) -> list[Subject]:
         """Subjects of all samples, in sample order, de-duplicated by normalised name."""
@@ -139,7 +198,7 @@ class Graph:
             "num_sessions": s.sessions,
             "num_key_concepts": s.key_concepts,
         }
-        return self.node("syllabus", d, provided, 0, {"subject": subject})
+        return self.node("syllabus", d, provided, 0, {"subject": subject}, (subject.name, 0))
 
     # -- questions ------------------------------------------------------------
     def question_nodes(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
@@ -160,7 +219,8 @@ class Graph:
                 "language": d.settings.language,
             }
             context = {"subject": subject, "sample": sample, "syllabus_key": syllabus.key}
-            nodes.append(self.node("question", d, provided, sample.index, context))
+            place = (subject.name, sample.index)
+            nodes.append(self.node("question", d, provided, sample.index, context, place))
         return nodes
 
     # -- answers --------------------------------------------------------------
@@ -174,9 +234,9 @@ class Graph:
             "level": subject.level,
             "language": d.settings.language,
         }
-        return self.node(
-            "answer", d, provided, 0, {**question.context, "question_key": question.key}
-        )
+        context = {**question.context, "question_key": question.key}
+        place = (subject.name, question.context["sample"].index)
+        return self.node("answer", d, provided, 0, context, place)
 
 
 def clean_sessions(output: dict[str, Any]) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ def embedded_gguf() -> Path:
 def describe(ref: ModelRef, base_dir: Path) -> ModelInfo:
     """Resolve a model id; raise ``ModelSpecError`` when it names nothing runnable."""
     mid = ref.id
-    if mid == STUB:
+    if mid == STUB or mid.startswith(STUB + ":"):  # 'stub:NAME': another fake model
         return ModelInfo("stub", ref)
     if mid == EMBEDDED:
         return ModelInfo("gguf", ref, embedded_gguf())
@@ -79,7 +79,7 @@ def describe(ref: ModelRef, base_dir: Path) -> ModelInfo:
     if "/" in mid and not mid.startswith("/") and mid.split("/", 1)[1]:
         return ModelInfo("litellm", ref)
     raise ModelSpecError(
-        f"unknown model {mid!r}: use 'embedded', 'stub', a path to a .gguf file, "
+        f"unknown model {mid!r}: use 'embedded', 'stub' (or 'stub:NAME'), a path to a .gguf file, "
         "or a provider/model string such as 'openai/gpt-4o-mini'"
     )
 

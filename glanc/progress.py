@@ -19,6 +19,7 @@ class StageStats:
     run: int = 0
     cached: int = 0
     failed: int = 0
+    skipped: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
 
@@ -27,6 +28,7 @@ class StageStats:
             "run": self.run,
             "cached": self.cached,
             "failed": self.failed,
+            "skipped": self.skipped,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
         }
@@ -51,10 +53,11 @@ class Progress:
         out = []
         for stage in STAGES:
             s = self.stats[stage]
-            done = s.run + s.cached + s.failed
+            done = s.run + s.cached + s.failed + s.skipped
+            skipped = f"skipped {s.skipped:<5} " if s.skipped else ""
             out.append(
                 f"{stage:>9}  {done:>6}/{done + self.queued[stage]:<6} "
-                f"run {s.run:<6} cached {s.cached:<6} failed {s.failed:<4} "
+                f"run {s.run:<6} cached {s.cached:<6} failed {s.failed:<4} {skipped}"
                 f"tokens {s.tokens_in}+{s.tokens_out}"
             )
         return out

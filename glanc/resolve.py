@@ -37,7 +37,13 @@ def normalise_name(name: str) -> str:
 def _model_ref(value: Any) -> ModelRef:
     if isinstance(value, str):
         return ModelRef(value)
-    options = tuple(sorted((k, v) for k, v in value.items() if k != "id"))
+    options = tuple(
+        sorted(
+            (k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+            for k, v in value.items()
+            if k != "id"
+        )
+    )
     return ModelRef(value["id"], options)
 
 

@@ -12,8 +12,9 @@ import heapq
 import itertools
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,8 +23,11 @@ from . import __version__
 from .call import Caller, Outcome
 from .dataset import RowSpool, write_dataset
 from .errors import GlancError
+from .expand import Expander
 from .graph import Graph, Node, row_id
+from .plan import node_path, state_of
 from .progress import Progress, StageStats
+from .select import Selection
 from .spec import STAGES, Discipline, Taxonomy
 from .store import Record, Store
 
@@ -81,16 +85,22 @@ class _Executor:
         concurrency: int,
         progress: Progress,
         rows: RowSpool,
+        selection: Selection,
+        force: bool,
     ):
         self.graph, self.store, self.caller = graph, store, caller
+        self.expander = Expander(graph)
+        self.selection, self.force = selection, force
         self.concurrency = max(1, concurrency)
         self.progress = progress
         self.seq = itertools.count()
         self.ready: list[Node] = []
         self.waiting: list[tuple[int, int, Node]] = []
         self.inflight: dict[Future, Node] = {}
-        self.subjects_left: dict[tuple[str, ...], list[dict | None]] = {}
-        self.subjects_pending: dict[tuple[str, ...], int] = {}
+        # nodes sharing a key with one already waiting or in flight: completed with it
+        self.followers: dict[str, list[Node]] = {}
+        self.replacing: set[str] = set()  # keys whose stored ok record a rerun replaces
+        self.ran: set[str] = set()  # keys called in this build (forced at most once)
         self.rows = rows
         self.failures: list[Failure] = []
         self.lm_calls = 0
@@ -104,35 +114,14 @@ class _Executor:
         self.ready.extend(nodes)
 
     def start(self, disciplines: tuple[Discipline, ...]) -> None:
-        for d in disciplines:
-            nodes = self.graph.subjects_nodes(d)
-            if nodes:
-                self.subjects_left[d.path] = [None] * len(nodes)
-                self.subjects_pending[d.path] = len(nodes)
-                self.push(nodes)
-            else:
-                self.push(
-                    [self.graph.syllabus_node(d, s) for s in self.graph.merge_subjects(d, [])]
-                )
+        self.push(self.expander.roots(disciplines))
 
     def finished(self, node: Node, output: dict[str, Any] | None) -> None:
         """Expand the graph below a finished node (``output`` None when it failed)."""
-        if node.stage == "subjects":
-            d = node.discipline
-            self.subjects_left[d.path][node.sample] = output
-            self.subjects_pending[d.path] -= 1
-            if self.subjects_pending[d.path] == 0:
-                outputs = [o for o in self.subjects_left.pop(d.path) if o is not None]
-                subjects = self.graph.merge_subjects(d, outputs)
-                self.push([self.graph.syllabus_node(d, s) for s in subjects])
-        elif output is None:
-            return
-        elif node.stage == "syllabus":
-            self.push(self.graph.question_nodes(node, output))
-        elif node.stage == "question":
-            self.push([self.graph.answer_node(node, output)])
-        elif node.stage == "answer":
+        if node.stage == "answer" and output is not None:
             self.rows.add(self.row(node, output))
+        else:
+            self.push(self.expander.children(node, output))
 
     def row(self, node: Node, output: dict[str, Any]) -> dict[str, Any]:
         ctx = node.context
@@ -192,11 +181,30 @@ class _Executor:
 
     def _lookup_batch(self, batch: list[Node]) -> None:
         found = self.store.get_many([n.key for n in batch])
+        previous = self.store.previous(n.slot for n in batch) if self.selection.uses_state else {}
         for node in batch:
             rec = found.get(node.key)
-            if rec is not None and rec.status == "ok":
+            selected = self.selection.matches(
+                node.stage,
+                node_path(node),
+                lambda r=rec, n=node: state_of(r, previous.get(n.slot)),
+            )
+            forced = self.force and selected and node.key not in self.ran
+            if rec is not None and rec.status == "ok" and not forced:
                 self.done(node, rec, cached=True)
+            elif not selected:
+                self.progress.queued[node.stage] -= 1
+                self.progress.stats[node.stage].skipped += 1
+                self.finished(node, None)
+            elif node.key in self.followers:
+                self.followers[node.key].append(node)
             else:
+                if rec is not None:  # a forced or failed node runs with fresh seeds
+                    node = replace(node, rollout=rec.rollout + 1)
+                    if rec.status == "ok":
+                        self.replacing.add(node.key)
+                self.followers[node.key] = []
+                self.ran.add(node.key)
                 heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
 
     def record(self, node: Node, outcome: Outcome) -> Record:
@@ -217,8 +225,13 @@ class _Executor:
             status="ok" if outcome.output is not None else "failed",
             error=outcome.error,
             attempts=outcome.attempts,
+            slot=node.slot,
+            program=node.program_id,
+            model_key=node.model_id,
+            decoding_key=node.decoding_id,
+            rollout=node.rollout,
         )
-        self.store.put(record)
+        self.store.put(record, keep_old=node.key in self.replacing)
         return record
 
     def limit(self, node: Node) -> int:
@@ -258,7 +271,10 @@ class _Executor:
                     outcome = future.result()
                 except Exception as exc:  # a bug in a worker must not lose the build
                     outcome = Outcome(None, None, f"{type(exc).__name__}: {exc}", 1, 0, 0, 0.0)
-                self.done(node, self.record(node, outcome), cached=False)
+                record = self.record(node, outcome)
+                self.done(node, record, cached=False)
+                for follower in self.followers.pop(node.key, ()):
+                    self.done(follower, record, cached=True)
 
 
 def preflight(graph: Graph) -> None:
@@ -286,8 +302,17 @@ def build(
     model: str | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
+    selection: Selection | None = None,
+    force: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build ``taxonomy``'s dataset into ``out_dir/<name>/``; see the CLI's ``build``."""
+    """Build ``taxonomy``'s dataset into ``out_dir/<name>/``; see the CLI's ``build``.
+
+    With a ``selection``, only selected nodes run; the others are used when
+    cached and skipped otherwise (the dataset then lacks their rows). ``force``
+    reruns the selected nodes even when cached, keeping the old results in the
+    store's history. ``on_wait`` makes a busy store a wait rather than an error.
+    """
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
     graph = Graph(taxonomy, model)
@@ -296,8 +321,9 @@ def build(
             graph.model(d, stage)
     preflight(graph)
     caller = Caller(taxonomy.template)
-    with Store(store_path) as store, RowSpool() as rows:
-        executor = _Executor(graph, store, caller, concurrency, progress, rows)
+    selection = selection or Selection()
+    with Store(store_path, on_wait=on_wait) as store, RowSpool() as rows:
+        executor = _Executor(graph, store, caller, concurrency, progress, rows, selection, force)
         executor.start(taxonomy.disciplines)
         pool = ThreadPoolExecutor(max_workers=executor.concurrency, thread_name_prefix="glanc")
         try:
@@ -326,7 +352,9 @@ def _finish(taxonomy: Taxonomy, executor: _Executor, out_dir: Path, started: flo
             "disciplines": len(taxonomy.disciplines),
             "nodes": {s: st.run + st.cached for s, st in stats.items()},
             "failed": {s: st.failed for s, st in stats.items()},
+            "skipped": {s: st.skipped for s, st in stats.items()},
         },
+        "complete": not executor.failures and not any(st.skipped for st in stats.values()),
         "tokens": {"in": executor.dataset_tokens[0], "out": executor.dataset_tokens[1]},
         "models": {s: sorted(m) for s, m in executor.models_by_stage.items()},
     }

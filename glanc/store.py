@@ -3,12 +3,20 @@
 Each finished node is written and committed at once, so a killed build loses
 only the calls in flight. Only the coordinating thread touches the
 connection; workers never do.
+
+Besides its key, each record keeps its *slot* -- where in the taxonomy it sits
+(stage, discipline, subject, index) -- and digests of its program, model and
+decoding. The planner compares a changed node with the last record in its slot
+to say *why* it runs. A forced rerun moves the record it replaces to
+``history``, so nothing a build paid for is ever overwritten silently.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +39,16 @@ CREATE TABLE IF NOT EXISTS nodes (
     error       VARCHAR,
     attempts    INTEGER NOT NULL,
     created_at  TIMESTAMP NOT NULL
-)
+);
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS slot VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS program VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS model_key VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS decoding_key VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS rollout INTEGER DEFAULT 0;
+CREATE TABLE IF NOT EXISTS history AS SELECT * FROM nodes LIMIT 0;
 """
+
+WAIT_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,29 +67,87 @@ class Record:
     status: str
     error: str | None
     attempts: int
+    slot: str | None = None
+    program: str | None = None
+    model_key: str | None = None
+    decoding_key: str | None = None
+    rollout: int = 0
+
+
+@dataclass(frozen=True)
+class SlotRecord:
+    """The last record built in a slot: what the planner compares a changed node with."""
+
+    key: str
+    inputs: dict[str, Any]
+    program: str | None
+    model_key: str | None
+    decoding_key: str | None
+
+
+@dataclass(frozen=True)
+class StageAverages:
+    """Per-call averages of finished nodes, for the planner's token estimates."""
+
+    tokens_in: float
+    tokens_out: float
+    attempts: float
+    n: int
 
 
 _COLUMNS = (
     "key, stage, inputs, output, raw, model, tokens_in, tokens_out, "
-    "latency_ms, status, error, attempts"
+    "latency_ms, status, error, attempts, slot, program, model_key, decoding_key, rollout"
 )
+_ALL = _COLUMNS + ", created_at"
 
 
 class Store:
-    """A DuckDB file of node records. Use as a context manager."""
+    """A DuckDB file of node records. Use as a context manager.
 
-    def __init__(self, path: str | Path):
+    ``read_only`` opens without taking the write lock and never creates the
+    file: a missing store reads as an empty one (so ``glanc plan`` writes
+    nothing). ``on_wait`` makes opening wait for a store another process holds,
+    calling it once with the message it would otherwise raise.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+    ):
         import duckdb
 
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            raise GlancError(_lock_message(self.path, str(exc))) from None
-        except duckdb.Error as exc:
-            raise GlancError(f"{self.path}: cannot open the store: {exc}") from None
-        self.con.execute(SCHEMA)
+        self.read_only = read_only
+        self._slots = True
+        if read_only and not self.path.exists():
+            self.con = duckdb.connect(":memory:")
+            self.con.execute(SCHEMA)
+            return
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        told = False
+        while True:
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                message = _lock_message(self.path, str(exc))
+                if on_wait is None or "in use" not in message:
+                    raise GlancError(message) from None
+                if not told:
+                    on_wait(message)
+                    told = True
+                time.sleep(WAIT_POLL_S)
+            except duckdb.Error as exc:
+                raise GlancError(f"{self.path}: cannot open the store: {exc}") from None
+        if not read_only:
+            self.con.execute(SCHEMA)
+        columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
+        self._slots = "slot" in columns
 
     def __enter__(self) -> Store:
         return self
@@ -88,32 +162,76 @@ class Store:
         """Records for whichever of ``keys`` are stored, in one query."""
         if not keys:
             return {}
+        cols = _COLUMNS if self._slots else _COLUMNS.split(", slot")[0]
         rows = self.con.execute(
-            f"SELECT {_COLUMNS} FROM nodes WHERE key IN (SELECT unnest(?))", [keys]
+            f"SELECT {cols} FROM nodes WHERE key IN (SELECT unnest(?))", [keys]
         ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
-    def put(self, record: Record) -> None:
-        """Insert or replace one record; committed when this returns."""
-        self.con.execute(
-            f"INSERT OR REPLACE INTO nodes ({_COLUMNS}, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                record.key,
-                record.stage,
-                json.dumps(record.inputs, sort_keys=True),
-                None if record.output is None else json.dumps(record.output, sort_keys=True),
-                record.raw,
-                record.model,
-                record.tokens_in,
-                record.tokens_out,
-                record.latency_ms,
-                record.status,
-                record.error,
-                record.attempts,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
-        )
+    def previous(self, slots: Iterable[str]) -> dict[str, SlotRecord]:
+        """The most recent record of each slot, for slots that have one."""
+        slots = list(slots)
+        if not slots or not self._slots:
+            return {}
+        rows = self.con.execute(
+            "SELECT slot, arg_max(key, created_at), arg_max(inputs, created_at), "
+            "arg_max(program, created_at), arg_max(model_key, created_at), "
+            "arg_max(decoding_key, created_at) FROM nodes "
+            "WHERE slot IN (SELECT unnest(?)) GROUP BY slot",
+            [slots],
+        ).fetchall()
+        return {r[0]: SlotRecord(r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows}
+
+    def averages(self) -> dict[tuple[str, str], StageAverages]:
+        """Average tokens and attempts per (stage, model label) over finished nodes."""
+        rows = self.con.execute(
+            "SELECT stage, model, avg(tokens_in), avg(tokens_out), avg(attempts), count(*) "
+            "FROM nodes WHERE status = 'ok' GROUP BY stage, model"
+        ).fetchall()
+        return {
+            (r[0], r[1]): StageAverages(r[2] or 0.0, r[3] or 0.0, r[4] or 1.0, r[5]) for r in rows
+        }
+
+    def put(self, record: Record, *, keep_old: bool = False) -> None:
+        """Insert or replace one record; committed when this returns.
+
+        ``keep_old`` first copies the record being replaced into ``history``.
+        """
+        values = [
+            record.key,
+            record.stage,
+            json.dumps(record.inputs, sort_keys=True),
+            None if record.output is None else json.dumps(record.output, sort_keys=True),
+            record.raw,
+            record.model,
+            record.tokens_in,
+            record.tokens_out,
+            record.latency_ms,
+            record.status,
+            record.error,
+            record.attempts,
+            record.slot,
+            record.program,
+            record.model_key,
+            record.decoding_key,
+            record.rollout,
+            datetime.now(UTC).replace(tzinfo=None),
+        ]
+        insert = f"INSERT OR REPLACE INTO nodes ({_ALL}) VALUES ({', '.join('?' * 18)})"
+        if not keep_old:
+            self.con.execute(insert, values)
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                f"INSERT INTO history ({_ALL}) SELECT {_ALL} FROM nodes WHERE key = ?",
+                [record.key],
+            )
+            self.con.execute(insert, values)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def count(self, status: str | None = None) -> int:
         if status is None:
@@ -122,8 +240,51 @@ class Store:
             0
         ]
 
+    def unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Rows whose key is not in ``keep``: ``{"nodes"|"history": {stage: n}}``."""
+        self._load_keep(keep)
+        out: dict[str, dict[str, int]] = {}
+        for table in ("nodes", "history"):
+            rows = self.con.execute(
+                f"SELECT stage, count(*) FROM {table} "
+                "WHERE key NOT IN (SELECT key FROM glanc_keep) GROUP BY stage ORDER BY stage"
+            ).fetchall()
+            out[table] = dict(rows)
+        return out
+
+    def delete_unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Delete rows whose key is not in ``keep``, in one transaction; return what went."""
+        gone = self.unreached(keep)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("nodes", "history"):
+                self.con.execute(
+                    f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM glanc_keep)"
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("CHECKPOINT")
+        return gone
+
+    def _load_keep(self, keep: Iterable[str]) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE glanc_keep (key VARCHAR)")
+        keys = list(keep)
+        if keys:
+            self.con.execute("INSERT INTO glanc_keep SELECT unnest(?)", [keys])
+
 
 def _record(row: tuple) -> Record:
+    extra: dict[str, Any] = {}
+    if len(row) > 12:
+        extra = dict(
+            slot=row[12],
+            program=row[13],
+            model_key=row[14],
+            decoding_key=row[15],
+            rollout=row[16] or 0,
+        )
     return Record(
         key=row[0],
         stage=row[1],
@@ -137,6 +298,7 @@ def _record(row: tuple) -> Record:
         status=row[9],
         error=row[10],
         attempts=row[11],
+        **extra,
     )
 
 
@@ -145,7 +307,7 @@ def _lock_message(path: Path, detail: str) -> str:
     who = f"process {pid.group(1)}" if pid else "another process"
     if "lock" in detail.lower():
         return (
-            f"{path}: the store is in use by {who}; wait for it to finish "
-            "or pass --store to use another file"
+            f"{path}: the store is in use by {who}; wait for it to finish, "
+            "pass --wait to wait for it, or pass --store to use another file"
         )
     return f"{path}: cannot open the store: {detail.splitlines()[0]}"

@@ -1,0 +1,67 @@
+"""Grow the build graph as outputs arrive: finished nodes in, the nodes below out.
+
+The executor and the planner both walk the graph through an ``Expander``, so a
+plan and the build it predicts see exactly the same nodes. A discipline's
+syllabi appear only once *all* its subjects samples have succeeded: merging a
+partial set would build syllabi for a subject list the next run replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .graph import Graph, Node
+from .spec import Discipline
+
+
+class Expander:
+    """Per-build expansion state: which subjects samples each discipline still awaits."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._samples: dict[tuple[str, ...], list[dict[str, Any] | None]] = {}
+        self._pending: dict[tuple[str, ...], int] = {}
+
+    def roots(self, disciplines: tuple[Discipline, ...]) -> list[Node]:
+        """Every discipline's first nodes: its subjects calls, or the syllabi of
+        its pinned subjects."""
+        out: list[Node] = []
+        for d in disciplines:
+            nodes = self.graph.subjects_nodes(d)
+            if nodes:
+                self._samples[d.path] = [None] * len(nodes)
+                self._pending[d.path] = len(nodes)
+                out.extend(nodes)
+            else:
+                subjects = self.graph.merge_subjects(d, [])
+                out.extend(self.graph.syllabus_node(d, s) for s in subjects)
+        return out
+
+    def children(self, node: Node, output: dict[str, Any] | None) -> list[Node]:
+        """The nodes below a finished node; ``output`` is None when it failed or
+        will not run in this build."""
+        if node.stage == "subjects":
+            return self._subjects_done(node, output)
+        if output is None:
+            return []
+        if node.stage == "syllabus":
+            return self.graph.question_nodes(node, output)
+        if node.stage == "question":
+            return [self.graph.answer_node(node, output)]
+        return []
+
+    def _subjects_done(self, node: Node, output: dict[str, Any] | None) -> list[Node]:
+        d = node.discipline
+        samples = self._samples.get(d.path)
+        if samples is None:  # the discipline already gave up
+            return []
+        if output is None:
+            del self._samples[d.path], self._pending[d.path]
+            return []
+        samples[node.sample] = output
+        self._pending[d.path] -= 1
+        if self._pending[d.path]:
+            return []
+        del self._samples[d.path], self._pending[d.path]
+        subjects = self.graph.merge_subjects(d, [o for o in samples if o is not None])
+        return [self.graph.syllabus_node(d, s) for s in subjects]
