@@ -26,8 +26,10 @@ def glanc(tmp_path: Path):
 
     def run(*args: str, store: bool = True):
         argv = list(args)
+        if store and argv and argv[0] in ("build", "plan", "gc"):
+            argv += ["--store", str(tmp_path / "cache.duckdb")]
         if store and argv and argv[0] == "build":
-            argv += ["--store", str(tmp_path / "cache.duckdb"), "--out", str(tmp_path / "builds")]
+            argv += ["--out", str(tmp_path / "builds")]
         return runner.invoke(main, argv, catch_exceptions=False)
 
     return run

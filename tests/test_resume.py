@@ -1,0 +1,153 @@
+"""Safety: a build killed with SIGKILL resumes without redoing finished nodes and
+ends with the same bytes; a busy store is an error or a wait; gc removes only
+what no spec reaches."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from conftest import ROOT, summary
+
+SPEC = """\
+glanc: 1
+name: resume
+seed: 7
+settings:
+  models:
+    generator: {id: stub, latency_ms: 40}
+    answerer: {id: stub, latency_ms: 40}
+  subject_samples: 2
+  subjects_per_sample: 3
+  max_subjects: 2
+  questions_per_subject: 3
+taxonomy:
+  - name: Science
+    children:
+      - name: Physics
+      - name: Chemistry
+      - name: Biology
+      - name: Geology
+"""
+TOTAL_CALLS = 4 * (2 + 2 + 6 + 6)
+
+
+def glanc_process(spec: Path, store: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(store),
+         "--out", str(out), "--json", "-q", "--concurrency", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+
+
+def ok_records(store: Path) -> dict[str, object]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return dict(con.execute("SELECT key, created_at FROM nodes WHERE status = 'ok'").fetchall())
+    finally:
+        con.close()
+
+
+def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random) -> None:
+    """Start a build, wait until it has committed a node, then SIGKILL it at a random moment."""
+    wal = Path(str(store) + ".wal")
+    before = wal.stat().st_size if wal.exists() else 0
+    proc = glanc_process(spec, store, out)
+    deadline = time.monotonic() + 60
+    while (not wal.exists() or wal.stat().st_size <= before + 4096) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the build never committed a node"
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.05, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+
+
+def test_sigkill_then_resume_redoes_nothing_and_writes_the_same_bytes(glanc, tmp_path):
+    spec = tmp_path / "resume.yaml"
+    spec.write_text(SPEC)
+    reference = glanc("build", str(spec), "--json", "-q", "--concurrency", "4")
+    assert reference.exit_code == 0 and summary(reference)["lm_calls"] == TOTAL_CALLS
+    expected = (tmp_path / "builds" / "resume" / "dataset.jsonl").read_bytes()
+
+    store, out = tmp_path / "killed.duckdb", tmp_path / "killed-builds"
+    rng = random.Random(os.getpid())
+    finished: dict[str, object] = {}
+    for _ in range(2):  # two kills at different moments, each resumed by the next run
+        kill_mid_run(spec, store, out, rng)
+        now = ok_records(store)
+        assert all(now[k] == t for k, t in finished.items()), "a finished node was recomputed"
+        assert len(now) > len(finished)
+        finished = now
+    assert 0 < len(finished) < TOTAL_CALLS
+    assert not (out / "resume" / "dataset.jsonl").exists()  # never a half-written dataset
+
+    proc = glanc_process(spec, store, out)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["lm_calls"] == TOTAL_CALLS - len(finished)
+    final = ok_records(store)
+    assert all(final[k] == t for k, t in finished.items())
+    assert (out / "resume" / "dataset.jsonl").read_bytes() == expected
+
+
+def hold_store(path: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+        f"print('ready', flush=True); time.sleep({seconds}); c.close()"), str(path)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_busy_store_is_an_error_naming_the_process_or_a_wait(glanc, tiny, tmp_path):
+    holder = hold_store(tmp_path / "cache.duckdb", 30)
+    try:
+        for command in ("build", "plan"):
+            result = glanc(command, str(tiny), "-q" if command == "build" else "--json")
+            assert result.exit_code == 2
+            assert f"in use by process {holder.pid}" in result.stderr and "--wait" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+    holder = hold_store(tmp_path / "cache.duckdb", 1.5)
+    try:
+        result = glanc("build", str(tiny), "-q", "--json", "--wait")
+        assert result.exit_code == 0, result.output
+        assert "waiting: " in result.stderr and f"process {holder.pid}" in result.stderr
+        assert summary(result)["rows"] == 9
+    finally:
+        holder.wait()
+
+
+def test_gc_removes_only_unreachable_rows(glanc, tiny, tmp_path):
+    assert glanc("build", str(tiny), "-q").exit_code == 0
+    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    (tmp_path / "mine.yaml").write_text(template.replace("expert tutor", "kind tutor"))
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n"))
+    assert glanc("build", str(changed), "-q").exit_code == 0  # same name: same builds dir
+
+    both = glanc("gc", str(tiny), str(changed), "--dry-run")
+    assert both.exit_code == 0 and both.stdout.startswith("would remove 0 row(s)")
+
+    dry = glanc("gc", str(changed), "--dry-run")
+    assert dry.exit_code == 0
+    assert dry.stdout.splitlines()[0] == "would remove 9 row(s); 23 reachable node(s) kept"
+    assert "nodes    answer    9" in dry.stdout
+    con = duckdb.connect(str(tmp_path / "cache.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM nodes").fetchone() == (32,)
+    con.close()
+
+    done = glanc("gc", str(changed))
+    assert done.exit_code == 0 and done.stdout.startswith("removed 9 row(s)")
+    assert glanc("plan", str(changed), "--json").stdout.count('"run": 0') == 4
+    # the first spec's answers are gone: it would now rerun exactly those
+    p = json.loads(glanc("plan", str(tiny), "--json").stdout)
+    assert p["lm_calls"] == 9 and p["stages"]["answer"]["reasons"] == {"program_changed": 9}
