@@ -146,6 +146,11 @@ def validate(specs: tuple[Path, ...]) -> None:
     show_default=True,
     help="Model calls in flight at once (an in-process model runs one at a time).",
 )
+@click.option(
+    "--no-lock",
+    is_flag=True,
+    help="Do not reuse OUT/<name>/lock.jsonl: call the model for every node not in the store.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @_user_errors
@@ -159,6 +164,7 @@ def build(
     wait: bool,
     out: Path,
     concurrency: int,
+    no_lock: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -168,6 +174,10 @@ def build(
     failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
     130 when interrupted (finished nodes are kept; rerun to resume). With
     --select, nodes left out are used when cached and skipped otherwise.
+
+    Writes OUT/<name>/: dataset.jsonl, lock.jsonl (every node used, so a fresh
+    clone rebuilds without a model call), manifest.json and README.md (the
+    dataset card).
 
     \b
     Example:
@@ -194,6 +204,7 @@ def build(
         selection=selection,
         force=force,
         on_wait=_waiter(wait),
+        use_lock=not no_lock,
     )
     if not quiet:
         click.echo(
@@ -306,3 +317,199 @@ def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_
     for table, stages in gone.items():
         for stage, n in stages.items():
             click.echo(f"  {table:<8} {stage:<9} {n}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Builds directory holding <name>/.",
+)
+@click.option("--model", help="Check a build made with build --model.")
+@_user_errors
+def check(spec: Path, out: Path, model: str | None) -> None:
+    """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
+
+    No model call, no network, and the local store is not used. Exits 0 when
+    dataset.jsonl, lock.jsonl, manifest.json and README.md match; 1 with a list
+    of nodes the spec needs that the lock lacks (run glanc build) and of
+    files and rows that are stale; 2 on bad input. Meant for CI.
+
+    \b
+    Example:
+        glanc check taxonomies/science.yaml
+    """
+    from .check import check as run_check
+    from .diff import render_text
+    from .resolve import load_taxonomy
+
+    logging.getLogger("dspy").setLevel(logging.ERROR)
+    taxonomy = load_taxonomy(spec)
+    result = run_check(taxonomy, out, model=model)
+    where = result.build_dir
+    if result.ok:
+        click.echo(f"{where}: up to date with {spec}")
+        return
+    click.echo(f"{where}: out of date with {spec}", err=True)
+    if result.missing:
+        click.echo(
+            f"missing: {len(result.missing)} node(s) the spec needs are not in the lock "
+            f"(and whatever lies below them); run: glanc build {spec}",
+            err=True,
+        )
+        for m in result.missing[:20]:
+            click.echo(f"  {m.stage:<9} {m.path} #{m.index}", err=True)
+        if len(result.missing) > 20:
+            click.echo(f"  ... and {len(result.missing) - 20} more", err=True)
+    for name in result.stale:
+        click.echo(f"stale: {where / name} differs from what the spec and lock produce", err=True)
+    if result.rows is not None and not result.rows.empty:
+        click.echo(render_text(result.rows), err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=str)
+@click.option("--base", metavar="REV", help="Compare each build with itself at this git revision.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown fits a pull-request comment.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(0, 100),
+    default=3,
+    show_default=True,
+    help="Example rows per kind of change and taxonomy path.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when the datasets differ.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Builds directory, for --base without paths.",
+)
+@_user_errors
+def diff(
+    paths: tuple[str, ...], base: str | None, fmt: str, samples: int, exit_code: bool, out: Path
+) -> None:
+    """Show rows added, removed and changed between two builds, by taxonomy path.
+
+    OLD and NEW are build directories, dataset files, or REV:DIR for a build
+    at a git revision. With --base REV, each given build directory (default:
+    every build under OUT) is compared with itself at REV.
+
+    \b
+    Example:
+        glanc diff old-builds/science builds/science
+        glanc diff HEAD~1:builds/science builds/science
+        glanc diff --base origin/main --format markdown
+    """
+    import tempfile
+
+    from . import git
+    from .diff import diff_datasets, render_markdown, render_text
+
+    with tempfile.TemporaryDirectory(prefix="glanc-diff-") as tmp:
+        pairs: list[tuple[tuple[str, Path | None], tuple[str, Path | None]]] = []
+        if base:
+            dirs = [Path(p) for p in paths] or sorted(
+                {p.parent for p in out.glob("*/dataset.jsonl")} | git.builds_at(base, out)
+            )
+            for i, d in enumerate(dirs):
+                old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
+                pairs.append((old, (str(d), d / "dataset.jsonl")))
+        else:
+            if len(paths) != 2:
+                raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
+            pairs.append(
+                tuple(_source(p, Path(tmp) / f"side{i}.jsonl") for i, p in enumerate(paths))
+            )
+        diffs = [
+            diff_datasets(old[1], new[1], samples=samples, old_label=old[0], new_label=new[0])
+            for old, new in pairs
+        ]
+    if fmt == "json":
+        click.echo(
+            json.dumps([d.as_json() for d in diffs] if base else diffs[0].as_json(), indent=2)
+        )
+    else:
+        render = render_markdown if fmt == "markdown" else render_text
+        click.echo("\n".join(render(d) for d in diffs))
+    if exit_code and any(not d.empty for d in diffs):
+        sys.exit(1)
+
+
+def _from_git(rev: str, build_dir: Path, dest: Path) -> tuple[str, Path | None]:
+    from . import git
+
+    found = git.show(rev, build_dir / "dataset.jsonl", dest)
+    return (f"{rev}:{build_dir.as_posix()}", dest if found else None)
+
+
+def _source(arg: str, dest: Path) -> tuple[str, Path | None]:
+    """A diff side: a build directory, a dataset file, or REV:DIR."""
+    path = Path(arg)
+    if path.is_dir():
+        return (arg, path / "dataset.jsonl")
+    if path.is_file():
+        return (arg, path)
+    if ":" in arg:
+        rev, _, rest = arg.partition(":")
+        rest_path = Path(rest or ".")
+        if rest_path.suffix == ".jsonl":
+            from . import git
+
+            return (arg, dest if git.show(rev, rest_path, dest) else None)
+        return _from_git(rev, rest_path, dest)
+    raise GlancError(f"{arg}: no such build directory or dataset file (or REV:DIR)")
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet", "chat"]),
+    default="chat",
+    show_default=True,
+    help='chat: {"messages": [...]} per line, as fine-tuning tools read it.',
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="File to write (default: stdout; parquet needs a file).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Builds directory holding NAME/.",
+)
+@_user_errors
+def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
+    """Export build NAME's dataset as chat JSONL, full JSONL or Parquet.
+
+    NAME is a build name under OUT or a build directory.
+
+    \b
+    Example:
+        glanc export science --format parquet -o science.parquet
+        glanc export science > science.chat.jsonl
+    """
+    from .export import export as run_export
+
+    build_dir = Path(name) if Path(name).is_dir() else out / name
+    written = run_export(build_dir / "dataset.jsonl", fmt, output)
+    if written is not None:
+        click.echo(f"wrote {written}", err=True)

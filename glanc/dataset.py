@@ -42,8 +42,11 @@ class RowSpool:
 
         self._dir = tempfile.mkdtemp(prefix="glanc-rows-")
         self._con = duckdb.connect(os.path.join(self._dir, "rows.duckdb"))
-        self._con.execute("CREATE TABLE rows (id VARCHAR, line VARCHAR)")
-        self._pending: list[tuple[str, str]] = []
+        self._con.execute(
+            "CREATE TABLE rows (id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, "
+            "level VARCHAR, difficulty VARCHAR)"
+        )
+        self._pending: list[tuple[str, ...]] = []
         self.count = 0
 
     def __enter__(self) -> RowSpool:
@@ -54,14 +57,18 @@ class RowSpool:
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def add(self, row: dict[str, Any]) -> None:
-        self._pending.append((row["id"], json.dumps(row, ensure_ascii=False, sort_keys=True)))
+        line = json.dumps(row, ensure_ascii=False, sort_keys=True)
+        path = row["taxonomy_path"]
+        self._pending.append(
+            (row["id"], line, path[0], "/".join(path), row["level"], row["difficulty"])
+        )
         self.count += 1
         if len(self._pending) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if self._pending:
-            self._con.executemany("INSERT INTO rows VALUES (?, ?)", self._pending)
+            self._con.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", self._pending)
             self._pending = []
 
     def sorted_lines(self) -> Iterator[str]:
@@ -71,10 +78,29 @@ class RowSpool:
             for (line,) in batch:
                 yield line + "\n"
 
+    def counts(self, column: str) -> list[tuple[str, int]]:
+        """Rows per value of ``column`` (field, discipline, level, difficulty), by value."""
+        assert column in ("field", "discipline", "level", "difficulty")
+        self._flush()
+        return self._con.execute(
+            f"SELECT {column}, count(*) FROM rows GROUP BY 1 ORDER BY 1"
+        ).fetchall()
 
-def write_dataset(out_dir: Path, rows: RowSpool, manifest: dict[str, Any]) -> Path:
-    """``out_dir/dataset.jsonl`` (one pair a line, by id) and ``out_dir/manifest.json``."""
+
+def write_dataset(
+    out_dir: Path,
+    rows: RowSpool,
+    manifest: dict[str, Any],
+    lock: Iterable[str],
+    card: str,
+) -> Path:
+    """The build artifact: ``dataset.jsonl`` (one pair a line, by id), ``lock.jsonl``
+    (every node used, by key), ``manifest.json`` and the ``README.md`` dataset card.
+    Each file is replaced atomically; the dataset goes last, so a reader that sees a
+    new dataset sees its lock and card too."""
+    write_atomic(out_dir / "lock.jsonl", lock)
+    write_atomic(out_dir / "manifest.json", [json.dumps(manifest, indent=2, sort_keys=True) + "\n"])
+    write_atomic(out_dir / "README.md", [card])
     dataset = out_dir / "dataset.jsonl"
     write_atomic(dataset, rows.sorted_lines())
-    write_atomic(out_dir / "manifest.json", [json.dumps(manifest, indent=2, sort_keys=True) + "\n"])
     return dataset

@@ -200,6 +200,8 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
         template=template,
         disciplines=tuple(resolver.disciplines),
         digest=digest({"taxonomy": data, "template": template_digest_source(template)}),
+        description=str(data.get("description", "")).strip(),
+        license=data.get("license"),
     )
 
 

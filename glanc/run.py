@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import __version__
+from . import __version__, card
 from .call import Caller, Outcome
 from .dataset import RowSpool, write_dataset
 from .errors import GlancError
 from .expand import Expander
 from .graph import Graph, Node, row_id
+from .lock import lock_lines, rehydrate
 from .plan import node_path, state_of
 from .progress import Progress, StageStats
 from .select import Selection
@@ -59,6 +61,7 @@ class BuildResult:
     dataset: Path
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[Node] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +109,9 @@ class _Executor:
         self.lm_calls = 0
         self.dataset_tokens = [0, 0]
         self.models_by_stage: dict[str, set[str]] = {s: set() for s in STAGES}
+        self.decoding_by_stage: dict[str, dict[str, dict]] = {s: {} for s in STAGES}
+        self.used: set[str] = set()  # keys of the ok nodes this build used: the lock
+        self.skipped: list[Node] = []
 
     # -- graph expansion ------------------------------------------------------
     def push(self, nodes: list[Node]) -> None:
@@ -156,7 +162,9 @@ class _Executor:
         stats = self.progress.stats[node.stage]
         self.progress.queued[node.stage] -= 1
         self.models_by_stage[node.stage].add(node.model.label)
+        self.decoding_by_stage[node.stage].setdefault(node.decoding_id, node.decoding)
         if record.status == "ok":
+            self.used.add(node.key)
             if cached:
                 stats.cached += 1
             else:
@@ -191,10 +199,15 @@ class _Executor:
             )
             forced = self.force and selected and node.key not in self.ran
             if rec is not None and rec.status == "ok" and not forced:
+                if rec.slot is None:  # written by an older glanc: record its place now
+                    self.store.set_place(
+                        node.key, node.slot, node.program_id, node.model_id, node.decoding_id
+                    )
                 self.done(node, rec, cached=True)
             elif not selected:
                 self.progress.queued[node.stage] -= 1
                 self.progress.stats[node.stage].skipped += 1
+                self.skipped.append(node)
                 self.finished(node, None)
             elif node.key in self.followers:
                 self.followers[node.key].append(node)
@@ -277,6 +290,12 @@ class _Executor:
                     self.done(follower, record, cached=True)
 
 
+def spec_path(taxonomy: Taxonomy, out_dir: Path) -> str:
+    """The spec's path as the card shows it: relative to the builds directory's
+    parent (the repository root, usually), whatever the working directory."""
+    return Path(os.path.relpath(taxonomy.path.resolve(), out_dir.resolve().parent)).as_posix()
+
+
 def preflight(graph: Graph) -> None:
     """Fail fast, before the store is touched, on a server that cannot be reached."""
     for info in graph.models_used():
@@ -305,6 +324,10 @@ def build(
     selection: Selection | None = None,
     force: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    use_lock: bool = True,
+    offline: bool = False,
+    lock_dir: Path | None = None,
+    spec_label: str | None = None,
 ) -> BuildResult:
     """Build ``taxonomy``'s dataset into ``out_dir/<name>/``; see the CLI's ``build``.
 
@@ -312,6 +335,11 @@ def build(
     cached and skipped otherwise (the dataset then lacks their rows). ``force``
     reruns the selected nodes even when cached, keeping the old results in the
     store's history. ``on_wait`` makes a busy store a wait rather than an error.
+    ``use_lock`` first loads ``out_dir/<name>/lock.jsonl`` into the store, so a
+    committed build is reused without a model call. ``offline`` skips the
+    server preflight (for builds that select nothing to run). ``lock_dir``
+    reads the lock from elsewhere than the output, and ``spec_label`` names the
+    spec in the card (``glanc check`` rebuilds into a scratch directory).
     """
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
@@ -319,10 +347,13 @@ def build(
     for d in taxonomy.disciplines:  # resolve every model before touching the store
         for stage in STAGES:
             graph.model(d, stage)
-    preflight(graph)
+    if not offline:
+        preflight(graph)
     caller = Caller(taxonomy.template)
     selection = selection or Selection()
     with Store(store_path, on_wait=on_wait) as store, RowSpool() as rows:
+        if use_lock:
+            rehydrate(store, lock_dir or out_dir / taxonomy.name)
         executor = _Executor(graph, store, caller, concurrency, progress, rows, selection, force)
         executor.start(taxonomy.disciplines)
         pool = ThreadPoolExecutor(max_workers=executor.concurrency, thread_name_prefix="glanc")
@@ -336,11 +367,19 @@ def build(
             ) from None
         pool.shutdown(wait=True)
         progress.render(force=True)
-        return _finish(taxonomy, executor, out_dir, started)
+        return _finish(taxonomy, executor, store, out_dir, started, spec_label)
 
 
-def _finish(taxonomy: Taxonomy, executor: _Executor, out_dir: Path, started: float) -> BuildResult:
-    """Write the dataset and manifest of a finished build and summarise it."""
+def _finish(
+    taxonomy: Taxonomy,
+    executor: _Executor,
+    store: Store,
+    out_dir: Path,
+    started: float,
+    spec_label: str | None,
+) -> BuildResult:
+    """Write the artifact of a finished build (dataset, lock, manifest, card) and
+    summarise it."""
     stats = executor.progress.stats
     manifest = {
         "glanc_version": __version__,
@@ -358,7 +397,15 @@ def _finish(taxonomy: Taxonomy, executor: _Executor, out_dir: Path, started: flo
         "tokens": {"in": executor.dataset_tokens[0], "out": executor.dataset_tokens[1]},
         "models": {s: sorted(m) for s, m in executor.models_by_stage.items()},
     }
-    dataset = write_dataset(out_dir / taxonomy.name, executor.rows, manifest)
+    build_dir = out_dir / taxonomy.name
+    spec = spec_label or spec_path(taxonomy, out_dir)
+    counts = {c: executor.rows.counts(c) for c in ("field", "discipline", "level", "difficulty")}
+    decoding = {
+        s: [d for _, d in sorted(ds.items())] for s, ds in executor.decoding_by_stage.items()
+    }
+    text = card.render(taxonomy, manifest, counts, decoding, spec)
+    lock = lock_lines(store, sorted(executor.used))
+    dataset = write_dataset(build_dir, executor.rows, manifest, lock, text)
     return BuildResult(
         stages=stats,
         lm_calls=executor.lm_calls,
@@ -368,4 +415,5 @@ def _finish(taxonomy: Taxonomy, executor: _Executor, out_dir: Path, started: flo
         dataset=dataset,
         failures=executor.failures,
         seconds=time.monotonic() - started,
+        skipped=executor.skipped,
     )

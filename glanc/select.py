@@ -46,6 +46,8 @@ class Atom:
             return stage == self.value[0]
         if self.method == "state":
             return state() == self.value[0]
+        if self.method == "none":
+            return False
         if self.descendants:
             return path[: len(self.value)] == self.value
         own = "subjects" if len(self.value) == self.discipline_depth else "syllabus"
@@ -84,6 +86,9 @@ class Selection:
         if self.include and not hit(self.include):
             return False
         return not (self.exclude and hit(self.exclude))
+
+
+NOTHING = Selection(include=((Atom("none", ()),),))  # cached nodes only: glanc check
 
 
 def normalise_path(parts: tuple[str, ...]) -> tuple[str, ...]:

@@ -126,3 +126,5 @@ class Taxonomy:
     template: Template
     disciplines: tuple[Discipline, ...]
     digest: str
+    description: str = ""
+    license: str | None = None

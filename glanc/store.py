@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,6 +233,13 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
 
+    def set_place(self, key: str, slot: str, program: str, model_key: str, decoding_key: str):
+        """Fill in the slot and digests of a record written before they were kept."""
+        self.con.execute(
+            "UPDATE nodes SET slot = ?, program = ?, model_key = ?, decoding_key = ? WHERE key = ?",
+            [slot, program, model_key, decoding_key, key],
+        )
+
     def count(self, status: str | None = None) -> int:
         if status is None:
             return self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
@@ -267,6 +274,37 @@ class Store:
             raise
         self.con.execute("CHECKPOINT")
         return gone
+
+    def locked(self, keys: Iterable[str], batch: int = 5000) -> Iterator[tuple]:
+        """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
+        decoding_key)`` of ``keys``, by key, streamed."""
+        self._load_keep(keys)
+        cursor = self.con.execute(
+            "SELECT key, stage, model, output, tokens_in, tokens_out, slot, program, "
+            "model_key, decoding_key FROM nodes WHERE key IN (SELECT key FROM glanc_keep) "
+            "AND status = 'ok' ORDER BY key"
+        )
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+
+    def import_lock(self, path: Path) -> int:
+        """Add the lock file's nodes the store lacks (read by DuckDB, in one
+        transaction); return how many were added."""
+        before = self.count()
+        self.con.execute(
+            f"""
+            INSERT INTO nodes ({_ALL})
+            SELECT key, stage, '{{}}', output, NULL, model, tokens[1], tokens[2], NULL, 'ok',
+                   NULL, 0, slot, program, model_key, decoding_key, 0, now()::TIMESTAMP
+            FROM read_json(?, format = 'newline_delimited', columns = {{
+                key: 'VARCHAR', stage: 'VARCHAR', model: 'VARCHAR', output: 'JSON',
+                tokens: 'BIGINT[]', slot: 'VARCHAR', program: 'VARCHAR',
+                model_key: 'VARCHAR', decoding_key: 'VARCHAR'}})
+            WHERE key NOT IN (SELECT key FROM nodes)
+            """,
+            [str(path)],
+        )
+        return self.count() - before
 
     def _load_keep(self, keep: Iterable[str]) -> None:
         self.con.execute("CREATE OR REPLACE TEMP TABLE glanc_keep (key VARCHAR)")

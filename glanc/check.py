@@ -1,0 +1,83 @@
+"""``glanc check``: is the committed build exactly what the spec and its lock make?
+
+The check rebuilds into a scratch directory from the committed lock alone,
+with a selection that runs nothing: no model call, no network, and the user's
+store is never read (a node missing from the lock must not be papered over by
+a local cache). Then it compares the files byte for byte.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diff import Diff, diff_datasets
+from .lock import LOCK
+from .run import build, spec_path
+from .select import NOTHING
+from .spec import Taxonomy
+
+FILES = ("dataset.jsonl", LOCK, "manifest.json", "README.md")
+
+
+@dataclass(frozen=True)
+class Missing:
+    stage: str
+    path: str
+    index: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    build_dir: Path
+    missing: tuple[Missing, ...]
+    stale: tuple[str, ...]  # files that differ from what spec and lock produce
+    rows: Diff | None  # committed dataset -> expected dataset, when they differ
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.stale
+
+
+def check(taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None) -> CheckResult:
+    """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only."""
+    build_dir = out_dir / taxonomy.name
+    with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
+        scratch = Path(tmp)
+        result = build(
+            taxonomy,
+            store_path=scratch / "store.duckdb",
+            out_dir=scratch / "out",
+            model=model,
+            selection=NOTHING,
+            offline=True,
+            lock_dir=build_dir,
+            spec_label=spec_path(taxonomy, out_dir),
+        )
+        expected = scratch / "out" / taxonomy.name
+        stale = tuple(name for name in FILES if not _same(build_dir / name, expected / name))
+        rows = None
+        if "dataset.jsonl" in stale:
+            rows = diff_datasets(
+                build_dir / "dataset.jsonl",
+                expected / "dataset.jsonl",
+                old_label="committed",
+                new_label="expected",
+            )
+    missing = tuple(Missing(n.stage, "/".join(n.path), n.sample) for n in result.skipped)
+    return CheckResult(build_dir, missing, stale, rows)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if not a.is_file() or not b.is_file():
+        return False
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True

@@ -1,0 +1,251 @@
+"""Compare two builds' datasets row by row, in DuckDB.
+
+Rows are matched by their stable id (discipline, subject, question index), so
+a template or model change shows as *changed* rows rather than removed and
+added ones. DuckDB reads both JSONL files and does the join, so a diff of
+hundreds of thousands of rows never loads them into Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KINDS = ("added", "removed", "changed")
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str
+    id: str
+    subject: str
+    question: str
+    answer: str
+    old_question: str | None = None
+    old_answer: str | None = None
+    fields: tuple[str, ...] = ()  # for changed rows: what changed
+
+
+@dataclass(frozen=True)
+class Group:
+    """The changes under one taxonomy path (a discipline)."""
+
+    path: str
+    added: int
+    removed: int
+    changed: int
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class Diff:
+    old: str
+    new: str
+    old_rows: int
+    new_rows: int
+    added: int
+    removed: int
+    changed: int
+    groups: tuple[Group, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "old": self.old,
+            "new": self.new,
+            "rows": {"old": self.old_rows, "new": self.new_rows},
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "groups": [
+                {
+                    "path": g.path,
+                    "added": g.added,
+                    "removed": g.removed,
+                    "changed": g.changed,
+                    "samples": [
+                        {k: v for k, v in s.__dict__.items() if v not in (None, ())}
+                        for s in g.samples
+                    ],
+                }
+                for g in self.groups
+            ],
+        }
+
+
+def _source(con, name: str, path: Path | None) -> None:
+    if path is None or not path.exists() or path.stat().st_size == 0:
+        con.execute(f"CREATE TEMP TABLE {name} (id VARCHAR, path VARCHAR, line JSON)")
+        return
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {name} AS
+        SELECT json ->> 'id' AS id,
+               array_to_string(CAST(json -> 'taxonomy_path' AS VARCHAR[]), '/') AS path,
+               json AS line
+        FROM read_json_objects(?, format = 'newline_delimited')
+        """,
+        [str(path)],
+    )
+
+
+def diff_datasets(
+    old: Path | None,
+    new: Path | None,
+    *,
+    samples: int = 3,
+    old_label: str = "",
+    new_label: str = "",
+) -> Diff:
+    """Rows added, removed and changed from ``old`` to ``new`` (JSONL files; None or
+    a missing file is an empty dataset), grouped by taxonomy path, with up to
+    ``samples`` example rows per kind and group."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        _source(con, "o", old)
+        _source(con, "n", new)
+        con.execute(
+            """
+            CREATE TEMP TABLE d AS
+            SELECT coalesce(n.id, o.id) AS id,
+                   coalesce(n.path, o.path) AS path,
+                   CASE WHEN o.id IS NULL THEN 'added'
+                        WHEN n.id IS NULL THEN 'removed'
+                        WHEN o.line::VARCHAR <> n.line::VARCHAR THEN 'changed'
+                   END AS kind,
+                   o.line AS old, n.line AS new
+            FROM o FULL OUTER JOIN n ON o.id = n.id
+            """
+        )
+        counts = con.execute(
+            "SELECT path, count(*) FILTER (kind = 'added'), count(*) FILTER (kind = 'removed'), "
+            "count(*) FILTER (kind = 'changed') FROM d WHERE kind IS NOT NULL "
+            "GROUP BY path ORDER BY path"
+        ).fetchall()
+        picked = con.execute(
+            """
+            SELECT path, kind, id,
+                   coalesce(new, old) ->> 'subject',
+                   coalesce(new, old) -> 'messages' ->> '$[0].content',
+                   coalesce(new, old) -> 'messages' ->> '$[1].content',
+                   old -> 'messages' ->> '$[0].content',
+                   old -> 'messages' ->> '$[1].content',
+                   old, new
+            FROM d WHERE kind IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY path, kind ORDER BY id) <= ?
+            ORDER BY path, kind, id
+            """,
+            [samples],
+        ).fetchall()
+        old_rows = con.execute("SELECT count(*) FROM o").fetchone()[0]
+        new_rows = con.execute("SELECT count(*) FROM n").fetchone()[0]
+    finally:
+        con.close()
+    by_path: dict[str, list[Sample]] = {}
+    for path, kind, rid, subject, q, a, oq, oa, old_line, new_line in picked:
+        extra: dict[str, Any] = {}
+        if kind == "changed":
+            extra = {
+                "old_question": oq,
+                "old_answer": oa,
+                "fields": _changed_fields(json.loads(old_line), json.loads(new_line)),
+            }
+        by_path.setdefault(path, []).append(
+            Sample(kind, rid, subject or "", q or "", a or "", **extra)
+        )
+    groups = tuple(
+        Group(path, added, removed, changed, tuple(by_path.get(path, ())))
+        for path, added, removed, changed in counts
+    )
+    return Diff(
+        old_label or str(old),
+        new_label or str(new),
+        old_rows,
+        new_rows,
+        sum(g.added for g in groups),
+        sum(g.removed for g in groups),
+        sum(g.changed for g in groups),
+        groups,
+    )
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
+    fields = []
+    om, nm = old.get("messages") or [{}, {}], new.get("messages") or [{}, {}]
+    if om[0].get("content") != nm[0].get("content"):
+        fields.append("question")
+    if om[-1].get("content") != nm[-1].get("content"):
+        fields.append("answer")
+    for key in sorted(set(old) | set(new)):
+        if key not in ("messages", "keys", "id") and old.get(key) != new.get(key):
+            fields.append(key)
+    return tuple(fields)
+
+
+def _short(text: str | None, n: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def render_text(diff: Diff) -> str:
+    lines = [
+        f"{diff.old} -> {diff.new}: {diff.old_rows} -> {diff.new_rows} rows; "
+        f"+{diff.added} added, -{diff.removed} removed, ~{diff.changed} changed"
+    ]
+    for g in diff.groups:
+        lines.append(f"  {g.path}: +{g.added} -{g.removed} ~{g.changed}")
+        for s in g.samples:
+            mark = {"added": "+", "removed": "-", "changed": "~"}[s.kind]
+            what = f" ({', '.join(s.fields)})" if s.fields else ""
+            lines.append(
+                f"    {mark} {s.id} [{_short(s.subject, 60)}]{what} Q: {_short(s.question)}"
+            )
+            if s.kind == "changed" and "question" in s.fields:
+                lines.append(f"        was Q: {_short(s.old_question)}")
+            if s.kind == "changed" and "answer" in s.fields:
+                lines.append(f"        was A: {_short(s.old_answer)}")
+                lines.append(f"        now A: {_short(s.answer)}")
+    if diff.empty:
+        lines.append("  no row changed")
+    return "\n".join(lines)
+
+
+def _md(text: str | None, n: int = 160) -> str:
+    return _short(text, n).replace("|", "\\|").replace("<", "&lt;")
+
+
+def render_markdown(diff: Diff) -> str:
+    """Markdown that fits a pull-request comment: a summary table, samples folded."""
+    lines = [
+        f"### glanc diff: `{diff.old}` → `{diff.new}`",
+        "",
+        f"**{diff.old_rows:,} → {diff.new_rows:,} rows: +{diff.added:,} added, "
+        f"−{diff.removed:,} removed, ~{diff.changed:,} changed**",
+        "",
+    ]
+    if diff.empty:
+        return "\n".join(lines + ["No row changed.", ""])
+    lines += ["| taxonomy path | added | removed | changed |", "| --- | ---: | ---: | ---: |"]
+    for g in diff.groups:
+        lines.append(f"| {_md(g.path)} | {g.added:,} | {g.removed:,} | {g.changed:,} |")
+    lines.append("")
+    for g in diff.groups:
+        lines += [f"<details><summary>{_md(g.path)}: samples</summary>", ""]
+        for s in g.samples:
+            what = f" ({', '.join(s.fields)})" if s.fields else ""
+            lines.append(f"- **{s.kind}**{what} `{s.id}` *{_md(s.subject, 60)}*")
+            lines.append(f"  - Q: {_md(s.question)}")
+            if s.kind == "changed" and "question" in s.fields:
+                lines.append(f"  - was Q: {_md(s.old_question)}")
+            lines.append(f"  - A: {_md(s.answer)}")
+            if s.kind == "changed" and "answer" in s.fields:
+                lines.append(f"  - was A: {_md(s.old_answer)}")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
