@@ -238,6 +238,14 @@ def build(
 @_store_option
 @_selection_options
 @_wait_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Builds directory: OUT/<name>/lock.jsonl counts as cached, as in build.",
+)
+@click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
 @_user_errors
@@ -245,6 +253,8 @@ def plan(
     spec: Path,
     model: str | None,
     store: Path,
+    out: Path,
+    no_lock: bool,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     force: bool,
@@ -273,6 +283,8 @@ def plan(
     taxonomy = load_taxonomy(spec)
     selection = _selection(taxonomy, select, exclude, force)
     with Store(store, read_only=True, on_wait=_waiter(wait)) as st:
+        if not no_lock:
+            st.overlay_lock(out / taxonomy.name / "lock.jsonl")
         result = make_plan(taxonomy, st, model=model, selection=selection, force=force)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

@@ -101,6 +101,18 @@ _COLUMNS = (
 )
 _ALL = _COLUMNS + ", created_at"
 
+# lock.jsonl lines as node rows; inputs and raw text are not in the lock
+_LOCK_SELECT = """
+    SELECT key, stage, '{}' AS inputs, output, NULL AS raw, model, tokens[1] AS tokens_in,
+           tokens[2] AS tokens_out, NULL AS latency_ms, 'ok' AS status, NULL AS error,
+           0 AS attempts, slot, program, model_key, decoding_key, 0 AS rollout,
+           now()::TIMESTAMP AS created_at
+    FROM read_json(?, format = 'newline_delimited', columns = {
+        key: 'VARCHAR', stage: 'VARCHAR', model: 'VARCHAR', output: 'JSON',
+        tokens: 'BIGINT[]', slot: 'VARCHAR', program: 'VARCHAR',
+        model_key: 'VARCHAR', decoding_key: 'VARCHAR'})
+"""
+
 
 class Store:
     """A DuckDB file of node records. Use as a context manager.
@@ -123,6 +135,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._slots = True
+        self._from = "nodes"
         if read_only and not self.path.exists():
             self.con = duckdb.connect(":memory:")
             self.con.execute(SCHEMA)
@@ -164,7 +177,7 @@ class Store:
             return {}
         cols = _COLUMNS if self._slots else _COLUMNS.split(", slot")[0]
         rows = self.con.execute(
-            f"SELECT {cols} FROM nodes WHERE key IN (SELECT unnest(?))", [keys]
+            f"SELECT {cols} FROM {self._from} WHERE key IN (SELECT unnest(?))", [keys]
         ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
@@ -176,7 +189,7 @@ class Store:
         rows = self.con.execute(
             "SELECT slot, arg_max(key, created_at), arg_max(inputs, created_at), "
             "arg_max(program, created_at), arg_max(model_key, created_at), "
-            "arg_max(decoding_key, created_at) FROM nodes "
+            f"arg_max(decoding_key, created_at) FROM {self._from} "
             "WHERE slot IN (SELECT unnest(?)) GROUP BY slot",
             [slots],
         ).fetchall()
@@ -186,7 +199,7 @@ class Store:
         """Average tokens and attempts per (stage, model label) over finished nodes."""
         rows = self.con.execute(
             "SELECT stage, model, avg(tokens_in), avg(tokens_out), avg(attempts), count(*) "
-            "FROM nodes WHERE status = 'ok' GROUP BY stage, model"
+            f"FROM {self._from} WHERE status = 'ok' GROUP BY stage, model"
         ).fetchall()
         return {
             (r[0], r[1]): StageAverages(r[2] or 0.0, r[3] or 0.0, r[4] or 1.0, r[5]) for r in rows
@@ -292,19 +305,22 @@ class Store:
         transaction); return how many were added."""
         before = self.count()
         self.con.execute(
-            f"""
-            INSERT INTO nodes ({_ALL})
-            SELECT key, stage, '{{}}', output, NULL, model, tokens[1], tokens[2], NULL, 'ok',
-                   NULL, 0, slot, program, model_key, decoding_key, 0, now()::TIMESTAMP
-            FROM read_json(?, format = 'newline_delimited', columns = {{
-                key: 'VARCHAR', stage: 'VARCHAR', model: 'VARCHAR', output: 'JSON',
-                tokens: 'BIGINT[]', slot: 'VARCHAR', program: 'VARCHAR',
-                model_key: 'VARCHAR', decoding_key: 'VARCHAR'}})
-            WHERE key NOT IN (SELECT key FROM nodes)
-            """,
+            f"INSERT INTO nodes ({_ALL}) {_LOCK_SELECT} WHERE key NOT IN (SELECT key FROM nodes)",
             [str(path)],
         )
         return self.count() - before
+
+    def overlay_lock(self, path: Path) -> None:
+        """Read-only stores: see the lock's nodes as if imported, writing nothing
+        (``glanc plan`` on a fresh clone plans what ``build`` will do)."""
+        if not self._slots or not path.is_file():
+            return
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {_LOCK_SELECT} "
+            "WHERE key NOT IN (SELECT key FROM nodes)",
+            [str(path)],
+        )
+        self._from = f"(SELECT {_ALL} FROM nodes UNION ALL SELECT {_ALL} FROM lock_nodes)"
 
     def _load_keep(self, keep: Iterable[str]) -> None:
         self.con.execute("CREATE OR REPLACE TEMP TABLE glanc_keep (key VARCHAR)")

@@ -1,0 +1,74 @@
+"""Snapshot tests (snapshottest): golden prompts, a plan, a diff, a stub build.
+
+A snapshot that is missing is written by the run, and CI fails on the file it
+leaves behind (the README's test command ends with a clean-tree check); a
+snapshot that changed fails the test. Update on purpose with
+``pytest --snapshot-update`` and review the diff.
+"""
+
+import json
+from pathlib import Path
+
+from conftest import ROOT, SPECS
+
+from glanc import programs
+from glanc.diff import diff_datasets, render_markdown
+from glanc.graph import Graph
+from glanc.resolve import load_taxonomy
+
+SYLLABUS = {"sessions": [
+    {"name": "Vectors", "description": "Quantities with direction.",
+     "key_concepts": ["vector addition", "unit vectors", "dot product"]},
+    {"name": "Kinematics", "description": "Motion without its causes.",
+     "key_concepts": ["velocity", "acceleration"]},
+]}
+
+
+def messages(stage: str, inputs: dict, taxonomy) -> list[dict]:
+    import dspy
+
+    template = taxonomy.template.stage(stage)
+    return dspy.JSONAdapter().format(programs.signature(template), demos=[], inputs=inputs)
+
+
+def test_golden_prompts_per_stage(snapshot):
+    taxonomy = load_taxonomy(SPECS / "good" / "tiny.yaml")
+    graph = Graph(taxonomy)
+    physics, chemistry = taxonomy.disciplines
+    subjects = graph.subjects_nodes(physics)[0]
+    syllabus = graph.syllabus_node(chemistry, chemistry.pinned_subjects[0])
+    question = graph.question_nodes(syllabus, SYLLABUS)[0]
+    answer = graph.answer_node(question, {"question": "Add the vectors (1, 2) and (3, -1)."})
+    for node in (subjects, syllabus, question, answer):
+        snapshot.assert_match(messages(node.stage, node.inputs, taxonomy), node.stage)
+
+
+def test_plan_of_the_science_taxonomy(glanc, snapshot):
+    result = glanc("plan", str(ROOT / "taxonomies" / "science.yaml"), "--no-lock", "--all")
+    assert result.exit_code == 0, result.output
+    snapshot.assert_match(result.stdout, "text")
+    as_json = glanc("plan", str(ROOT / "taxonomies" / "science.yaml"), "--no-lock", "--json")
+    snapshot.assert_match(json.loads(as_json.stdout), "json")
+
+
+def stub_build(glanc, spec: Path, out: str) -> Path:
+    result = glanc("build", str(spec), "-q", "--out", out, store=False)
+    assert result.exit_code == 0, result.output
+    return Path(out) / "tiny"
+
+
+def test_stub_build_and_diff_of_two_builds(glanc, tiny, tmp_path, monkeypatch, snapshot):
+    monkeypatch.chdir(tmp_path)
+    first = stub_build(glanc, tiny, "old")
+    for name in ("dataset.jsonl", "manifest.json", "README.md"):
+        snapshot.assert_match((first / name).read_text(), f"build {name}")
+
+    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    (tmp_path / "mine.yaml").write_text(template.replace("expert tutor", "kind tutor"))
+    text = tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n")
+    tiny.write_text(text.replace("      - name: Chemistry\n", "      - name: Biology\n      - name: Chemistry\n"))
+    second = stub_build(glanc, tiny, "new")
+    diff = diff_datasets(first / "dataset.jsonl", second / "dataset.jsonl", samples=1,
+                         old_label="old/tiny", new_label="new/tiny")
+    assert (diff.added, diff.removed, diff.changed) == (6, 0, 9)
+    snapshot.assert_match(render_markdown(diff), "diff markdown")
