@@ -9,6 +9,7 @@ touching shared state.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 import time
@@ -98,6 +99,9 @@ class Caller:
         with self._lock:
             if info not in self._lms:
                 self._lms[info] = make_lm(info)
+                # DSPy warns on every truncated response, and importing DSPy resets its
+                # log level; glanc records, retries and reports those outputs itself
+                logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)
             return self._lms[info]
 
     def __call__(self, node: Node) -> Outcome:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -189,8 +188,6 @@ def build(
     from .resolve import load_taxonomy
     from .run import build as run_build
 
-    # DSPy logs each truncated response; glanc records and retries those itself.
-    logging.getLogger("dspy").setLevel(logging.ERROR)
     taxonomy = load_taxonomy(spec)
     selection = _selection(taxonomy, select, exclude, force)
     progress = Progress(enabled=not quiet)
@@ -358,7 +355,6 @@ def check(spec: Path, out: Path, model: str | None) -> None:
     from .diff import render_text
     from .resolve import load_taxonomy
 
-    logging.getLogger("dspy").setLevel(logging.ERROR)
     taxonomy = load_taxonomy(spec)
     result = run_check(taxonomy, out, model=model)
     where = result.build_dir
