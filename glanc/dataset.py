@@ -68,7 +68,10 @@ class RowSpool:
 
     def _flush(self) -> None:
         if self._pending:
-            self._con.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+            columns = [list(c) for c in zip(*self._pending, strict=True)]
+            self._con.execute(
+                "INSERT INTO rows SELECT " + ", ".join(["unnest(?::VARCHAR[])"] * 6), columns
+            )
             self._pending = []
 
     def sorted_lines(self) -> Iterator[str]:

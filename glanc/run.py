@@ -35,6 +35,7 @@ from .store import Record, Store
 
 _DEPTH = {stage: i for i, stage in enumerate(STAGES)}
 LOOKUP_BATCH = 512
+LOOKUP_MIN = 256
 
 
 class Interrupted(GlancError):
@@ -270,8 +271,16 @@ class _Executor:
 
     def run(self, pool: ThreadPoolExecutor) -> None:
         while True:
-            self.lookup()
+            # look up in batches: a query costs about a millisecond whatever its size,
+            # so wait for a batch unless the workers are about to run out of work
+            if self.ready and (
+                len(self.ready) >= LOOKUP_MIN
+                or len(self.waiting) < 2 * self.concurrency
+                or not self.inflight
+            ):
+                self.lookup()
             self.submit(pool)
+            self.store.flush_if_due()
             self.progress.render()
             if not self.inflight:
                 if not self.ready and not self.waiting:

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS history AS SELECT * FROM nodes LIMIT 0;
 """
 
 WAIT_POLL_S = 0.5
+FLUSH_ROWS = 2000
+FLUSH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class Store:
         self.read_only = read_only
         self._slots = True
         self._from = "nodes"
+        self._pending: dict[str, tuple[Record, bool]] = {}
+        self._written: set[str] = set()  # keys put since the key index was loaded
+        self._index: Any = None
+        self._flushed = time.monotonic()
         if read_only and not self.path.exists():
             self.con = duckdb.connect(":memory:")
             self.con.execute(SCHEMA)
@@ -162,6 +168,34 @@ class Store:
         columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
         self._slots = "slot" in columns
 
+    def _known(self, keys: list[str]) -> list[str]:
+        """The keys that may be stored: a sorted array of 60-bit key prefixes, loaded
+        once, answers for keys the store cannot hold without a query (a fresh
+        build's lookups are all misses). Eight bytes a node; collisions only cost
+        a query."""
+        import numpy as np
+
+        if self._index is None:
+            self.flush()
+            prefixes = self.con.execute(
+                f"SELECT TRY_CAST('0x' || key[1:15] AS BIGINT) AS p FROM {self._from}"
+            ).fetchnumpy()["p"]
+            if np.ma.isMaskedArray(prefixes) and prefixes.mask.any():
+                self._index = False  # keys that are not hashes: no shortcut
+            else:
+                self._index = np.sort(np.asarray(prefixes, dtype=np.int64))
+        if self._index is False:
+            return keys
+        try:
+            wanted = np.fromiter((int(k[:15], 16) for k in keys), np.int64, count=len(keys))
+        except ValueError:
+            return keys
+        if not len(self._index):
+            return [k for k in keys if k in self._written]
+        pos = np.minimum(np.searchsorted(self._index, wanted), len(self._index) - 1)
+        hit = self._index[pos] == wanted
+        return [k for k, h in zip(keys, hit.tolist(), strict=True) if h or k in self._written]
+
     def __enter__(self) -> Store:
         return self
 
@@ -169,20 +203,27 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.flush()
+        finally:
+            self.con.close()
 
     def get_many(self, keys: list[str]) -> dict[str, Record]:
         """Records for whichever of ``keys`` are stored, in one query."""
-        if not keys:
-            return {}
+        found = {k: self._pending[k][0] for k in keys if k in self._pending}
+        rest = self._known([k for k in keys if k not in found] if found else keys)
+        if not rest:
+            return found
         cols = _COLUMNS if self._slots else _COLUMNS.split(", slot")[0]
         rows = self.con.execute(
-            f"SELECT {cols} FROM {self._from} WHERE key IN (SELECT unnest(?))", [keys]
+            f"SELECT {cols} FROM {self._from} WHERE key IN (SELECT unnest(?))", [rest]
         ).fetchall()
-        return {row[0]: _record(row) for row in rows}
+        found.update((row[0], _record(row)) for row in rows)
+        return found
 
     def previous(self, slots: Iterable[str]) -> dict[str, SlotRecord]:
         """The most recent record of each slot, for slots that have one."""
+        self.flush()
         slots = list(slots)
         if not slots or not self._slots:
             return {}
@@ -197,6 +238,7 @@ class Store:
 
     def averages(self) -> dict[tuple[str, str], StageAverages]:
         """Average tokens and attempts per (stage, model label) over finished nodes."""
+        self.flush()
         rows = self.con.execute(
             "SELECT stage, model, avg(tokens_in), avg(tokens_out), avg(attempts), count(*) "
             f"FROM {self._from} WHERE status = 'ok' GROUP BY stage, model"
@@ -206,44 +248,50 @@ class Store:
         }
 
     def put(self, record: Record, *, keep_old: bool = False) -> None:
-        """Insert or replace one record; committed when this returns.
-
-        ``keep_old`` first copies the record being replaced into ``history``.
+        """Insert or replace one record. Writes are buffered and committed in one
+        transaction every ``FLUSH_ROWS`` records or ``FLUSH_SECONDS`` (a commit per
+        row costs milliseconds in DuckDB); a killed build loses at most that much
+        finished work. ``keep_old`` first copies the record being replaced into
+        ``history``.
         """
-        values = [
-            record.key,
-            record.stage,
-            json.dumps(record.inputs, sort_keys=True),
-            None if record.output is None else json.dumps(record.output, sort_keys=True),
-            record.raw,
-            record.model,
-            record.tokens_in,
-            record.tokens_out,
-            record.latency_ms,
-            record.status,
-            record.error,
-            record.attempts,
-            record.slot,
-            record.program,
-            record.model_key,
-            record.decoding_key,
-            record.rollout,
-            datetime.now(UTC).replace(tzinfo=None),
-        ]
-        insert = f"INSERT OR REPLACE INTO nodes ({_ALL}) VALUES ({', '.join('?' * 18)})"
-        if not keep_old:
-            self.con.execute(insert, values)
+        keep = keep_old or (record.key in self._pending and self._pending[record.key][1])
+        self._pending[record.key] = (record, keep)
+        self._written.add(record.key)
+        if len(self._pending) >= FLUSH_ROWS:
+            self.flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        if self._pending and time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the buffered records."""
+        self._flushed = time.monotonic()
+        if not self._pending:
             return
+        pending, self._pending = self._pending, {}
+        now = datetime.now(UTC).replace(tzinfo=None)
+        columns: list[list[Any]] = [[] for _ in range(18)]
+        for record, _ in pending.values():
+            for column, value in zip(columns, _values(record, now), strict=True):
+                column.append(value)
+        kept = [key for key, (_, keep) in pending.items() if keep]
+        select = ", ".join(f"unnest(?::{t}[])" for t in _TYPES)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(
-                f"INSERT INTO history ({_ALL}) SELECT {_ALL} FROM nodes WHERE key = ?",
-                [record.key],
-            )
-            self.con.execute(insert, values)
+            if kept:
+                self.con.execute(
+                    f"INSERT INTO history ({_ALL}) SELECT {_ALL} FROM nodes "
+                    "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                    [kept],
+                )
+            self.con.execute(f"INSERT OR REPLACE INTO nodes ({_ALL}) SELECT {select}", columns)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
+            self._pending = {**pending, **self._pending}
             raise
 
     def set_place(self, key: str, slot: str, program: str, model_key: str, decoding_key: str):
@@ -254,6 +302,7 @@ class Store:
         )
 
     def count(self, status: str | None = None) -> int:
+        self.flush()
         if status is None:
             return self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
         return self.con.execute("SELECT count(*) FROM nodes WHERE status = ?", [status]).fetchone()[
@@ -262,6 +311,7 @@ class Store:
 
     def unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
         """Rows whose key is not in ``keep``: ``{"nodes"|"history": {stage: n}}``."""
+        self.flush()
         self._load_keep(keep)
         out: dict[str, dict[str, int]] = {}
         for table in ("nodes", "history"):
@@ -291,6 +341,7 @@ class Store:
     def locked(self, keys: Iterable[str], batch: int = 5000) -> Iterator[tuple]:
         """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
         decoding_key)`` of ``keys``, by key, streamed."""
+        self.flush()
         self._load_keep(keys)
         cursor = self.con.execute(
             "SELECT key, stage, model, output, tokens_in, tokens_out, slot, program, "
@@ -303,11 +354,13 @@ class Store:
     def import_lock(self, path: Path) -> int:
         """Add the lock file's nodes the store lacks (read by DuckDB, in one
         transaction); return how many were added."""
+        self.flush()
         before = self.count()
         self.con.execute(
             f"INSERT INTO nodes ({_ALL}) {_LOCK_SELECT} WHERE key NOT IN (SELECT key FROM nodes)",
             [str(path)],
         )
+        self._index = None
         return self.count() - before
 
     def overlay_lock(self, path: Path) -> None:
@@ -321,12 +374,43 @@ class Store:
             [str(path)],
         )
         self._from = f"(SELECT {_ALL} FROM nodes UNION ALL SELECT {_ALL} FROM lock_nodes)"
+        self._index = None
 
     def _load_keep(self, keep: Iterable[str]) -> None:
         self.con.execute("CREATE OR REPLACE TEMP TABLE glanc_keep (key VARCHAR)")
         keys = list(keep)
         if keys:
             self.con.execute("INSERT INTO glanc_keep SELECT unnest(?)", [keys])
+
+
+_TYPES = (
+    "VARCHAR", "VARCHAR", "JSON", "JSON", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE",
+    "VARCHAR", "VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "INTEGER",
+    "TIMESTAMP",
+)  # fmt: skip
+
+
+def _values(record: Record, now: datetime) -> tuple:
+    return (
+        record.key,
+        record.stage,
+        json.dumps(record.inputs, sort_keys=True),
+        None if record.output is None else json.dumps(record.output, sort_keys=True),
+        record.raw,
+        record.model,
+        record.tokens_in,
+        record.tokens_out,
+        record.latency_ms,
+        record.status,
+        record.error,
+        record.attempts,
+        record.slot,
+        record.program,
+        record.model_key,
+        record.decoding_key,
+        record.rollout,
+        now,
+    )
 
 
 def _record(row: tuple) -> Record:
