@@ -19,32 +19,52 @@ HASH_SCHEME = 1
 
 
 class NotJSONError(TypeError):
-    pass
+    def __init__(self, problem: str, path: str):
+        super().__init__(f"${path}: {problem}")
+        self.problem, self.path = problem, path
+
+    def under(self, segment: str) -> NotJSONError:
+        return NotJSONError(self.problem, segment + self.path)
 
 
-def _check(value: Any, path: str) -> None:
-    if value is None or isinstance(value, (str, bool, int)):
+_SCALARS = (str, int, bool, type(None))
+
+
+def _check(value: Any) -> None:
+    """Raise ``NotJSONError`` for anything but plain JSON. Hot (every node key
+    walks its inputs), so it dispatches on exact types and builds the error's
+    path only on the way out of a failure."""
+    kind = type(value)
+    if kind in _SCALARS:
         return
-    if isinstance(value, float):
+    if kind is float:
         if not math.isfinite(value):
-            raise NotJSONError(f"{path}: {value!r} is not JSON")
+            raise NotJSONError(f"{value!r} is not JSON", "")
         return
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         for i, item in enumerate(value):
-            _check(item, f"{path}[{i}]")
+            if type(item) is not str:
+                try:
+                    _check(item)
+                except NotJSONError as exc:
+                    raise exc.under(f"[{i}]") from None
         return
-    if isinstance(value, dict):
+    if kind is dict:
         for k, item in value.items():
-            if not isinstance(k, str):
-                raise NotJSONError(f"{path}: key {k!r} is not a string")
-            _check(item, f"{path}.{k}")
+            if type(k) is not str:
+                raise NotJSONError(f"key {k!r} is not a string", "")
+            if type(item) is not str:
+                try:
+                    _check(item)
+                except NotJSONError as exc:
+                    raise exc.under(f".{k}") from None
         return
-    raise NotJSONError(f"{path}: {type(value).__name__} is not JSON")
+    raise NotJSONError(f"{kind.__name__} is not JSON", "")
 
 
 def canonical_json(value: Any) -> str:
     """Serialise plain JSON data canonically; raise ``NotJSONError`` otherwise."""
-    _check(value, "$")
+    _check(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -63,17 +83,30 @@ def node_key(
     sample: int,
 ) -> str:
     """The cache key of one model call; see the module docstring for the rules."""
-    return digest(
-        {
-            "scheme": HASH_SCHEME,
-            "stage": stage,
-            "program": program,
-            "model": model,
-            "decoding": decoding,
-            "inputs": inputs,
-            "sample": sample,
-        }
+    return node_key_from_json(
+        stage=stage,
+        program=canonical_json(program),
+        model=canonical_json(model),
+        decoding=canonical_json(decoding),
+        inputs=inputs,
+        sample=sample,
     )
+
+
+def node_key_from_json(
+    *, stage: str, program: str, model: str, decoding: str, inputs: dict[str, Any], sample: int
+) -> str:
+    """``node_key`` with the parts shared by many nodes given as their canonical
+    JSON, computed once: the program alone is a few kilobytes of JSON Schema.
+    Assembles exactly the canonical JSON ``node_key`` hashes (keys in sorted order)."""
+    if type(sample) is not int:
+        raise NotJSONError(f"sample {sample!r} is not an integer", "")
+    text = (
+        f'{{"decoding":{decoding},"inputs":{canonical_json(inputs)},"model":{model},'
+        f'"program":{program},"sample":{sample},"scheme":{HASH_SCHEME},'
+        f'"stage":{canonical_json(stage)}}}'
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:

@@ -9,13 +9,14 @@ with the same keys.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import models, programs
 from .errors import GlancError
-from .fingerprint import digest, node_key
+from .fingerprint import canonical_json, digest, node_key_from_json
 from .resolve import normalise_name
 from .spec import STAGES, Discipline, ModelRef, Subject, Taxonomy
 
@@ -80,8 +81,10 @@ class Graph:
         self._programs = {
             stage: programs.fingerprint(taxonomy.template.stage(stage)) for stage in STAGES
         }
+        self._program_json = {s: canonical_json(p) for s, p in self._programs.items()}
         self._program_ids = {stage: digest(p) for stage, p in self._programs.items()}
-        self._decoding_ids: dict[tuple, str] = {}
+        self._decoding_ids: dict[tuple, tuple[str, str]] = {}  # -> (digest, canonical JSON)
+        self._model_json: dict[ModelRef, str] = {}
 
     def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
         role = self.taxonomy.template.stage(stage).role
@@ -94,6 +97,7 @@ class Graph:
                 raise GlancError(f"--model: {exc}" if self.override else str(exc)) from None
             self._models[ref] = (info, models.identity(info))
             self._model_ids[ref] = digest(self._models[ref][1])
+            self._model_json[ref] = canonical_json(self._models[ref][1])
         return self._models[ref]
 
     def models_used(self) -> list[models.ModelInfo]:
@@ -113,43 +117,29 @@ class Graph:
         template = self.taxonomy.template.stage(stage)
         inputs = {f.name: provided[f.name] for f in template.inputs}
         decoding = {**dict(template.decoding), **d.settings.decoding_for(stage)}
-        info, identity = self.model(d, stage)
-        key = node_key(
+        info, _ = self.model(d, stage)
+        ref = self.override or d.settings.model_for_stage(stage, template.role)
+        dkey = tuple(sorted(decoding.items()))
+        if dkey not in self._decoding_ids:
+            self._decoding_ids[dkey] = (digest(decoding), canonical_json(decoding))
+        decoding_id, decoding_json = self._decoding_ids[dkey]
+        key = node_key_from_json(
             stage=stage,
-            program=self._programs[stage],
-            model=identity,
-            decoding=decoding,
+            program=self._program_json[stage],
+            model=self._model_json[ref],
+            decoding=decoding_json,
             inputs=inputs,
             sample=sample,
         )
         subject, index = place
-        slot = digest(
-            [
-                self.taxonomy.name,
-                stage,
-                normalise_name(d.name),
-                normalise_name(subject) if subject is not None else None,
-                index,
-            ]
-        )[:32]
-        dkey = tuple(sorted(decoding.items()))
-        if dkey not in self._decoding_ids:
-            self._decoding_ids[dkey] = digest(decoding)
-        ref = self.override or d.settings.model_for_stage(stage, template.role)
+        slot = slot_of(self.taxonomy.name, stage, d.name, subject, index)
         return Node(
-            stage,
-            key,
-            inputs,
-            sample,
-            info,
-            decoding,
-            d,
-            context,
+            stage, key, inputs, sample, info, decoding, d, context,
             slot=slot,
             program_id=self._program_ids[stage],
             model_id=self._model_ids[ref],
-            decoding_id=self._decoding_ids[dkey],
-        )
+            decoding_id=decoding_id,
+        )  # fmt: skip
 
     # -- subjects -------------------------------------------------------------
     def subjects_nodes(self, d: Discipline) -> list[Node]:
@@ -311,6 +301,16 @@ def sample_questions(
                 QuestionSample(i, "challenging", (first["name"], second["name"]), tuple(concepts))
             )
     return out
+
+
+def slot_of(taxonomy: str, stage: str, discipline: str, subject: str | None, index: int) -> str:
+    """Where a node sits, independent of its content: what ``plan`` compares a
+    changed node with. Names count as the same under ``normalise_name``."""
+    parts = [taxonomy, stage, normalise_name(discipline), "" if subject is None else "s"]
+    if subject is not None:
+        parts.append(normalise_name(subject))
+    parts.append(str(index))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def row_id(d: Discipline, subject: Subject, index: int) -> str:

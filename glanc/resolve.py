@@ -7,6 +7,7 @@ replaced), and every discipline carries its fully resolved settings.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from .spec import (
 from .validate import schema_problems, template_problems
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalise_name(name: str) -> str:
     """The form under which two names count as the same (case, spacing, punctuation)."""
     return re.sub(r"[\W_]+", " ", name.casefold()).strip()

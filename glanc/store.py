@@ -59,7 +59,7 @@ class Record:
 
     key: str
     stage: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Any] | None
     output: dict[str, Any] | None
     raw: str | None
     model: str
@@ -208,13 +208,17 @@ class Store:
         finally:
             self.con.close()
 
-    def get_many(self, keys: list[str]) -> dict[str, Record]:
-        """Records for whichever of ``keys`` are stored, in one query."""
+    def get_many(self, keys: list[str], *, inputs: bool = False) -> dict[str, Record]:
+        """Records for whichever of ``keys`` are stored, in one query. ``inputs``
+        is left None unless asked for: a build never reads it back, and parsing
+        every question's syllabus again is most of a cached lookup's cost."""
         found = {k: self._pending[k][0] for k in keys if k in self._pending}
         rest = self._known([k for k in keys if k not in found] if found else keys)
         if not rest:
             return found
         cols = _COLUMNS if self._slots else _COLUMNS.split(", slot")[0]
+        if not inputs:
+            cols = cols.replace("inputs,", "NULL,", 1)
         rows = self.con.execute(
             f"SELECT {cols} FROM {self._from} WHERE key IN (SELECT unnest(?))", [rest]
         ).fetchall()
@@ -426,7 +430,7 @@ def _record(row: tuple) -> Record:
     return Record(
         key=row[0],
         stage=row[1],
-        inputs=json.loads(row[2]),
+        inputs=None if row[2] is None else json.loads(row[2]),
         output=None if row[3] is None else json.loads(row[3]),
         raw=row[4],
         model=row[5],

@@ -23,7 +23,9 @@ def test_round_trip_and_replace(tmp_path):
         store.put(record("k2"))
         assert store.get_many(["k1", "k2", "k3"]).keys() == {"k1", "k2"}
         store.put(record("k1"))
-        assert store.get_many(["k1"])["k1"] == record("k1")
+        assert store.get_many(["k1"], inputs=True)["k1"] == record("k1")
+        store.flush()
+        assert store.get_many(["k1"])["k1"].inputs is None  # not parsed unless asked
         assert store.count() == 2 and store.count("ok") == 2
     with Store(tmp_path / "s.duckdb") as store:  # committed: survives reopening
         assert store.count() == 2
