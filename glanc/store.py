@@ -140,6 +140,7 @@ class Store:
         self._from = "nodes"
         self._pending: dict[str, tuple[Record, bool]] = {}
         self._written: set[str] = set()  # keys put since the key index was loaded
+        self._places: list[tuple[str, ...]] = []
         self._index: Any = None
         self._flushed = time.monotonic()
         if read_only and not self.path.exists():
@@ -271,8 +272,19 @@ class Store:
             self.flush()
 
     def flush(self) -> None:
-        """Commit the buffered records."""
+        """Commit the buffered records (and places)."""
         self._flushed = time.monotonic()
+        if self._places:
+            places, self._places = self._places, []
+            cols = [list(c) for c in zip(*places, strict=True)]
+            self.con.execute(
+                "UPDATE nodes SET slot = u.slot, program = u.program, model_key = u.model_key, "
+                "decoding_key = u.decoding_key FROM (SELECT unnest(?::VARCHAR[]) AS key, "
+                "unnest(?::VARCHAR[]) AS slot, unnest(?::VARCHAR[]) AS program, "
+                "unnest(?::VARCHAR[]) AS model_key, unnest(?::VARCHAR[]) AS decoding_key) AS u "
+                "WHERE nodes.key = u.key",
+                cols,
+            )
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
@@ -299,11 +311,11 @@ class Store:
             raise
 
     def set_place(self, key: str, slot: str, program: str, model_key: str, decoding_key: str):
-        """Fill in the slot and digests of a record written before they were kept."""
-        self.con.execute(
-            "UPDATE nodes SET slot = ?, program = ?, model_key = ?, decoding_key = ? WHERE key = ?",
-            [slot, program, model_key, decoding_key, key],
-        )
+        """Fill in the slot and digests of a record written before they were kept
+        (buffered, written with the next flush)."""
+        self._places.append((key, slot, program, model_key, decoding_key))
+        if len(self._places) >= FLUSH_ROWS:
+            self.flush()
 
     def count(self, status: str | None = None) -> int:
         self.flush()
