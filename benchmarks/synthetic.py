@@ -55,4 +55,6 @@ if __name__ == "__main__":
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=0)
     a = parser.parse_args()
-    print(write(a.out, a.pairs, subjects=a.subjects, questions=a.questions, latency_ms=a.latency_ms))
+    kwargs = {"subjects": a.subjects, "questions": a.questions, "latency_ms": a.latency_ms}
+    path = write(a.out, a.pairs, **kwargs)
+    print(path)

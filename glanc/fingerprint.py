@@ -88,13 +88,13 @@ def node_key(
         program=canonical_json(program),
         model=canonical_json(model),
         decoding=canonical_json(decoding),
-        inputs=inputs,
+        inputs=canonical_json(inputs),
         sample=sample,
     )
 
 
 def node_key_from_json(
-    *, stage: str, program: str, model: str, decoding: str, inputs: dict[str, Any], sample: int
+    *, stage: str, program: str, model: str, decoding: str, inputs: str, sample: int
 ) -> str:
     """``node_key`` with the parts shared by many nodes given as their canonical
     JSON, computed once: the program alone is a few kilobytes of JSON Schema.
@@ -102,7 +102,7 @@ def node_key_from_json(
     if type(sample) is not int:
         raise NotJSONError(f"sample {sample!r} is not an integer", "")
     text = (
-        f'{{"decoding":{decoding},"inputs":{canonical_json(inputs)},"model":{model},'
+        f'{{"decoding":{decoding},"inputs":{inputs},"model":{model},'
         f'"program":{program},"sample":{sample},"scheme":{HASH_SCHEME},'
         f'"stage":{canonical_json(stage)}}}'
     )

@@ -40,6 +40,7 @@ class Node:
     model_id: str = field(compare=False, default="")
     decoding_id: str = field(compare=False, default="")
     rollout: int = field(compare=False, default=0)
+    inputs_json: str = field(compare=False, default="", repr=False)  # canonical, as hashed
 
     @property
     def seed(self) -> int:
@@ -123,12 +124,13 @@ class Graph:
         if dkey not in self._decoding_ids:
             self._decoding_ids[dkey] = (digest(decoding), canonical_json(decoding))
         decoding_id, decoding_json = self._decoding_ids[dkey]
+        inputs_json = canonical_json(inputs)
         key = node_key_from_json(
             stage=stage,
             program=self._program_json[stage],
             model=self._model_json[ref],
             decoding=decoding_json,
-            inputs=inputs,
+            inputs=inputs_json,
             sample=sample,
         )
         subject, index = place
@@ -139,6 +141,7 @@ class Graph:
             program_id=self._program_ids[stage],
             model_id=self._model_ids[ref],
             decoding_id=decoding_id,
+            inputs_json=inputs_json,
         )  # fmt: skip
 
     # -- subjects -------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import os
 import socket
 import time
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import __version__, card
+from . import __version__, card, models
 from .call import Caller, Outcome
 from .dataset import RowSpool, write_dataset
 from .errors import GlancError
 from .expand import Expander
+from .fingerprint import canonical_json, digest
 from .graph import Graph, Node, row_id
 from .lock import lock_lines, rehydrate
 from .plan import node_path, state_of
@@ -63,6 +65,7 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     skipped: list[Node] = field(default_factory=list)
+    up_to_date: bool = False  # nothing changed since the last build: no node was walked
 
     @property
     def ok(self) -> bool:
@@ -77,6 +80,7 @@ class BuildResult:
             "failed": [f.__dict__ for f in self.failures],
             "dataset": str(self.dataset),
             "seconds": round(self.seconds, 3),
+            "up_to_date": self.up_to_date,
         }
 
 
@@ -230,6 +234,7 @@ class _Executor:
             key=node.key,
             stage=node.stage,
             inputs=node.inputs,
+            inputs_json=node.inputs_json or None,
             output=outcome.output,
             raw=outcome.raw,
             model=node.model.label,
@@ -360,7 +365,13 @@ def build(
         preflight(graph)
     caller = Caller(taxonomy.template)
     selection = selection or Selection()
+    plain = selection.everything and not force and lock_dir is None and spec_label is None
     with Store(store_path, on_wait=on_wait) as store, RowSpool() as rows:
+        stamp = _stamp(taxonomy, graph, model, out_dir, use_lock) if plain else None
+        if stamp is not None:
+            unchanged = _unchanged(store, stamp, out_dir / taxonomy.name, started)
+            if unchanged is not None:
+                return unchanged
         if use_lock:
             rehydrate(store, lock_dir or out_dir / taxonomy.name)
         executor = _Executor(graph, store, caller, concurrency, progress, rows, selection, force)
@@ -376,7 +387,65 @@ def build(
             ) from None
         pool.shutdown(wait=True)
         progress.render(force=True)
-        return _finish(taxonomy, executor, store, out_dir, started, spec_label)
+        result = _finish(taxonomy, executor, store, out_dir, started, spec_label)
+        if stamp is not None and result.ok and not result.skipped:
+            store.record_build(stamp[0], stamp[1], _files(out_dir / taxonomy.name))
+        return result
+
+
+ARTIFACT = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
+
+
+def _stamp(
+    taxonomy: Taxonomy, graph: Graph, model: str | None, out_dir: Path, use_lock: bool
+) -> tuple[str, str]:
+    """(where, fingerprint) of a plain build: everything its output depends on
+    besides the store's records, which the store's generation covers."""
+    where = str((out_dir / taxonomy.name).resolve())
+    identities = sorted(canonical_json(models.identity(i)) for i in graph.models_used())
+    fingerprint = digest(
+        [__version__, taxonomy.digest, model or "", identities, use_lock, str(taxonomy.path)]
+    )
+    return where, fingerprint
+
+
+def _files(build_dir: Path) -> dict[str, list[int]]:
+    out = {}
+    for name in ARTIFACT:
+        try:
+            st = (build_dir / name).stat()
+        except FileNotFoundError:
+            continue
+        out[name] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def _unchanged(
+    store: Store, stamp: tuple[str, str], build_dir: Path, started: float
+) -> BuildResult | None:
+    """The result of the last build into ``build_dir`` when nothing it depends on
+    changed since (spec, template, models, store records, the files it wrote):
+    a no-op rebuild then reads one row instead of walking every node."""
+    recorded = store.recorded_build(stamp[0])
+    if recorded is None:
+        return None
+    fingerprint, generation, files = recorded
+    if fingerprint != stamp[1] or generation != store.generation():
+        return None
+    if files != _files(build_dir) or len(files) != len(ARTIFACT):
+        return None
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    stages = {s: StageStats(cached=n) for s, n in manifest["counts"]["nodes"].items()}
+    return BuildResult(
+        stages={s: stages.get(s, StageStats()) for s in STAGES},
+        lm_calls=0,
+        tokens_in=0,
+        tokens_out=0,
+        rows=manifest["rows"],
+        dataset=build_dir / "dataset.jsonl",
+        seconds=time.monotonic() - started,
+        up_to_date=True,
+    )
 
 
 def _finish(

@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,18 @@ ALTER TABLE nodes ADD COLUMN IF NOT EXISTS model_key VARCHAR;
 ALTER TABLE nodes ADD COLUMN IF NOT EXISTS decoding_key VARCHAR;
 ALTER TABLE nodes ADD COLUMN IF NOT EXISTS rollout INTEGER DEFAULT 0;
 CREATE TABLE IF NOT EXISTS history AS SELECT * FROM nodes LIMIT 0;
+CREATE TABLE IF NOT EXISTS builds (
+    out_dir     VARCHAR PRIMARY KEY,
+    fingerprint VARCHAR NOT NULL,
+    generation  BIGINT NOT NULL,
+    files       JSON NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
 """
 
 WAIT_POLL_S = 0.5
 FLUSH_ROWS = 2000
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class Record:
     model_key: str | None = None
     decoding_key: str | None = None
     rollout: int = 0
+    inputs_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,7 @@ class Store:
         self._pending: dict[str, tuple[Record, bool]] = {}
         self._written: set[str] = set()  # keys put since the key index was loaded
         self._places: list[tuple[str, ...]] = []
+        self._bumped = False
         self._index: Any = None
         self._flushed = time.monotonic()
         if read_only and not self.path.exists():
@@ -254,18 +263,16 @@ class Store:
 
     def put(self, record: Record, *, keep_old: bool = False) -> None:
         """Insert or replace one record. Writes are buffered and committed in one
-        transaction every ``FLUSH_ROWS`` records or ``FLUSH_SECONDS`` (a commit per
-        row costs milliseconds in DuckDB); a killed build loses at most that much
-        finished work. ``keep_old`` first copies the record being replaced into
-        ``history``.
+        transaction every ``FLUSH_ROWS`` records, or by ``flush_if_due`` every
+        ``FLUSH_SECONDS`` (a commit per row costs milliseconds in DuckDB); a killed
+        build loses at most that much finished work. ``keep_old`` first copies the
+        record being replaced into ``history``.
         """
         keep = keep_old or (record.key in self._pending and self._pending[record.key][1])
         self._pending[record.key] = (record, keep)
         self._written.add(record.key)
         if len(self._pending) >= FLUSH_ROWS:
             self.flush()
-        else:
-            self.flush_if_due()
 
     def flush_if_due(self) -> None:
         if self._pending and time.monotonic() - self._flushed >= FLUSH_SECONDS:
@@ -285,6 +292,7 @@ class Store:
                 "WHERE nodes.key = u.key",
                 cols,
             )
+            self._bump()
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
@@ -304,11 +312,43 @@ class Store:
                     [kept],
                 )
             self.con.execute(f"INSERT OR REPLACE INTO nodes ({_ALL}) SELECT {select}", columns)
+            self._bump()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             self._pending = {**pending, **self._pending}
             raise
+
+    def generation(self) -> int:
+        """A number that changes whenever the store's records change: a recorded
+        build is still current only if no record changed since."""
+        self.flush()
+        row = self.con.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
+        return row[0] if row else 0
+
+    def _bump(self) -> None:
+        """Inside a write transaction: move the generation on, once per session
+        (any number past the recorded one says the records changed)."""
+        if self._bumped:
+            return
+        self._bumped = True
+        self.con.execute(
+            "INSERT OR REPLACE INTO meta SELECT 'generation', "
+            "coalesce((SELECT value FROM meta WHERE name = 'generation'), 0) + 1"
+        )
+
+    def recorded_build(self, out_dir: str) -> tuple[str, int, dict[str, Any]] | None:
+        """(fingerprint, generation, files) of the last complete build into ``out_dir``."""
+        row = self.con.execute(
+            "SELECT fingerprint, generation, files FROM builds WHERE out_dir = ?", [out_dir]
+        ).fetchone()
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+    def record_build(self, out_dir: str, fingerprint: str, files: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO builds VALUES (?, ?, ?, ?)",
+            [out_dir, fingerprint, self.generation(), json.dumps(files, sort_keys=True)],
+        )
 
     def set_place(self, key: str, slot: str, program: str, model_key: str, decoding_key: str):
         """Fill in the slot and digests of a record written before they were kept
@@ -347,6 +387,7 @@ class Store:
                 self.con.execute(
                     f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM glanc_keep)"
                 )
+            self._bump()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -377,7 +418,10 @@ class Store:
             [str(path)],
         )
         self._index = None
-        return self.count() - before
+        added = self.count() - before
+        if added:
+            self._bump()
+        return added
 
     def overlay_lock(self, path: Path) -> None:
         """Read-only stores: see the lock's nodes as if imported, writing nothing
@@ -410,7 +454,7 @@ def _values(record: Record, now: datetime) -> tuple:
     return (
         record.key,
         record.stage,
-        json.dumps(record.inputs, sort_keys=True),
+        record.inputs_json or json.dumps(record.inputs, sort_keys=True),
         None if record.output is None else json.dumps(record.output, sort_keys=True),
         record.raw,
         record.model,

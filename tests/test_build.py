@@ -1,6 +1,7 @@
 """Builds through the CLI with the stub model: cache, dataset, failures, bad input."""
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -130,3 +131,28 @@ def test_unreachable_server_is_a_clear_error(glanc, tiny, tmp_path):
     assert f"cannot reach http://127.0.0.1:{port}/v1" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "cache.duckdb").exists()
+
+
+def test_a_noop_rebuild_is_recognised_without_walking_the_graph(glanc, tiny, tmp_path):
+    first = summary(glanc("build", str(tiny), "--json", "-q"))
+    assert first["up_to_date"] is False
+    again = summary(glanc("build", str(tiny), "--json", "-q"))
+    assert again["up_to_date"] is True and again["lm_calls"] == 0 and again["rows"] == 9
+    assert {k: v["cached"] for k, v in again["stages"].items()} == {
+        k: v["run"] for k, v in first["stages"].items()}
+
+    dataset = tmp_path / "builds" / "tiny" / "dataset.jsonl"
+    os.utime(dataset, ns=(0, 0))  # a file the build wrote changed: walk again, call nothing
+    walked = summary(glanc("build", str(tiny), "--json", "-q"))
+    assert walked["up_to_date"] is False and walked["lm_calls"] == 0
+    assert summary(glanc("build", str(tiny), "--json", "-q"))["up_to_date"] is True
+
+    tiny.write_text(tiny.read_text().replace("not part of any key", "still no key"))
+    assert summary(glanc("build", str(tiny), "--json", "-q"))["up_to_date"] is False
+    assert summary(glanc("build", str(tiny), "--json", "-q"))["up_to_date"] is True
+
+    # the store's records changed (a forced rerun): the recorded build is stale
+    forced = glanc("build", str(tiny), "--json", "-q", "--select", "stage:answer", "--force")
+    assert summary(forced)["lm_calls"] == 9 and summary(forced)["up_to_date"] is False
+    after = summary(glanc("build", str(tiny), "--json", "-q"))
+    assert after["up_to_date"] is False and after["lm_calls"] == 0

@@ -20,8 +20,8 @@ name: resume
 seed: 7
 settings:
   models:
-    generator: {id: stub, latency_ms: 40}
-    answerer: {id: stub, latency_ms: 40}
+    generator: {id: stub, latency_ms: 100}
+    answerer: {id: stub, latency_ms: 100}
   subject_samples: 2
   subjects_per_sample: 3
   max_subjects: 2
@@ -62,7 +62,7 @@ def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random) -> None
     while (not wal.exists() or wal.stat().st_size <= before + 4096) and proc.poll() is None:
         assert time.monotonic() < deadline, "the build never committed a node"
         time.sleep(0.01)
-    time.sleep(rng.uniform(0.05, 0.6))
+    time.sleep(rng.uniform(0.05, 0.8))
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
