@@ -120,8 +120,14 @@ class Caller:
             tracker = UsageTracker()
             retry = True
             try:
+                # trace=None: DSPy otherwise keeps the last 10,000 predictions with
+                # their inputs, and pops the oldest off the front of a list per call
                 with dspy.context(
-                    lm=lm, adapter=self.adapter, usage_tracker=tracker, disable_history=True
+                    lm=lm,
+                    adapter=self.adapter,
+                    usage_tracker=tracker,
+                    disable_history=True,
+                    trace=None,
                 ):
                     prediction = dspy.Predict(signature)(**node.inputs, config=config)
                 output = programs.to_json(prediction, template)

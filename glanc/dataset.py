@@ -41,7 +41,10 @@ class RowSpool:
         import duckdb
 
         self._dir = tempfile.mkdtemp(prefix="glanc-rows-")
-        self._con = duckdb.connect(os.path.join(self._dir, "rows.duckdb"))
+        # rows live in the file; a small buffer pool keeps them out of memory
+        self._con = duckdb.connect(
+            os.path.join(self._dir, "rows.duckdb"), config={"memory_limit": "64MB"}
+        )
         self._con.execute(
             "CREATE TABLE rows (id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, "
             "level VARCHAR, difficulty VARCHAR)"

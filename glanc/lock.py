@@ -10,7 +10,7 @@ a spec change shows up in review as the lines it adds and removes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import GlancError
@@ -19,10 +19,11 @@ from .store import Store
 LOCK = "lock.jsonl"
 
 
-def lock_lines(store: Store, keys: Iterable[str]) -> Iterator[str]:
-    """The lock file's lines for ``keys``: key, stage, model, output, tokens and
-    the slot and digests that let ``glanc plan`` explain later changes."""
-    for key, stage, model, output, tin, tout, slot, program, model_key, dkey in store.locked(keys):
+def lock_lines(store: Store) -> Iterator[str]:
+    """The lock file's lines for the nodes this build used (``Store.use``): key,
+    stage, model, output, tokens and the slot and digests that let ``glanc plan``
+    explain later changes."""
+    for key, stage, model, output, tin, tout, slot, program, model_key, dkey in store.locked():
         entry = {
             "key": key,
             "stage": stage,

@@ -115,7 +115,6 @@ class _Executor:
         self.dataset_tokens = [0, 0]
         self.models_by_stage: dict[str, set[str]] = {s: set() for s in STAGES}
         self.decoding_by_stage: dict[str, dict[str, dict]] = {s: {} for s in STAGES}
-        self.used: set[str] = set()  # keys of the ok nodes this build used: the lock
         self.skipped: list[Node] = []
 
     # -- graph expansion ------------------------------------------------------
@@ -169,7 +168,7 @@ class _Executor:
         self.models_by_stage[node.stage].add(node.model.label)
         self.decoding_by_stage[node.stage].setdefault(node.decoding_id, node.decoding)
         if record.status == "ok":
-            self.used.add(node.key)
+            self.store.use(node.key)
             if cached:
                 stats.cached += 1
             else:
@@ -222,7 +221,8 @@ class _Executor:
                     if rec.status == "ok":
                         self.replacing.add(node.key)
                 self.followers[node.key] = []
-                self.ran.add(node.key)
+                if self.force:
+                    self.ran.add(node.key)
                 heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
 
     def record(self, node: Node, outcome: Outcome) -> Record:
@@ -482,7 +482,7 @@ def _finish(
         s: [d for _, d in sorted(ds.items())] for s, ds in executor.decoding_by_stage.items()
     }
     text = card.render(taxonomy, manifest, counts, decoding, spec)
-    lock = lock_lines(store, sorted(executor.used))
+    lock = lock_lines(store)
     dataset = write_dataset(build_dir, executor.rows, manifest, lock, text)
     return BuildResult(
         stages=stats,

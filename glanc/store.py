@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL
 WAIT_POLL_S = 0.5
 FLUSH_ROWS = 2000
 FLUSH_SECONDS = 1.0
+RECENT_MERGE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,9 @@ class Store:
         self._slots = True
         self._from = "nodes"
         self._pending: dict[str, tuple[Record, bool]] = {}
-        self._written: set[str] = set()  # keys put since the key index was loaded
+        self._recent: set[int] = set()  # prefixes of keys put, not yet in the index
         self._places: list[tuple[str, ...]] = []
+        self._used: list[str] = []
         self._bumped = False
         self._index: Any = None
         self._flushed = time.monotonic()
@@ -200,11 +202,17 @@ class Store:
             wanted = np.fromiter((int(k[:15], 16) for k in keys), np.int64, count=len(keys))
         except ValueError:
             return keys
-        if not len(self._index):
-            return [k for k in keys if k in self._written]
-        pos = np.minimum(np.searchsorted(self._index, wanted), len(self._index) - 1)
-        hit = self._index[pos] == wanted
-        return [k for k, h in zip(keys, hit.tolist(), strict=True) if h or k in self._written]
+        if len(self._recent) > RECENT_MERGE:
+            recent = np.fromiter(self._recent, np.int64, count=len(self._recent))
+            self._index = np.union1d(self._index, recent)
+            self._recent.clear()
+        hit = np.zeros(len(keys), dtype=bool)
+        if len(self._index):
+            pos = np.minimum(np.searchsorted(self._index, wanted), len(self._index) - 1)
+            hit = self._index[pos] == wanted
+        recent = self._recent
+        pairs = zip(keys, hit.tolist(), wanted.tolist(), strict=True)
+        return [k for k, h, w in pairs if h or w in recent]
 
     def __enter__(self) -> Store:
         return self
@@ -270,7 +278,10 @@ class Store:
         """
         keep = keep_old or (record.key in self._pending and self._pending[record.key][1])
         self._pending[record.key] = (record, keep)
-        self._written.add(record.key)
+        try:
+            self._recent.add(int(record.key[:15], 16))
+        except ValueError:
+            self._index = False
         if len(self._pending) >= FLUSH_ROWS:
             self.flush()
 
@@ -395,14 +406,28 @@ class Store:
         self.con.execute("CHECKPOINT")
         return gone
 
-    def locked(self, keys: Iterable[str], batch: int = 5000) -> Iterator[tuple]:
+    def use(self, key: str) -> None:
+        """Note that this build used ``key``: the lock lists the keys used. Kept in
+        a DuckDB temp table, in batches, rather than a Python set of every key."""
+        self._used.append(key)
+        if len(self._used) >= FLUSH_ROWS:
+            self._flush_used()
+
+    def _flush_used(self) -> None:
+        if self._used:
+            used, self._used = self._used, []
+            self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR)")
+            self.con.execute("INSERT INTO glanc_used SELECT unnest(?::VARCHAR[])", [used])
+
+    def locked(self, batch: int = 5000) -> Iterator[tuple]:
         """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
-        decoding_key)`` of ``keys``, by key, streamed."""
+        decoding_key)`` of the keys used (``use``), by key, streamed."""
         self.flush()
-        self._load_keep(keys)
+        self._flush_used()
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR)")
         cursor = self.con.execute(
             "SELECT key, stage, model, output, tokens_in, tokens_out, slot, program, "
-            "model_key, decoding_key FROM nodes WHERE key IN (SELECT key FROM glanc_keep) "
+            "model_key, decoding_key FROM nodes WHERE key IN (SELECT key FROM glanc_used) "
             "AND status = 'ok' ORDER BY key"
         )
         while rows := cursor.fetchmany(batch):
