@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -24,8 +25,12 @@ from .graph import Node
 from .models import ModelInfo
 from .spec import Template
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 3  # program attempts, each with a new seed, for outputs glanc rejects
 RETRY_TEMPERATURE = 0.7
+TRANSPORT_ATTEMPTS = 6  # the same request, for failures of the server or the network
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+TRANSPORT = "transport: "  # error prefix: a rerun repeats the request rather than reseeding
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,6 @@ class Caller:
             return self._lms[info]
 
     def __call__(self, node: Node) -> Outcome:
-        import dspy
         from dspy.utils.exceptions import AdapterParseError
         from dspy.utils.usage_tracker import UsageTracker
 
@@ -120,24 +124,19 @@ class Caller:
             tracker = UsageTracker()
             retry = True
             try:
-                # trace=None: DSPy otherwise keeps the last 10,000 predictions with
-                # their inputs, and pops the oldest off the front of a list per call
-                with dspy.context(
-                    lm=lm,
-                    adapter=self.adapter,
-                    usage_tracker=tracker,
-                    disable_history=True,
-                    trace=None,
-                ):
-                    prediction = dspy.Predict(signature)(**node.inputs, config=config)
+                prediction = self._predict(signature, node, lm, tracker, config)
                 output = programs.to_json(prediction, template)
                 error = invalid(output, template)
                 # the text is kept for outputs glanc rejects; an accepted one is its output
                 raw = None if error is None else json.dumps(output, ensure_ascii=False)
+            except TransportFailure as exc:
+                raw = None
+                error = f"{TRANSPORT}{exc}"
+                retry = False
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
-            except Exception as exc:  # model/transport failure after DSPy's own retries
+            except Exception as exc:  # a failure that retrying will not mend
                 raw = None
                 error = _one_line(exc)
                 retry = False
@@ -147,6 +146,53 @@ class Caller:
         latency = (time.perf_counter() - start) * 1000
         kept = output if error is None else None
         return Outcome(kept, raw, error, attempt, tokens_in, tokens_out, latency)
+
+    def _predict(self, signature, node: Node, lm, tracker, config: dict[str, Any]):
+        """One program call; the same request again, after a backoff, while the
+        failure is the transport's (429 honouring Retry-After, 5xx, timeouts,
+        dropped connections, a body that is not JSON, an empty reply)."""
+        import dspy
+
+        tries = int(node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1)) + 1
+        for attempt in range(tries):
+            try:
+                # trace=None: DSPy otherwise keeps the last 10,000 predictions with
+                # their inputs, and pops the oldest off the front of a list per call
+                with dspy.context(
+                    lm=lm,
+                    adapter=self.adapter,
+                    usage_tracker=tracker,
+                    disable_history=True,
+                    trace=None,
+                ):
+                    return dspy.Predict(signature)(**node.inputs, config=config)
+            except Exception as exc:
+                wait = transient(exc)
+                if wait is None:
+                    raise
+                if attempt == tries - 1:
+                    raise TransportFailure(f"{_one_line(exc)} (after {attempt + 1} tries)") from exc
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1)
+                time.sleep(max(wait, backoff))
+        raise AssertionError("unreachable")
+
+
+class TransportFailure(Exception):
+    """The server kept failing the same request: not the model's answer."""
+
+
+def transient(exc: Exception) -> float | None:
+    """Seconds the server asked to wait (0 when it did not say) if the failure is
+    worth the same request again, else None."""
+    from dspy.utils.exceptions import AdapterParseError, LMProviderError, is_retryable_lm_error
+
+    if is_retryable_lm_error(exc):
+        return float(getattr(exc, "retry_after", None) or 0)
+    if isinstance(exc, LMProviderError) and getattr(exc, "status", None) in (None, 200):
+        return 0.0  # an HTTP 200 whose body is cut short or not JSON
+    if isinstance(exc, AdapterParseError) and not (exc.lm_response or "").strip():
+        return 0.0  # an empty reply (no choices)
+    return None
 
 
 def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:

@@ -171,9 +171,13 @@ def make_lm(info: ModelInfo):
         assert info.path is not None
         engine = LlamaEngine(info.path, n_ctx=int(info.ref.option("n_ctx", 4096)))
         return dspy.LM(f"local/{info.path.stem}", engine=engine, cache=False, num_retries=0)
-    kwargs: dict[str, Any] = {}
+    # DSPy would fetch a model price list from the internet on first use (a 5 s
+    # stall offline); glanc talks only to the model's own server
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+    kwargs: dict[str, Any] = {"timeout": float(info.ref.option("timeout", 120))}
     if info.ref.option("api_base"):
         kwargs["api_base"] = info.ref.option("api_base")
     if info.ref.option("api_key_env"):
         kwargs["api_key"] = os.environ.get(info.ref.option("api_key_env"), "")
-    return dspy.LM(info.ref.id, cache=False, num_retries=3, **kwargs)
+    # glanc retries transport failures itself (call.Caller), with backoff
+    return dspy.LM(info.ref.id, cache=False, num_retries=0, **kwargs)

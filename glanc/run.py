@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import __version__, card, models
-from .call import Caller, Outcome
+from .call import TRANSPORT, Caller, Outcome
 from .dataset import RowSpool, write_dataset
 from .errors import GlancError
 from .expand import Expander
@@ -216,7 +216,9 @@ class _Executor:
             elif node.key in self.followers:
                 self.followers[node.key].append(node)
             else:
-                if rec is not None:  # a forced or failed node runs with fresh seeds
+                if rec is not None and not (rec.error or "").startswith(TRANSPORT):
+                    # a forced or rejected node runs with fresh seeds; a request the
+                    # server failed is simply made again
                     node = replace(node, rollout=rec.rollout + 1)
                     if rec.status == "ok":
                         self.replacing.add(node.key)

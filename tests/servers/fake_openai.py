@@ -1,0 +1,155 @@
+"""A fake OpenAI-compatible chat server for tests and benchmarks.
+
+It answers ``POST /v1/chat/completions`` with JSON that satisfies the request's
+response schema, derived from a hash of the request (the same request always
+gets the same answer, as from glanc's stub model), after ``--latency-ms``.
+``--fault-rate`` makes that share of requests fail instead, drawn from a mix:
+429 with Retry-After, 500, a stall past the client's timeout, a response body
+cut short, a body that is not JSON, empty ``choices``, a dropped connection.
+
+    python tests/servers/fake_openai.py --port 8000 --latency-ms 100 --fault-rate 0.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from glanc.engines import _fake  # noqa: E402
+
+FAULTS = ("429", "500", "stall", "truncated", "not_json", "empty_choices", "drop")
+
+
+def schema_of(body: dict) -> dict:
+    """The response schema: from ``response_format`` when the client sends one, else
+    read from the output fields a DSPy JSONAdapter prompt lists (a string unless
+    the prompt gives the field's JSON schema)."""
+    fmt = body.get("response_format") or {}
+    given = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if given:
+        return given
+    system = " ".join(
+        str(m.get("content", "")) for m in body.get("messages") or [] if m.get("role") == "system"
+    )
+    listed = system.split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
+    props = {}
+    for name in re.findall(r"\d+\. `(\w+)`", listed):
+        # the JSON template line: "name": "{name}   # note: ... JSON schema: {...}"
+        line = re.search(rf'"{name}": ("(?:[^"\\]|\\.)*")', system)
+        text = json.loads(line.group(1)) if line else ""
+        marker = "adhere to the JSON schema: "
+        props[name] = json.loads(text.split(marker, 1)[1]) if marker in text else {"type": "string"}
+    return {"type": "object", "properties": props}
+
+
+def answer(body: dict) -> tuple[str, int, int]:
+    seed_text = json.dumps([body.get("messages"), body.get("seed")], sort_keys=True)
+    schema = schema_of(body)
+    seed = hashlib.sha256(seed_text.encode()).hexdigest()
+    if schema.get("type") == "object" and "properties" in schema and "$defs" not in schema:
+        # each field's schema is its own root: its $refs point into its own $defs
+        value = {
+            name: _fake(sub, sub, hashlib.sha256(f"{seed}/{name}".encode()).hexdigest(), name)
+            for name, sub in schema["properties"].items()
+        }
+    else:
+        value = _fake(schema, schema, seed, "value")
+    text = json.dumps(value)
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    return text, prompt, len(text.split())
+
+
+class Server:
+    def __init__(
+        self,
+        latency_ms: float,
+        fault_rate: float,
+        stall_s: float,
+        seed: int,
+        faults: tuple[str, ...] = FAULTS,
+    ):
+        self.faults = faults
+        self.latency = latency_ms / 1000
+        self.fault_rate = fault_rate
+        self.stall = stall_s
+        self.rng = random.Random(seed)
+        self.counts: dict[str, int] = {"ok": 0, **{f: 0 for f in FAULTS}}
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        fault = self.rng.choice(self.faults) if self.rng.random() < self.fault_rate else None
+        self.counts[fault or "ok"] += 1
+        await asyncio.sleep(self.latency)
+        if fault == "429":
+            return web.json_response(
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                status=429,
+                headers={"Retry-After": "0.2"},
+            )
+        if fault == "500":
+            return web.json_response({"error": {"message": "boom"}}, status=500)
+        if fault == "stall":
+            await asyncio.sleep(self.stall)
+        if fault == "drop":
+            request.transport.close()
+            return web.Response(status=500)
+        text, prompt, completion = answer(body)
+        choices = [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ]
+        payload = {
+            "id": "fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "fake"),
+            "choices": [] if fault == "empty_choices" else choices,
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+        raw = json.dumps(payload)
+        if fault == "truncated":
+            raw = raw[: len(raw) // 2]
+        if fault == "not_json":
+            raw = "<html>502 Bad Gateway</html>"
+        return web.Response(text=raw, content_type="application/json")
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency-ms", type=float, default=0)
+    parser.add_argument("--fault-rate", type=float, default=0)
+    parser.add_argument("--stall-s", type=float, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faults", default=",".join(FAULTS), help="the fault mix, comma-separated")
+    a = parser.parse_args()
+    faults = tuple(f for f in a.faults.split(",") if f)
+    server = Server(a.latency_ms, a.fault_rate, a.stall_s, a.seed, faults)
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", server.chat)
+    app.router.add_get("/stats", server.stats)
+    print("ready", flush=True)
+    web.run_app(app, host="127.0.0.1", port=a.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
