@@ -141,9 +141,19 @@ def validate(specs: tuple[Path, ...]) -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1024),
-    default=4,
+    default=16,
     show_default=True,
     help="Model calls in flight at once (an in-process model runs one at a time).",
+)
+@click.option(
+    "--rpm",
+    type=click.IntRange(1, None),
+    help="Requests per minute to each remote model, at most (a model's own rpm wins).",
+)
+@click.option(
+    "--tpm",
+    type=click.IntRange(1, None),
+    help="Tokens per minute to each remote model, at most (a model's own tpm wins).",
 )
 @click.option(
     "--no-lock",
@@ -163,6 +173,8 @@ def build(
     wait: bool,
     out: Path,
     concurrency: int,
+    rpm: int | None,
+    tpm: int | None,
     no_lock: bool,
     as_json: bool,
     quiet: bool,
@@ -202,6 +214,8 @@ def build(
         force=force,
         on_wait=_waiter(wait),
         use_lock=not no_lock,
+        rpm=rpm,
+        tpm=tpm,
     )
     if not quiet:
         click.echo(

@@ -160,6 +160,19 @@ def _fake(schema: dict[str, Any], root: dict[str, Any], seed: str, name: str) ->
     return f"stub {name} {tag}"
 
 
+def from_env(value: str, model: str) -> str:
+    """``env:NAME`` read from the environment (the value itself never appears in
+    a message); anything else as it is."""
+    if not value.startswith("env:"):
+        return value
+    name = value[4:]
+    if name not in os.environ:
+        from .errors import GlancError
+
+        raise GlancError(f"model {model}: environment variable {name} is not set")
+    return os.environ[name]
+
+
 def make_lm(info: ModelInfo):
     """A ``dspy.LM`` for a resolved model, with DSPy's cache off."""
     import dspy
@@ -176,8 +189,11 @@ def make_lm(info: ModelInfo):
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     kwargs: dict[str, Any] = {"timeout": float(info.ref.option("timeout", 120))}
     if info.ref.option("api_base"):
-        kwargs["api_base"] = info.ref.option("api_base")
-    if info.ref.option("api_key_env"):
-        kwargs["api_key"] = os.environ.get(info.ref.option("api_key_env"), "")
+        kwargs["api_base"] = from_env(info.ref.option("api_base"), info.ref.id)
+    key = info.ref.option("api_key") or (
+        f"env:{info.ref.option('api_key_env')}" if info.ref.option("api_key_env") else None
+    )
+    if key:
+        kwargs["api_key"] = from_env(key, info.ref.id)
     # glanc retries transport failures itself (call.Caller), with backoff
     return dspy.LM(info.ref.id, cache=False, num_retries=0, **kwargs)

@@ -24,10 +24,12 @@ from urllib.parse import urlparse
 from . import __version__, card, models
 from .call import TRANSPORT, Caller, Outcome
 from .dataset import RowSpool, write_dataset
+from .engines import from_env
 from .errors import GlancError
 from .expand import Expander
 from .fingerprint import canonical_json, digest
 from .graph import Graph, Node, row_id
+from .limits import ModelLimits
 from .lock import lock_lines, rehydrate
 from .plan import node_path, state_of
 from .progress import Progress, StageStats
@@ -95,6 +97,8 @@ class _Executor:
         rows: RowSpool,
         selection: Selection,
         force: bool,
+        rpm: int | None = None,
+        tpm: int | None = None,
     ):
         self.graph, self.store, self.caller = graph, store, caller
         self.expander = Expander(graph)
@@ -103,7 +107,11 @@ class _Executor:
         self.progress = progress
         self.seq = itertools.count()
         self.ready: list[Node] = []
-        self.waiting: list[tuple[int, int, Node]] = []
+        # per model, a heap of (-depth, order, node): deepest stage first
+        self.waiting: dict[Any, list[tuple[int, int, Node]]] = {}
+        self.per_model: dict[Any, int] = {}  # calls in flight per model
+        self._limits: dict[Any, ModelLimits] = {}
+        self.rpm, self.tpm = rpm, tpm
         self.inflight: dict[Future, Node] = {}
         # nodes sharing a key with one already waiting or in flight: completed with it
         self.followers: dict[str, list[Node]] = {}
@@ -225,7 +233,8 @@ class _Executor:
                 self.followers[node.key] = []
                 if self.force:
                     self.ran.add(node.key)
-                heapq.heappush(self.waiting, (-_DEPTH[node.stage], next(self.seq), node))
+                heap = self.waiting.setdefault(node.model, [])
+                heapq.heappush(heap, (-_DEPTH[node.stage], next(self.seq), node))
 
     def record(self, node: Node, outcome: Outcome) -> Record:
         self.lm_calls += outcome.attempts
@@ -255,26 +264,42 @@ class _Executor:
         self.store.put(record, keep_old=node.key in self.replacing)
         return record
 
-    def limit(self, node: Node) -> int:
-        """In-flight calls allowed for a node's model: an in-process model runs
-        one call at a time (more would only queue on its lock)."""
-        return 1 if node.model.kind == "gguf" else self.concurrency
+    def limits(self, node: Node) -> ModelLimits:
+        """A node's model's limits: an in-process model runs one call at a time
+        (more would only queue on its lock); a spec's ``concurrency``, ``rpm`` and
+        ``tpm`` on the model, else the build's."""
+        limits = self._limits.get(node.model)
+        if limits is None:
+            ref = node.model.ref
+            inflight = 1 if node.model.kind == "gguf" else self.concurrency
+            limits = ModelLimits(
+                inflight=min(int(ref.option("concurrency", inflight)), self.concurrency),
+                rpm=ref.option("rpm", self.rpm),
+                tpm=ref.option("tpm", self.tpm),
+            )
+            self._limits[node.model] = limits
+        return limits
 
     def submit(self, pool: ThreadPoolExecutor) -> None:
-        held: list[tuple[int, int, Node]] = []
-        per_model: dict = {}
-        for node in self.inflight.values():
-            per_model[node.model] = per_model.get(node.model, 0) + 1
-        while self.waiting and len(self.inflight) < self.concurrency:
-            item = heapq.heappop(self.waiting)
-            node = item[2]
-            if per_model.get(node.model, 0) >= self.limit(node):
-                held.append(item)
+        """Start waiting nodes, deepest stage first within each model, while the
+        build and each model have room."""
+        now = time.monotonic()
+        for model, heap in list(self.waiting.items()):
+            if not heap:
                 continue
-            per_model[node.model] = per_model.get(node.model, 0) + 1
-            self.inflight[pool.submit(self.caller, node)] = node
-        for item in held:
-            heapq.heappush(self.waiting, item)
+            limits = self.limits(heap[0][2])
+            while (
+                heap
+                and len(self.inflight) < self.concurrency
+                and self.per_model.get(model, 0) < limits.inflight
+                and limits.may_start(now)
+            ):
+                node = heapq.heappop(heap)[2]
+                self.per_model[model] = self.per_model.get(model, 0) + 1
+                limits.started(now)
+                self.inflight[pool.submit(self.caller, node)] = node
+            if not heap:
+                del self.waiting[model]
 
     def run(self, pool: ThreadPoolExecutor) -> None:
         while True:
@@ -282,7 +307,7 @@ class _Executor:
             # so wait for a batch unless the workers are about to run out of work
             if self.ready and (
                 len(self.ready) >= LOOKUP_MIN
-                or len(self.waiting) < 2 * self.concurrency
+                or sum(len(h) for h in self.waiting.values()) < 2 * self.concurrency
                 or not self.inflight
             ):
                 self.lookup()
@@ -292,14 +317,19 @@ class _Executor:
             if not self.inflight:
                 if not self.ready and not self.waiting:
                     return
+                if not self.ready:  # held back by a rate limit: let the window move
+                    time.sleep(0.05)
                 continue
             finished, _ = wait(list(self.inflight), timeout=0.25, return_when=FIRST_COMPLETED)
+            now = time.monotonic()
             for future in finished:
                 node = self.inflight.pop(future)
+                self.per_model[node.model] -= 1
                 try:
                     outcome = future.result()
                 except Exception as exc:  # a bug in a worker must not lose the build
                     outcome = Outcome(None, None, f"{type(exc).__name__}: {exc}", 1, 0, 0, 0.0)
+                self.limits(node).finished(now, outcome.tokens_in + outcome.tokens_out)
                 record = self.record(node, outcome)
                 self.done(node, record, cached=False)
                 for follower in self.followers.pop(node.key, ()):
@@ -313,11 +343,18 @@ def spec_path(taxonomy: Taxonomy, out_dir: Path) -> str:
 
 
 def preflight(graph: Graph) -> None:
-    """Fail fast, before the store is touched, on a server that cannot be reached."""
+    """Fail fast, before the store is touched, on an ``env:`` reference that is not
+    set or a server that cannot be reached."""
     for info in graph.models_used():
-        base = info.ref.option("api_base")
-        if info.kind != "litellm" or not base:
+        if info.kind != "litellm":
             continue
+        for option in ("api_key", "api_base"):
+            if info.ref.option(option):
+                from_env(info.ref.option(option), info.ref.id)
+        base = info.ref.option("api_base")
+        if not base:
+            continue
+        base = from_env(base, info.ref.id)
         url = urlparse(base)
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
@@ -344,6 +381,8 @@ def build(
     offline: bool = False,
     lock_dir: Path | None = None,
     spec_label: str | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
 ) -> BuildResult:
     """Build ``taxonomy``'s dataset into ``out_dir/<name>/``; see the CLI's ``build``.
 
@@ -376,7 +415,9 @@ def build(
                 return unchanged
         if use_lock:
             rehydrate(store, lock_dir or out_dir / taxonomy.name)
-        executor = _Executor(graph, store, caller, concurrency, progress, rows, selection, force)
+        executor = _Executor(
+            graph, store, caller, concurrency, progress, rows, selection, force, rpm, tpm
+        )
         executor.start(taxonomy.disciplines)
         pool = ThreadPoolExecutor(max_workers=executor.concurrency, thread_name_prefix="glanc")
         try:

@@ -106,3 +106,57 @@ def test_build_over_http_with_faults_retries_and_converges(glanc, tmp_path, fake
     with urllib.request.urlopen(faulty.replace("/v1", "/stats")) as response:
         stats = json.loads(response.read())
     assert sum(1 for kind, n in stats.items() if kind != "ok" and n) >= 5, stats
+
+
+@pytest.mark.model
+def test_build_through_llama_cpp_server(glanc, tmp_path, monkeypatch):
+    """End to end over HTTP: llama-cpp-python's own OpenAI-compatible server, on
+    loopback, serving the embedded SmolLM2 GGUF."""
+    from glanc.models import embedded_gguf
+
+    monkeypatch.setenv("GLANC_TEST_KEY", SECRET)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--verbose", "False"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "llama_cpp.server did not start"
+                time.sleep(0.3)
+        model = (f"{{id: openai/smollm2, api_base: 'http://127.0.0.1:{port}/v1', "
+                 "api_key: 'env:GLANC_TEST_KEY', timeout: 120}")
+        path = tmp_path / "served.yaml"
+        path.write_text(
+            "glanc: 1\nname: served\nseed: 5\n"
+            f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
+            "  sessions: 2\n  key_concepts: 2\n  questions_per_subject: 2\n"
+            "  decoding: {syllabus: {max_tokens: 400, temperature: 0.3}, "
+            "question: {max_tokens: 150}, answer: {max_tokens: 200}}\n"
+            "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n"
+            "        subjects: [{name: Classical Mechanics, level: introductory, "
+            "subtopics: [Newton's laws, energy]}]\n"
+        )
+        result = glanc("build", str(path), "--json", "-q", "--concurrency", "2")
+        assert result.exit_code in (0, 1), result.output
+        s = summary(result)
+        # every call went over HTTP and was metered by the server's usage
+        assert s["lm_calls"] >= 1 and s["tokens"]["in"] > 0 and s["tokens"]["out"] > 0
+        con = duckdb.connect(str(tmp_path / "cache.duckdb"), read_only=True)
+        statuses = dict(con.execute("SELECT stage, count(*) FROM nodes GROUP BY stage").fetchall())
+        con.close()
+        assert statuses.get("syllabus") == 1
+        if result.exit_code == 0:
+            assert s["rows"] == 2
+    finally:
+        server.kill()
+        server.wait()

@@ -1,0 +1,117 @@
+"""Remote-model throughput: calls/s at several concurrencies against a local
+OpenAI-compatible server that answers schema-valid JSON after a fixed latency,
+next to the ideal (concurrency / latency). Run from the repository root:
+
+    .venv/bin/python benchmarks/concurrency.py --latency-ms 100 --levels 1 8 32 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SERVER = ROOT / "tests" / "servers" / "fake_openai.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spec(path: Path, base: str, questions: int) -> Path:
+    model = {"id": "openai/fake-model", "api_base": base, "api_key": "env:GLANC_BENCH_KEY"}
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "glanc": 1,
+                "name": "concurrency",
+                "seed": 1,
+                "settings": {
+                    "models": {"generator": model, "answerer": model},
+                    "questions_per_subject": questions,
+                },
+                "taxonomy": [
+                    {
+                        "name": "Bench",
+                        "children": [
+                            {"name": "Physics", "subjects": [{"name": "Mechanics"}]},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--seconds", type=float, default=10, help="target length of each run")
+    parser.add_argument("--repeat", type=int, default=3)
+    a = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", str(port), "--latency-ms", str(a.latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server.stdout.readline()
+    time.sleep(0.5)
+    base = f"http://127.0.0.1:{port}/v1"
+    latency = a.latency_ms / 1000
+    rows = []
+    try:
+        for level in a.levels:
+            ideal = level / latency
+            # one syllabus call, then questions and answers: about 2 calls a question
+            questions = max(10, int(ideal * a.seconds / 2))
+            rates = []
+            for _ in range(a.repeat):
+                work = Path(tempfile.mkdtemp(prefix="glanc-conc-"))
+                path = spec(work / "spec.yaml", base, questions)
+                proc = subprocess.run(
+                    [sys.executable, "-m", "glanc", "build", str(path), "--store",
+                     str(work / "s.duckdb"), "--out", str(work / "out"), "--json", "-q",
+                     "--concurrency", str(level)],
+                    capture_output=True, text=True, cwd=ROOT,
+                    env={**__import__("os").environ, "GLANC_BENCH_KEY": "bench"},
+                )  # fmt: skip
+                shutil.rmtree(work, ignore_errors=True)
+                if proc.returncode != 0:
+                    raise SystemExit(proc.stderr)
+                data = json.loads(proc.stdout)
+                rates.append(data["lm_calls"] / data["seconds"])
+            rate = statistics.median(rates)
+            row = {
+                "concurrency": level,
+                "latency_ms": a.latency_ms,
+                "calls": data["lm_calls"],
+                "calls_per_s": round(rate, 1),
+                "ideal_calls_per_s": round(ideal, 1),
+                "share_of_ideal": round(rate / ideal, 3),
+                "runs": a.repeat,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        server.kill()
+    (HERE / "concurrency.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
