@@ -8,6 +8,7 @@ a local cache). Then it compares the files byte for byte.
 
 from __future__ import annotations
 
+import filecmp
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +71,4 @@ def check(taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None) -> Che
 
 
 def _same(a: Path, b: Path) -> bool:
-    if not a.is_file() or not b.is_file():
-        return False
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
+    return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)

@@ -44,6 +44,16 @@ def _store_option(fn):
     )(fn)
 
 
+def _out_option(help: str):
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_OUT,
+        show_default=True,
+        help=help,
+    )
+
+
 def _wait_option(fn):
     return click.option(
         "--wait", is_flag=True, help="If another glanc process holds the store, wait for it."
@@ -131,13 +141,7 @@ def validate(specs: tuple[Path, ...]) -> None:
 @_store_option
 @_selection_options
 @_wait_option
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Builds directory; the dataset goes to OUT/<name>/.",
-)
+@_out_option("Builds directory; the dataset goes to OUT/<name>/.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1024),
@@ -249,13 +253,7 @@ def build(
 @_store_option
 @_selection_options
 @_wait_option
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Builds directory: OUT/<name>/lock.jsonl counts as cached, as in build.",
-)
+@_out_option("Builds directory: OUT/<name>/lock.jsonl counts as cached, as in build.")
 @click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
@@ -344,13 +342,7 @@ def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Builds directory holding <name>/.",
-)
+@_out_option("Builds directory holding <name>/.")
 @click.option("--model", help="Check a build made with build --model.")
 @_user_errors
 def check(spec: Path, out: Path, model: str | None) -> None:
@@ -412,13 +404,7 @@ def check(spec: Path, out: Path, model: str | None) -> None:
     help="Example rows per kind of change and taxonomy path.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the datasets differ.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Builds directory, for --base without paths.",
-)
+@_out_option("Builds directory, for --base without paths.")
 @_user_errors
 def diff(
     paths: tuple[str, ...], base: str | None, fmt: str, samples: int, exit_code: bool, out: Path
@@ -511,13 +497,7 @@ def _source(arg: str, dest: Path) -> tuple[str, Path | None]:
     type=click.Path(path_type=Path),
     help="File to write (default: stdout; parquet needs a file).",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Builds directory holding NAME/.",
-)
+@_out_option("Builds directory holding NAME/.")
 @_user_errors
 def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
     """Export build NAME's dataset as chat JSONL, full JSONL or Parquet.
