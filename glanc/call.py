@@ -84,6 +84,12 @@ class Caller:
         self._lms: dict[ModelInfo, Any] = {}
         self._lock = threading.Lock()
         self._adapter: Any = None
+        self.stopping = threading.Event()  # set on Ctrl-C: workers give up between tries
+
+    def stop(self) -> None:
+        """Make every worker give up at its next try or backoff, so an interrupted
+        build leaves no thread retrying in the background."""
+        self.stopping.set()
 
     @property
     def adapter(self):
@@ -117,6 +123,8 @@ class Caller:
         start = time.perf_counter()
         attempt = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            if self.stopping.is_set():
+                raise Cancelled()
             config = dict(node.decoding)
             config["seed"] = (node.seed + attempt - 1) % (2**31)
             if attempt > 1 and not config.get("temperature"):
@@ -133,6 +141,8 @@ class Caller:
                 raw = None
                 error = f"{TRANSPORT}{exc}"
                 retry = False
+            except Cancelled:
+                raise
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
@@ -173,8 +183,13 @@ class Caller:
                 if attempt == tries - 1:
                     raise TransportFailure(f"{_one_line(exc)} (after {attempt + 1} tries)") from exc
                 backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1)
-                time.sleep(max(wait, backoff))
+                if self.stopping.wait(max(wait, backoff)):
+                    raise Cancelled() from exc
         raise AssertionError("unreachable")
+
+
+class Cancelled(Exception):
+    """The build was interrupted; the node's result is not recorded."""
 
 
 class TransportFailure(Exception):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import GlancError, SpecError
+from .errors import GlancError, Interrupted, SpecError
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_OUT = Path("builds")
@@ -29,6 +30,12 @@ def _user_errors(fn):
             return fn(*args, **kwargs)
         except GlancError as exc:
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
+            if isinstance(exc, Interrupted):
+                # worker threads may sit in a model call for minutes: exit without
+                # joining them (the store is already closed, the builds/ files untouched)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.exit_code)
             sys.exit(exc.exit_code)
 
     return wrapper

@@ -1,9 +1,10 @@
 """Engines behind ``dspy.LM``: llama.cpp in-process, and the deterministic stub.
 
 Both plug into DSPy 3.4's engine hook (``dspy.LM("local/...", engine=...)``)
-so every stage runs the same DSPy program whatever the model; remote models use
-DSPy's own engine. DSPy's response cache is always off: glanc's DuckDB store is
-the one cache.
+so every stage runs the same DSPy program whatever the model. ``openai/NAME`` with
+an ``api_base`` (any OpenAI-compatible server) goes through ``glanc.openai_chat``;
+other remote models use DSPy's own route. DSPy's response cache is always off:
+glanc's DuckDB store is the one cache.
 """
 
 from __future__ import annotations
@@ -187,13 +188,26 @@ def make_lm(info: ModelInfo):
     # DSPy would fetch a model price list from the internet on first use (a 5 s
     # stall offline); glanc talks only to the model's own server
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
-    kwargs: dict[str, Any] = {"timeout": float(info.ref.option("timeout", 120))}
-    if info.ref.option("api_base"):
-        kwargs["api_base"] = from_env(info.ref.option("api_base"), info.ref.id)
+    timeout = float(info.ref.option("timeout", 120))
+    base = info.ref.option("api_base")
+    base = from_env(base, info.ref.id) if base else None
     key = info.ref.option("api_key") or (
         f"env:{info.ref.option('api_key_env')}" if info.ref.option("api_key_env") else None
     )
-    if key:
-        kwargs["api_key"] = from_env(key, info.ref.id)
+    api_key = from_env(key, info.ref.id) if key else None
+    provider, name = info.ref.id.split("/", 1)
+    if provider == "openai" and base:
+        # any OpenAI-compatible server: glanc's engine sends the output schema and max_tokens
+        from .openai_chat import OpenAIChatEngine
+
+        engine = OpenAIChatEngine(
+            base, name, api_key, timeout, str(info.ref.option("structured_output", "json_schema"))
+        )
+        return dspy.LM(f"local/{name}", engine=engine, cache=False, num_retries=0)
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if base:
+        kwargs["api_base"] = base
+    if api_key:
+        kwargs["api_key"] = api_key
     # glanc retries transport failures itself (call.Caller), with backoff
     return dspy.LM(info.ref.id, cache=False, num_retries=0, **kwargs)

@@ -16,6 +16,12 @@ class GlancError(Exception):
     exit_code = 2
 
 
+class Interrupted(GlancError):
+    """Ctrl-C during a build: what was finished is kept; the message says how to resume."""
+
+    exit_code = 130
+
+
 @dataclass(frozen=True)
 class Problem:
     """One located problem in a spec file, as ``file:line:col: path: message``."""

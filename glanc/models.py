@@ -28,7 +28,8 @@ class ModelSpecError(ValueError):
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model id resolved to what runs it: ``stub``, ``gguf`` (llama.cpp) or ``litellm``."""
+    """A model id resolved to what runs it: ``stub``, ``gguf`` (llama.cpp) or ``remote``
+    (a server: glanc's OpenAI-compatible engine, or DSPy's own route)."""
 
     kind: str
     ref: ModelRef
@@ -77,7 +78,7 @@ def describe(ref: ModelRef, base_dir: Path) -> ModelInfo:
             raise ModelSpecError(f"model file not found: {path}")
         return ModelInfo("gguf", ref, path)
     if "/" in mid and not mid.startswith("/") and mid.split("/", 1)[1]:
-        return ModelInfo("litellm", ref)
+        return ModelInfo("remote", ref)
     raise ModelSpecError(
         f"unknown model {mid!r}: use 'embedded', 'stub' (or 'stub:NAME'), a path to a .gguf file, "
         "or a provider/model string such as 'openai/gpt-4o-mini'"
@@ -99,4 +100,8 @@ def identity(info: ModelInfo) -> dict[str, Any]:
         assert info.path is not None
         st = info.path.stat()
         return {"kind": "gguf", "sha256": _gguf_digest(str(info.path), st.st_size, st.st_mtime_ns)}
-    return {"kind": info.kind, "id": info.ref.id}
+    identity: dict[str, Any] = {"kind": info.kind, "id": info.ref.id}
+    structured = info.ref.option("structured_output")
+    if structured not in (None, "json_schema"):
+        identity["structured_output"] = structured  # it changes what the model writes
+    return identity

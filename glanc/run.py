@@ -25,7 +25,7 @@ from . import __version__, card, models
 from .call import TRANSPORT, Caller, Outcome
 from .dataset import RowSpool, write_dataset
 from .engines import from_env
-from .errors import GlancError
+from .errors import GlancError, Interrupted
 from .expand import Expander
 from .fingerprint import canonical_json, digest
 from .graph import Graph, Node, row_id
@@ -40,10 +40,6 @@ from .store import Record, Store
 _DEPTH = {stage: i for i, stage in enumerate(STAGES)}
 LOOKUP_BATCH = 512
 LOOKUP_MIN = 256
-
-
-class Interrupted(GlancError):
-    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -346,7 +342,7 @@ def preflight(graph: Graph) -> None:
     """Fail fast, before the store is touched, on an ``env:`` reference that is not
     set or a server that cannot be reached."""
     for info in graph.models_used():
-        if info.kind != "litellm":
+        if info.kind != "remote":
             continue
         for option in ("api_key", "api_base"):
             if info.ref.option(option):
@@ -423,9 +419,14 @@ def build(
         try:
             executor.run(pool)
         except KeyboardInterrupt:
+            # in-flight calls are abandoned, not awaited: their results are never
+            # recorded, and the store keeps every node finished before now
+            caller.stop()
             pool.shutdown(wait=False, cancel_futures=True)
+            kept = sum(s.run + s.failed for s in progress.stats.values())
             raise Interrupted(
-                "interrupted: finished nodes are kept in the store; run the same command "
+                f"interrupted: {kept} node(s) finished in this run are kept in the store, "
+                f"{len(executor.inflight)} call(s) in flight abandoned; run the same command "
                 "again to resume"
             ) from None
         pool.shutdown(wait=True)

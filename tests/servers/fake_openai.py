@@ -83,9 +83,15 @@ class Server:
         self.stall = stall_s
         self.rng = random.Random(seed)
         self.counts: dict[str, int] = {"ok": 0, **{f: 0 for f in FAULTS}}
+        self.shapes: dict[str, int] = {}  # what requests asked for: response_format type, max_tokens
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        for part in (
+            f"response_format={(body.get('response_format') or {}).get('type', 'none')}",
+            f"max_tokens={'set' if 'max_tokens' in body else 'unset'}",
+        ):
+            self.shapes[part] = self.shapes.get(part, 0) + 1
         fault = self.rng.choice(self.faults) if self.rng.random() < self.fault_rate else None
         self.counts[fault or "ok"] += 1
         await asyncio.sleep(self.latency)
@@ -132,6 +138,9 @@ class Server:
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.counts)
 
+    async def requests(self, request: web.Request) -> web.Response:
+        return web.json_response(self.shapes)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -147,6 +156,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server.chat)
     app.router.add_get("/stats", server.stats)
+    app.router.add_get("/requests", server.requests)
     print("ready", flush=True)
     web.run_app(app, host="127.0.0.1", port=a.port, print=None, access_log=None)
 
