@@ -18,6 +18,7 @@ from .graph import Graph, Node
 from .select import Selection, normalise_path
 from .spec import STAGES, Discipline, Taxonomy
 from .store import Record, SlotRecord, StageAverages, Store
+from .usage import cost, price_of
 
 REASONS = (
     "new",
@@ -262,12 +263,11 @@ class _Walk:
         tin, tout = avg.tokens_in * count, avg.tokens_out * count
         tally.tokens_in += tin
         tally.tokens_out += tout
-        price = info.ref.option("price")
+        price = price_of(info)
         if price is None:
             tally.unpriced = True
         else:
-            p = dict(price)
-            tally.cost += (tin * p.get("input", 0) + tout * p.get("output", 0)) / 1e6
+            tally.cost += cost(price, tin, tout)
 
 
 def _pooled(averages: dict[tuple[str, str], StageAverages], stage: str) -> StageAverages | None:

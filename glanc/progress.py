@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from .spec import STAGES
+from .usage import Ledger
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Progress:
     enabled: bool = True
     stats: dict[str, StageStats] = field(default_factory=lambda: {s: StageStats() for s in STAGES})
     queued: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STAGES})
+    usage: Ledger = field(default_factory=Ledger)  # what this run's calls spent, per model
     _last: float = 0.0
     _drawn: int = 0
     _start: float = field(default_factory=time.monotonic)
@@ -59,6 +61,14 @@ class Progress:
                 f"{stage:>9}  {done:>6}/{done + self.queued[stage]:<6} "
                 f"run {s.run:<6} cached {s.cached:<6} failed {s.failed:<4} {skipped}"
                 f"tokens {s.tokens_in}+{s.tokens_out}"
+            )
+        for label in sorted(self.usage.cells):
+            t = self.usage.total(label)
+            spent = self.usage.cost(label)
+            money = f"  ${spent:.4f}" if spent is not None else ""
+            out.append(
+                f"{'model':>9}  {label}  calls {t.calls}  "
+                f"tokens {t.tokens_in}+{t.tokens_out}{money}"
             )
         return out
 

@@ -36,6 +36,7 @@ from .progress import Progress, StageStats
 from .select import Selection
 from .spec import STAGES, Discipline, Taxonomy
 from .store import Record, Store
+from .usage import Ledger
 
 _DEPTH = {stage: i for i, stage in enumerate(STAGES)}
 LOOKUP_BATCH = 512
@@ -63,6 +64,7 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     skipped: list[Node] = field(default_factory=list)
+    usage: Ledger = field(default_factory=Ledger)  # this run's calls, per model and stage
     up_to_date: bool = False  # nothing changed since the last build: no node was walked
 
     @property
@@ -74,6 +76,7 @@ class BuildResult:
             "stages": {s: st.as_json() for s, st in self.stages.items()},
             "lm_calls": self.lm_calls,
             "tokens": {"in": self.tokens_in, "out": self.tokens_out},
+            "models": self.usage.as_json(),
             "rows": self.rows,
             "failed": [f.__dict__ for f in self.failures],
             "dataset": str(self.dataset),
@@ -117,6 +120,7 @@ class _Executor:
         self.failures: list[Failure] = []
         self.lm_calls = 0
         self.dataset_tokens = [0, 0]
+        self.dataset_usage = Ledger()  # tokens recorded with every node the dataset uses
         self.models_by_stage: dict[str, set[str]] = {s: set() for s in STAGES}
         self.decoding_by_stage: dict[str, dict[str, dict]] = {s: {} for s in STAGES}
         self.skipped: list[Node] = []
@@ -179,6 +183,9 @@ class _Executor:
                 stats.run += 1
             self.dataset_tokens[0] += record.tokens_in or 0
             self.dataset_tokens[1] += record.tokens_out or 0
+            self.dataset_usage.add(
+                node.model, node.stage, record.tokens_in or 0, record.tokens_out or 0, 1
+            )
             self.finished(node, record.output)
         else:
             stats.failed += 1
@@ -237,6 +244,9 @@ class _Executor:
         stats = self.progress.stats[node.stage]
         stats.tokens_in += outcome.tokens_in
         stats.tokens_out += outcome.tokens_out
+        self.progress.usage.add(
+            node.model, node.stage, outcome.tokens_in, outcome.tokens_out, outcome.attempts
+        )
         record = Record(
             key=node.key,
             stage=node.stage,
@@ -517,6 +527,7 @@ def _finish(
         },
         "complete": not executor.failures and not any(st.skipped for st in stats.values()),
         "tokens": {"in": executor.dataset_tokens[0], "out": executor.dataset_tokens[1]},
+        "usage": executor.dataset_usage.as_json(calls="nodes"),
         "models": {s: sorted(m) for s, m in executor.models_by_stage.items()},
     }
     build_dir = out_dir / taxonomy.name
@@ -538,4 +549,5 @@ def _finish(
         failures=executor.failures,
         seconds=time.monotonic() - started,
         skipped=executor.skipped,
+        usage=executor.progress.usage,
     )

@@ -156,3 +156,36 @@ def test_a_noop_rebuild_is_recognised_without_walking_the_graph(glanc, tiny, tmp
     assert summary(forced)["lm_calls"] == 9 and summary(forced)["up_to_date"] is False
     after = summary(glanc("build", str(tiny), "--json", "-q"))
     assert after["up_to_date"] is False and after["lm_calls"] == 0
+
+
+def test_tokens_and_cost_per_model_and_stage(glanc, tiny, tmp_path):
+    """GLAN's split (a strong generator, a cheaper answerer), priced: the run's
+    calls per model in --json and the progress display, the dataset's tokens and
+    cost per model and stage in the manifest, the same after a cached rebuild."""
+    tiny.write_text(tiny.read_text().replace(
+        "models: {generator: stub, answerer: stub}",
+        "models: {generator: {id: stub, price: {input: 5, output: 15}}, "
+        "answerer: {id: 'stub:cheap', price: {input: 0.5, output: 1.5}}}"))
+    result = glanc("build", str(tiny), "--json")
+    s = summary(result)
+    models = s["models"]
+    assert sorted(models) == ["stub", "stub:cheap"]
+    assert models["stub:cheap"]["calls"] == 9 and list(models["stub:cheap"]["stages"]) == ["answer"]
+    assert models["stub"]["calls"] == 14
+    assert sum(m["tokens_in"] for m in models.values()) == s["tokens"]["in"]
+    for m, (pin, pout) in {"stub": (5, 15), "stub:cheap": (0.5, 1.5)}.items():
+        expected = (models[m]["tokens_in"] * pin + models[m]["tokens_out"] * pout) / 1e6
+        assert abs(models[m]["cost_usd"] - expected) < 1e-6
+    assert "    model  stub:cheap  calls 9  tokens " in result.stderr  # live display
+
+    manifest = json.loads((tmp_path / "builds" / "tiny" / "manifest.json").read_text())
+    usage = manifest["usage"]
+    assert usage["stub"]["stages"]["question"]["nodes"] == 9
+    assert usage["stub"]["tokens_in"] == models["stub"]["tokens_in"]
+    assert usage["stub:cheap"]["cost_usd"] == models["stub:cheap"]["cost_usd"]
+
+    # all cached, written afresh elsewhere: the manifest counts what the dataset took
+    again = summary(glanc("build", str(tiny), "--json", "-q", "--store", str(tmp_path / "cache.duckdb"),
+                          "--out", str(tmp_path / "again"), store=False))
+    assert again["lm_calls"] == 0 and again["models"] == {}
+    assert json.loads((tmp_path / "again" / "tiny" / "manifest.json").read_text()) == manifest

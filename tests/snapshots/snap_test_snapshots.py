@@ -487,6 +487,35 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
   "tokens": {
     "in": 6141,
     "out": 347
+  },
+  "usage": {
+    "stub": {
+      "nodes": 23,
+      "stages": {
+        "answer": {
+          "nodes": 9,
+          "tokens_in": 1359,
+          "tokens_out": 36
+        },
+        "question": {
+          "nodes": 9,
+          "tokens_in": 3312,
+          "tokens_out": 36
+        },
+        "subjects": {
+          "nodes": 2,
+          "tokens_in": 538,
+          "tokens_out": 110
+        },
+        "syllabus": {
+          "nodes": 3,
+          "tokens_in": 932,
+          "tokens_out": 165
+        }
+      },
+      "tokens_in": 6141,
+      "tokens_out": 347
+    }
   }
 }
 '''
