@@ -95,9 +95,7 @@ class Caller:
     def adapter(self):
         """One JSONAdapter for every call: it holds no per-call state."""
         if self._adapter is None:
-            import dspy
-
-            self._adapter = dspy.JSONAdapter()
+            self._adapter = programs.adapter()
         return self._adapter
 
     def lm(self, info: ModelInfo):

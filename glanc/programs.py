@@ -119,3 +119,38 @@ def to_json(prediction: Any, template: StageTemplate) -> dict[str, Any]:
         else:
             out[f.name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def adapter() -> dspy.JSONAdapter:
+    """DSPy's JSONAdapter, with what depends only on the signature computed once.
+
+    Per call, the adapter rebuilt the system message and the pydantic response
+    schema from the signature: a fifth of a remote call's CPU in glanc's
+    process, which runs every call under one GIL. The messages and schema are
+    the same (``tests/test_snapshots.py`` checks them against the plain adapter).
+    """
+    import dspy
+
+    class MemoJSONAdapter(dspy.JSONAdapter):
+        def __init__(self):
+            super().__init__()
+            self._system: dict[Any, str] = {}
+            self._formats: dict[Any, Any] = {}
+
+        def format_system_message(self, signature):
+            text = self._system.get(signature)
+            if text is None:
+                text = self._system[signature] = super().format_system_message(signature)
+            return text
+
+        def _prepare_response_format(self, lm, lm_kwargs, signature):
+            key = (signature, lm.supports_response_schema, "response_format" in lm.supported_params)
+            if key not in self._formats:
+                probe: dict[str, Any] = {}
+                super()._prepare_response_format(lm, probe, signature)
+                self._formats[key] = probe.get("response_format")
+            if self._formats[key] is not None:
+                lm_kwargs["response_format"] = self._formats[key]
+
+    return MemoJSONAdapter()

@@ -43,6 +43,29 @@ def test_golden_prompts_per_stage(snapshot):
         snapshot.assert_match(messages(node.stage, node.inputs, taxonomy), node.stage)
 
 
+def test_the_memoising_adapter_writes_what_dspys_writes(tiny):
+    """glanc's adapter computes the system message and response schema once per
+    signature; twice over, they are DSPy's JSONAdapter's, byte for byte."""
+    import dspy
+
+    from glanc.engines import StubEngine
+
+    lm = dspy.LM("local/stub", engine=StubEngine(), cache=False)
+    plain, memo = dspy.JSONAdapter(), programs.adapter()
+    for _, template in load_taxonomy(tiny).template.stages:
+        sig = programs.signature(template)
+        inputs = {f.name: f"some {f.name}" for f in template.inputs}
+        for _ in range(2):
+            assert memo.format(sig, demos=[], inputs=inputs) == plain.format(sig, [], inputs)
+            expected, got = {}, {}
+            plain._prepare_response_format(lm, expected, sig)
+            memo._prepare_response_format(lm, got, sig)
+            # a pydantic model class, made afresh per call by DSPy: compare its schema
+            schema = got["response_format"].model_json_schema()
+            assert schema == expected["response_format"].model_json_schema()
+            assert sorted(schema["properties"]) == sorted(f.name for f in template.outputs)
+
+
 def test_plan_of_the_science_taxonomy(glanc, snapshot):
     result = glanc("plan", str(ROOT / "taxonomies" / "science.yaml"), "--no-lock", "--all")
     assert result.exit_code == 0, result.output

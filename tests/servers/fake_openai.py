@@ -19,6 +19,7 @@ import json
 import random
 import re
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -84,6 +85,7 @@ class Server:
         self.rng = random.Random(seed)
         self.counts: dict[str, int] = {"ok": 0, **{f: 0 for f in FAULTS}}
         self.shapes: dict[str, int] = {}  # what requests asked for: response_format type, max_tokens
+        self.answered: list[float] = []  # when each good answer was sent (monotonic seconds)
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -133,6 +135,8 @@ class Server:
             raw = raw[: len(raw) // 2]
         if fault == "not_json":
             raw = "<html>502 Bad Gateway</html>"
+        if fault is None:
+            self.answered.append(time.monotonic())
         return web.Response(text=raw, content_type="application/json")
 
     async def stats(self, request: web.Request) -> web.Response:
@@ -140,6 +144,11 @@ class Server:
 
     async def requests(self, request: web.Request) -> web.Response:
         return web.json_response(self.shapes)
+
+    async def times(self, request: web.Request) -> web.Response:
+        """The answer times since the last call, for steady-state throughput."""
+        times, self.answered = self.answered, []
+        return web.json_response(times)
 
 
 def main() -> None:
@@ -157,6 +166,7 @@ def main() -> None:
     app.router.add_post("/v1/chat/completions", server.chat)
     app.router.add_get("/stats", server.stats)
     app.router.add_get("/requests", server.requests)
+    app.router.add_get("/times", server.times)
     print("ready", flush=True)
     web.run_app(app, host="127.0.0.1", port=a.port, print=None, access_log=None)
 
