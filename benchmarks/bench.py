@@ -158,6 +158,53 @@ def overhead(pairs: int, repeat: int, concurrency: int) -> dict:
     }
 
 
+def stages(pairs: int, repeat: int, concurrency: int, floor: dict[str, float]) -> dict:
+    """glanc's calls/s per stage, next to DSPy's floor for that stage.
+
+    Stages run one after another on one store (``--select stage:X``: the stages
+    above are cached by then), so each build's rate is one stage's. A build
+    also pays fixed costs (DSPy's import, reading the spec, writing the
+    dataset): measured as a rebuild with everything cached into a fresh
+    output directory, and reported both in and out of the rate.
+    """
+    work = Path(tempfile.mkdtemp(prefix="glanc-bench-"))
+    spec = synthetic.write(work / "spec.yaml", pairs, subjects=10, questions=20)
+    runs: dict[str, list[tuple[int, float]]] = {}
+    fixed = []
+    for i in range(repeat):
+        store = work / f"stages{i}.duckdb"
+        for stage in ("subjects", "syllabus", "question", "answer"):
+            _, _, data, _ = run_glanc(
+                "build", str(spec), "--store", str(store), "--out", str(work / f"o{i}"),
+                "--json", "-q", "--concurrency", str(concurrency), "--select", f"stage:{stage}",
+            )  # fmt: skip
+            runs.setdefault(stage, []).append((data["stages"][stage]["run"], data["seconds"]))
+        _, _, data, _ = run_glanc(
+            "build", str(spec), "--store", str(store), "--out", str(work / f"cached{i}"),
+            "--json", "-q", "--concurrency", str(concurrency),
+        )  # fmt: skip
+        assert data["lm_calls"] == 0
+        fixed.append(data["seconds"])
+    shutil.rmtree(work, ignore_errors=True)
+    fixed_s = statistics.median(fixed)
+    out = {}
+    for stage, rs in runs.items():
+        calls = rs[0][0]
+        seconds = statistics.median(t for _, t in rs)
+        with_fixed = calls / seconds
+        without = calls / max(seconds - fixed_s, 1e-9)
+        out[stage] = {
+            "calls": calls,
+            "seconds": round(seconds, 2),
+            "glanc_calls_per_s": round(with_fixed, 1),
+            "glanc_calls_per_s_less_fixed": round(without, 1),
+            "dspy_calls_per_s": floor.get(stage),
+            "floor_over_glanc": round(floor[stage] / without, 3) if stage in floor else None,
+        }
+    return {"measure": "stages", "pairs": pairs, "concurrency": concurrency, "runs": repeat,
+            "fixed_s": round(fixed_s, 2), "stages": out}  # fmt: skip
+
+
 # -- large builds: throughput, no-op, memory, store size, diff -------------------------
 def big_build(pairs: int, work: Path, concurrency: int) -> dict:
     spec = synthetic.write(work / f"s{pairs}.yaml", pairs)
@@ -282,6 +329,10 @@ def main() -> None:
         for c in (1, a.concurrency):
             results[f"overhead_c{c}"] = overhead(a.overhead_pairs, a.repeat, c)
             print(json.dumps(results[f"overhead_c{c}"]), flush=True)
+    if a.measure in ("all", "overhead"):
+        floor = results[f"overhead_c{a.concurrency}"]["dspy_per_stage_calls_per_s"]
+        results["stages"] = stages(a.overhead_pairs, a.repeat, a.concurrency, floor)
+        print(json.dumps(results["stages"]), flush=True)
     if a.measure in ("all", "plan"):
         results["plan_glan"] = plan_glan(a.repeat)
         print(json.dumps(results["plan_glan"]), flush=True)
