@@ -69,11 +69,13 @@ def run_glanc(*args: str) -> tuple[float, int, dict | None, str]:
 
 
 # -- overhead: glanc build vs the same DSPy calls in a loop ---------------------------
-def dspy_floor(store: Path, spec: Path) -> dict:
+def dspy_floor(store: Path, spec: Path, adapter: str = "dspy") -> dict:
     """Replay every node a build made, with the same programs, inputs, seeds and
     stub, as plain ``dspy.Predict`` calls in a loop: the floor glanc stands on.
     Its time is the loop plus importing DSPy (a build's time includes both); not
-    reading the inputs back."""
+    reading the inputs back. ``adapter="glanc"`` formats with glanc's
+    memoising JSONAdapter (the same messages, computed once per signature)
+    instead of DSPy's own, to separate glanc's overhead from that saving."""
     started = time.perf_counter()
     import dspy  # timed: a glanc build pays for this import too
 
@@ -100,7 +102,8 @@ def dspy_floor(store: Path, spec: Path) -> dict:
         for s in signatures
     }
     start = time.perf_counter()
-    with dspy.context(lm=lm, adapter=dspy.JSONAdapter(), disable_history=True):
+    chosen = programs.adapter() if adapter == "glanc" else dspy.JSONAdapter()
+    with dspy.context(lm=lm, adapter=chosen, disable_history=True):
         for stage, key, inputs in rows:
             t = time.perf_counter()
             config = {**decoding[stage], "seed": int(key[:8], 16) % (2**31)}
@@ -115,7 +118,7 @@ def dspy_floor(store: Path, spec: Path) -> dict:
     }
 
 
-def overhead(pairs: int, repeat: int, concurrency: int) -> dict:
+def overhead(pairs: int, repeat: int, concurrency: int, adapter: str = "dspy") -> dict:
     """glanc build time / the same DSPy calls made directly in a loop (median of runs)."""
     work = Path(tempfile.mkdtemp(prefix="glanc-bench-"))
     spec = synthetic.write(work / "spec.yaml", pairs, subjects=10, questions=20)
@@ -129,10 +132,11 @@ def overhead(pairs: int, repeat: int, concurrency: int) -> dict:
         builds.append(data["seconds"])
         code = (
             "import json, sys; sys.path.insert(0, sys.argv[1]); import bench; "
-            "print(json.dumps(bench.dspy_floor(*map(__import__('pathlib').Path, sys.argv[2:]))))"
+            "print(json.dumps(bench.dspy_floor(*map(__import__('pathlib').Path, sys.argv[2:4]), "
+            "sys.argv[4])))"
         )
         out = subprocess.run(
-            [sys.executable, "-c", code, str(HERE), str(store), str(spec)],
+            [sys.executable, "-c", code, str(HERE), str(store), str(spec), adapter],
             capture_output=True, text=True, check=True, cwd=ROOT,
         )  # fmt: skip
         floors.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -142,6 +146,7 @@ def overhead(pairs: int, repeat: int, concurrency: int) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     return {
         "measure": "overhead",
+        "floor_adapter": adapter,
         "pairs": pairs,
         "calls": calls,
         "concurrency": concurrency,
@@ -317,6 +322,10 @@ def plan_glan(repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("measure", choices=("all", "overhead", "scale", "plan"))
+    parser.add_argument(
+        "--floor-adapter", choices=("dspy", "glanc"), default="dspy",
+        help="the loop's adapter: DSPy's JSONAdapter, or glanc's memoising one",
+    )  # fmt: skip
     parser.add_argument("--pairs", type=int, default=100_000, help="size of the large build")
     parser.add_argument("--small", type=int, default=10_000, help="size of the memory baseline")
     parser.add_argument("--overhead-pairs", type=int, default=1000)
@@ -327,7 +336,7 @@ def main() -> None:
     results = {"machine": machine(), "argv": sys.argv[1:]}
     if a.measure in ("all", "overhead"):
         for c in (1, a.concurrency):
-            results[f"overhead_c{c}"] = overhead(a.overhead_pairs, a.repeat, c)
+            results[f"overhead_c{c}"] = overhead(a.overhead_pairs, a.repeat, c, a.floor_adapter)
             print(json.dumps(results[f"overhead_c{c}"]), flush=True)
     if a.measure in ("all", "overhead"):
         floor = results[f"overhead_c{a.concurrency}"]["dspy_per_stage_calls_per_s"]

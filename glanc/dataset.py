@@ -22,16 +22,21 @@ BATCH = 2000
 def write_atomic(path: Path, lines: Iterable[str]) -> None:
     """Write ``lines`` to ``path`` via a temporary file and a rename: readers
     see the old file or the new one, never half of one."""
+    os.replace(_staged(path, lines), path)
+
+
+def _staged(path: Path, lines: Iterable[str]) -> str:
+    """``lines`` written in full to a temporary file beside ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             for line in lines:
                 f.write(line)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 class RowSpool:
@@ -41,9 +46,10 @@ class RowSpool:
         import duckdb
 
         self._dir = tempfile.mkdtemp(prefix="glanc-rows-")
-        # rows live in the file; a small buffer pool keeps them out of memory
+        # rows live in the file; a bounded buffer pool keeps them out of memory
+        # (DuckDB's sort spills past it; at 64 MB it failed to sort 100k rows)
         self._con = duckdb.connect(
-            os.path.join(self._dir, "rows.duckdb"), config={"memory_limit": "64MB"}
+            os.path.join(self._dir, "rows.duckdb"), config={"memory_limit": "256MB"}
         )
         self._con.execute(
             "CREATE TABLE rows (id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, "
@@ -102,11 +108,21 @@ def write_dataset(
 ) -> Path:
     """The build artifact: ``dataset.jsonl`` (one pair a line, by id), ``lock.jsonl``
     (every node used, by key), ``manifest.json`` and the ``README.md`` dataset card.
-    Each file is replaced atomically; the dataset goes last, so a reader that sees a
-    new dataset sees its lock and card too."""
-    write_atomic(out_dir / "lock.jsonl", lock)
-    write_atomic(out_dir / "manifest.json", [json.dumps(manifest, indent=2, sort_keys=True) + "\n"])
-    write_atomic(out_dir / "README.md", [card])
+    All four are written in full to temporary files before any is renamed into
+    place, dataset last: a failure while writing leaves the old artifact whole,
+    and a reader that sees a new dataset sees its lock and card too."""
     dataset = out_dir / "dataset.jsonl"
-    write_atomic(dataset, rows.sorted_lines())
+    staged: list[tuple[str, Path]] = []
+    try:
+        staged.append((_staged(out_dir / "lock.jsonl", lock), out_dir / "lock.jsonl"))
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        staged.append((_staged(out_dir / "manifest.json", [text]), out_dir / "manifest.json"))
+        staged.append((_staged(out_dir / "README.md", [card]), out_dir / "README.md"))
+        staged.append((_staged(dataset, rows.sorted_lines()), dataset))
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
     return dataset

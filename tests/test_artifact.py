@@ -158,3 +158,23 @@ def test_export_chat_jsonl_and_parquet(glanc, tiny, tmp_path):
     assert full == (tmp_path / "builds" / "tiny" / "dataset.jsonl").read_text()
     missing = glanc("export", "nope")
     assert missing.exit_code == 2 and "run glanc build first" in missing.stderr
+
+
+def test_a_failure_while_writing_leaves_the_old_artifact_whole(glanc, tiny, tmp_path, monkeypatch):
+    """All four files are staged before any is renamed: a failure while sorting
+    the dataset (DuckDB out of memory, say) replaces none of them."""
+    from glanc.dataset import RowSpool
+
+    assert glanc("build", str(tiny), "-q").exit_code == 0
+    build = tmp_path / "builds" / "tiny"
+    before = {p.name: p.read_bytes() for p in build.iterdir()}
+    tiny.write_text(tiny.read_text().replace("- name: Physics", "- name: Physics\n      - name: Geology"))
+
+    def failing(self):
+        yield "first line\n"
+        raise MemoryError("out of memory while sorting")
+
+    monkeypatch.setattr(RowSpool, "sorted_lines", failing)
+    with pytest.raises(MemoryError):
+        glanc("build", str(tiny), "-q")
+    assert {p.name: p.read_bytes() for p in build.iterdir()} == before  # no temp files either
