@@ -35,5 +35,17 @@ def glanc(tmp_path: Path):
     return run
 
 
+def ok_records(store: Path) -> dict[str, object]:
+    """Each finished node's key and when it was recorded: a resumed build must
+    leave these as they were."""
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return dict(con.execute("SELECT key, created_at FROM nodes WHERE status = 'ok'").fetchall())
+    finally:
+        con.close()
+
+
 def summary(result) -> dict:
     return json.loads(result.stdout)

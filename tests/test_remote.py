@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, summary
+from conftest import ROOT, ok_records, summary
 
 SERVER = ROOT / "tests" / "servers" / "fake_openai.py"
 SECRET = "sk-test-not-a-real-key-1234"
@@ -220,13 +220,6 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
     assert all(now[k] == t for k, t in kept.items())
     assert (out / "ref" / "dataset.jsonl").read_bytes() == expected
 
-
-def ok_records(store: Path) -> dict[str, object]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return dict(con.execute("SELECT key, created_at FROM nodes WHERE status = 'ok'").fetchall())
-    finally:
-        con.close()
 
 
 def ref_nodes(tmp_path: Path) -> int:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from conftest import ROOT, summary
+from conftest import ROOT, ok_records, summary
 
 SPEC = """\
 glanc: 1
@@ -44,13 +44,6 @@ def glanc_process(spec: Path, store: Path, out: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
 
-
-def ok_records(store: Path) -> dict[str, object]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return dict(con.execute("SELECT key, created_at FROM nodes WHERE status = 'ok'").fetchall())
-    finally:
-        con.close()
 
 
 def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random) -> None:
