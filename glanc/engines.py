@@ -32,6 +32,15 @@ def _response(request: Any, text: str, finish: str, tokens_in: int | None, token
     )
 
 
+def chat_messages(request: Any) -> list[dict[str, str]]:
+    """A ``dspy.lm15`` request's system prompt and turns as OpenAI chat messages."""
+    messages = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages += [{"role": m.role, "content": m.text or ""} for m in request.messages]
+    return messages
+
+
 def response_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
     """The JSON Schema inside an OpenAI-style ``response_format``, if any."""
     if not response_format:
@@ -60,10 +69,7 @@ class LlamaEngine:
 
     def complete(self, request: Any):
         cfg = request.config
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages += [{"role": m.role, "content": m.text or ""} for m in request.messages]
+        messages = chat_messages(request)
         kwargs: dict[str, Any] = {}
         schema = response_schema(cfg.response_format)
         if schema is not None:

@@ -19,7 +19,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from .engines import _response, response_schema
+from .engines import _response, chat_messages, response_schema
 
 #: how a server is asked for JSON matching the output schema
 STRUCTURED = ("json_schema", "json_object", "none")
@@ -65,11 +65,7 @@ class OpenAIChatEngine:
     def body(self, request: Any) -> dict[str, Any]:
         """The JSON body for a ``dspy.lm15`` request (public for tests)."""
         cfg = request.config
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages += [{"role": m.role, "content": m.text or ""} for m in request.messages]
-        body: dict[str, Any] = {"model": self.model, "messages": messages}
+        body: dict[str, Any] = {"model": self.model, "messages": chat_messages(request)}
         for name in ("max_tokens", "temperature", "top_p", "seed"):
             value = getattr(cfg, name, None)
             if value is not None:
