@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import programs
-from .engines import make_lm
+from .credentials import endpoint, redact
+from .engines import CutShort, make_lm
 from .graph import Node
 from .models import ModelInfo
 from .spec import Template
@@ -82,6 +83,7 @@ class Caller:
     def __init__(self, template: Template):
         self.template = template
         self._lms: dict[ModelInfo, Any] = {}
+        self._secrets: dict[ModelInfo, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._adapter: Any = None
         self.stopping = threading.Event()  # set on Ctrl-C: workers give up between tries
@@ -101,6 +103,8 @@ class Caller:
     def lm(self, info: ModelInfo):
         with self._lock:
             if info not in self._lms:
+                if info.kind == "remote":
+                    self._secrets[info] = endpoint(info).secrets
                 self._lms[info] = make_lm(info)
                 # DSPy warns on every truncated response, and importing DSPy resets its
                 # log level; glanc records, retries and reports those outputs itself
@@ -113,7 +117,11 @@ class Caller:
 
         template = self.template.stage(node.stage)
         signature = programs.signature(template)
-        lm = self.lm(node.model)
+        try:
+            lm = self.lm(node.model)
+        except Exception as exc:  # preflight checks models first; this is a last guard
+            error = redact(_one_line(exc), self._secrets.get(node.model, ()))
+            return Outcome(None, None, error, 1, 0, 0, 0.0)
         tokens_in = tokens_out = 0
         output: dict[str, Any] | None = None
         raw: str | None = None
@@ -141,6 +149,13 @@ class Caller:
                 retry = False
             except Cancelled:
                 raise
+            except CutShort as exc:  # never repaired into shorter data: a failed try
+                raw = exc.text
+                error = str(exc)
+                if exc.reason == "length":
+                    error += f": raise decoding.{node.stage}.max_tokens in the spec"
+                tokens_in += exc.tokens[0]
+                tokens_out += exc.tokens[1]
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
@@ -153,6 +168,8 @@ class Caller:
                 break
         latency = (time.perf_counter() - start) * 1000
         kept = output if error is None else None
+        if error is not None:  # stored, printed and in --json: never a secret
+            error = redact(error, self._secrets.get(node.model, ()))
         return Outcome(kept, raw, error, attempt, tokens_in, tokens_out, latency)
 
     def _predict(self, signature, node: Node, lm, tracker, config: dict[str, Any]):

@@ -10,11 +10,12 @@ import functools
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, faults, publish
 from .errors import GlancError, Interrupted, SpecError
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
@@ -22,15 +23,28 @@ DEFAULT_OUT = Path("builds")
 
 
 def _user_errors(fn):
-    """Turn ``GlancError`` into its message on stderr and its exit code."""
+    """Turn ``GlancError`` into its message on stderr and its exit code; a fault
+    of the store, the disk or permissions into one line and exit 2; Ctrl-C
+    anywhere into exit 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    "interrupted: builds/ holds the previous artifact, whole; finished nodes are "
+                    "kept in the store: run the same command again"
+                ) from None
+            except Exception as exc:
+                fault = faults.describe(exc)
+                if fault is None:
+                    raise
+                raise GlancError(fault) from None
         except GlancError as exc:
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
-            if isinstance(exc, Interrupted):
+            if isinstance(exc, Interrupted) and threading.active_count() > 1:
                 # worker threads may sit in a model call for minutes: exit without
                 # joining them (the store is already closed, the builds/ files untouched)
                 sys.stdout.flush()
@@ -213,6 +227,7 @@ def build(
 
     taxonomy = load_taxonomy(spec)
     selection = _selection(taxonomy, select, exclude, force)
+    publish.recover(out)
     progress = Progress(enabled=not quiet)
     result = run_build(
         taxonomy,
@@ -298,6 +313,7 @@ def plan(
 
     taxonomy = load_taxonomy(spec)
     selection = _selection(taxonomy, select, exclude, force)
+    publish.recover(out)
     with Store(store, read_only=True, on_wait=_waiter(wait)) as st:
         if not no_lock:
             st.overlay_lock(out / taxonomy.name / "lock.jsonl")
@@ -369,6 +385,7 @@ def check(spec: Path, out: Path, model: str | None) -> None:
     from .resolve import load_taxonomy
 
     taxonomy = load_taxonomy(spec)
+    publish.recover(out)
     result = run_check(taxonomy, out, model=model)
     where = result.build_dir
     if result.ok:
@@ -433,6 +450,8 @@ def diff(
     from . import git
     from .diff import diff_datasets, render_markdown, render_text
 
+    for builds in {out, *(Path(p).parent for p in paths if Path(p).is_dir())}:
+        publish.recover(builds)
     with tempfile.TemporaryDirectory(prefix="glanc-diff-") as tmp:
         pairs: list[tuple[tuple[str, Path | None], tuple[str, Path | None]]] = []
         if base:
@@ -519,6 +538,7 @@ def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
     from .export import export as run_export
 
     build_dir = Path(name) if Path(name).is_dir() else out / name
+    publish.recover(build_dir.parent)
     written = run_export(build_dir / "dataset.jsonl", fmt, output)
     if written is not None:
         click.echo(f"wrote {written}", err=True)

@@ -1,4 +1,4 @@
-"""Write a build's dataset and manifest, atomically.
+"""Write a build's dataset and manifest, as one artifact.
 
 Rows are sorted by their stable id so that the same build always writes the
 same bytes, and a rebuild's diff shows only what changed. Rows are spooled to
@@ -16,27 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import publish
+
 BATCH = 2000
-
-
-def write_atomic(path: Path, lines: Iterable[str]) -> None:
-    """Write ``lines`` to ``path`` via a temporary file and a rename: readers
-    see the old file or the new one, never half of one."""
-    os.replace(_staged(path, lines), path)
-
-
-def _staged(path: Path, lines: Iterable[str]) -> str:
-    """``lines`` written in full to a temporary file beside ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for line in lines:
-                f.write(line)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 class RowSpool:
@@ -108,21 +90,19 @@ def write_dataset(
 ) -> Path:
     """The build artifact: ``dataset.jsonl`` (one pair a line, by id), ``lock.jsonl``
     (every node used, by key), ``manifest.json`` and the ``README.md`` dataset card.
-    All four are written in full to temporary files before any is renamed into
-    place, dataset last: a failure while writing leaves the old artifact whole,
-    and a reader that sees a new dataset sees its lock and card too."""
-    dataset = out_dir / "dataset.jsonl"
-    staged: list[tuple[str, Path]] = []
+
+    All four are written in full to a staging directory, which then replaces
+    ``out_dir`` in one step (``publish``): a failure or a kill at any point
+    leaves the old artifact whole, and a reader never sees files of two builds."""
+    staged = publish.staging_dir(out_dir)
     try:
-        staged.append((_staged(out_dir / "lock.jsonl", lock), out_dir / "lock.jsonl"))
+        publish.write_file(staged / "lock.jsonl", lock)
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        staged.append((_staged(out_dir / "manifest.json", [text]), out_dir / "manifest.json"))
-        staged.append((_staged(out_dir / "README.md", [card]), out_dir / "README.md"))
-        staged.append((_staged(dataset, rows.sorted_lines()), dataset))
+        publish.write_file(staged / "manifest.json", [text])
+        publish.write_file(staged / "README.md", [card])
+        publish.write_file(staged / "dataset.jsonl", rows.sorted_lines())
+        publish.publish(staged, out_dir)
     except BaseException:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(staged, ignore_errors=True)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
-    return dataset
+    return out_dir / "dataset.jsonl"

@@ -32,6 +32,33 @@ def _response(request: Any, text: str, finish: str, tokens_in: int | None, token
     )
 
 
+class CutShort(Exception):
+    """A structured reply that did not end by itself (``finish_reason`` other than
+    ``stop``: cut by ``max_tokens``, stopped by a content filter). Its text is no
+    whole answer: DSPy's JSON parser would repair it into a shorter, valid one."""
+
+    def __init__(
+        self, reason: str, text: str, max_tokens: int | None, tokens: tuple[int, int] = (0, 0)
+    ):
+        self.reason, self.text, self.max_tokens, self.tokens = reason, text, max_tokens, tokens
+        where = f" at max_tokens={max_tokens}" if reason == "length" and max_tokens else ""
+        super().__init__(f"reply cut short (finish_reason: {reason}){where}")
+
+
+def finished(request: Any, text: str, finish: str | None, tokens: tuple[Any, Any] = (0, 0)) -> str:
+    """The reply's finish reason, raising ``CutShort`` for a structured reply
+    (one asked for JSON) that did not stop by itself. A free-text reply cut short
+    is returned as such (``length``) for the quality checks to judge."""
+    finish = finish or "stop"
+    if finish == "stop":
+        return finish
+    if request.config.response_format:
+        raise CutShort(
+            finish, text, request.config.max_tokens, (int(tokens[0] or 0), int(tokens[1] or 0))
+        )
+    return "length"
+
+
 def chat_messages(request: Any) -> list[dict[str, str]]:
     """A ``dspy.lm15`` request's system prompt and turns as OpenAI chat messages."""
     messages = []
@@ -88,15 +115,10 @@ class LlamaEngine:
             )
         choice = out["choices"][0]
         usage = out.get("usage") or {}
-        finish = choice.get("finish_reason") or "stop"
-        if finish not in ("stop", "length"):
-            finish = "stop"
+        text = choice["message"].get("content") or ""
+        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
         return _response(
-            request,
-            choice["message"].get("content") or "",
-            finish,
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
+            request, text, finished(request, text, choice.get("finish_reason"), tokens), *tokens
         )
 
 
@@ -167,19 +189,6 @@ def _fake(schema: dict[str, Any], root: dict[str, Any], seed: str, name: str) ->
     return f"stub {name} {tag}"
 
 
-def from_env(value: str, model: str) -> str:
-    """``env:NAME`` read from the environment (the value itself never appears in
-    a message); anything else as it is."""
-    if not value.startswith("env:"):
-        return value
-    name = value[4:]
-    if name not in os.environ:
-        from .errors import GlancError
-
-        raise GlancError(f"model {model}: environment variable {name} is not set")
-    return os.environ[name]
-
-
 def make_lm(info: ModelInfo):
     """A ``dspy.LM`` for a resolved model, with DSPy's cache off."""
     import dspy
@@ -194,20 +203,23 @@ def make_lm(info: ModelInfo):
     # DSPy would fetch a model price list from the internet on first use (a 5 s
     # stall offline); glanc talks only to the model's own server
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+    from .credentials import endpoint
+
     timeout = float(info.ref.option("timeout", 120))
-    base = info.ref.option("api_base")
-    base = from_env(base, info.ref.id) if base else None
-    key = info.ref.option("api_key") or (
-        f"env:{info.ref.option('api_key_env')}" if info.ref.option("api_key_env") else None
-    )
-    api_key = from_env(key, info.ref.id) if key else None
+    where = endpoint(info)
+    base, api_key = where.base, where.api_key
     provider, name = info.ref.id.split("/", 1)
     if provider == "openai" and base:
         # any OpenAI-compatible server: glanc's engine sends the output schema and max_tokens
         from .openai_chat import OpenAIChatEngine
 
         engine = OpenAIChatEngine(
-            base, name, api_key, timeout, str(info.ref.option("structured_output", "json_schema"))
+            base,
+            name,
+            api_key,
+            timeout,
+            str(info.ref.option("structured_output", "json_schema")),
+            basic=where.basic,
         )
         return dspy.LM(f"local/{name}", engine=engine, cache=False, num_retries=0)
     kwargs: dict[str, Any] = {"timeout": timeout}
@@ -216,4 +228,24 @@ def make_lm(info: ModelInfo):
     if api_key:
         kwargs["api_key"] = api_key
     # glanc retries transport failures itself (call.Caller), with backoff
-    return dspy.LM(info.ref.id, cache=False, num_retries=0, **kwargs)
+    return _strict_lm_class()(info.ref.id, cache=False, num_retries=0, **kwargs)
+
+
+def _strict_lm_class():
+    """``dspy.LM`` for DSPy's own route (hosted APIs), raising ``CutShort`` on a
+    reply cut short where DSPy only logs a warning."""
+    import dspy
+
+    class StrictLM(dspy.LM):
+        def _check_truncation(self, results):
+            from dspy.clients.legacy_outputs import value
+
+            for choice in value(results, "choices", []) or []:
+                reason = value(choice, "finish_reason")
+                if reason not in (None, "stop", "tool_calls"):
+                    message = value(choice, "message")
+                    text = (value(message, "content") if message is not None else "") or ""
+                    limit = self.kwargs.get("max_tokens", self.kwargs.get("max_completion_tokens"))
+                    raise CutShort(reason, text, limit)
+
+    return StrictLM

@@ -13,13 +13,14 @@ DSPy and ``call.transient`` classify them the same way as DSPy's own route.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from .engines import _response, chat_messages, response_schema
+from .engines import _response, chat_messages, finished, response_schema
 
 #: how a server is asked for JSON matching the output schema
 STRUCTURED = ("json_schema", "json_object", "none")
@@ -44,12 +45,13 @@ class OpenAIChatEngine:
         api_key: str | None = None,
         timeout: float = 120.0,
         structured: str = "json_schema",
+        basic: tuple[str, str] | None = None,
     ):
         if structured not in STRUCTURED:
             raise ValueError(f"structured_output must be one of {', '.join(STRUCTURED)}")
         url = urlsplit(base_url.rstrip("/"))
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"api_base must be an http(s) URL, not {base_url!r}")
+            raise ValueError("api_base must be an http(s) URL")
         self.model = model
         self.structured = structured
         self.timeout = timeout
@@ -60,6 +62,9 @@ class OpenAIChatEngine:
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        elif basic:  # user:password from an api_base read from the environment
+            token = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
         self._local = threading.local()
 
     def body(self, request: Any) -> dict[str, Any]:
@@ -141,13 +146,9 @@ class OpenAIChatEngine:
                 status=200,
             ) from None
         usage = out.get("usage") or {}
-        finish = choice.get("finish_reason") or "stop"
+        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
         return _response(
-            request,
-            text,
-            finish if finish in ("stop", "length") else "stop",
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
+            request, text, finished(request, text, choice.get("finish_reason"), tokens), *tokens
         )
 
 

@@ -125,6 +125,9 @@ def to_json(prediction: Any, template: StageTemplate) -> dict[str, Any]:
 def adapter() -> dspy.JSONAdapter:
     """DSPy's JSONAdapter, with what depends only on the signature computed once.
 
+    Its ``parse`` is strict: a reply that is not a JSON object as it stands is
+    a failed try, never repaired.
+
     Per call, the adapter rebuilt the system message and the pydantic response
     schema from the signature: a fifth of a remote call's CPU in glanc's
     process, which runs every call under one GIL. The messages and schema are
@@ -152,5 +155,30 @@ def adapter() -> dspy.JSONAdapter:
                 self._formats[key] = probe.get("response_format")
             if self._formats[key] is not None:
                 lm_kwargs["response_format"] = self._formats[key]
+
+        def parse(self, signature, completion):
+            # DSPy falls back to json_repair, which turns a reply cut in half into
+            # a shorter valid object: glanc takes a reply only as it is
+            import json
+
+            from dspy.utils.exceptions import AdapterParseError
+
+            try:
+                value = json.loads(completion)
+            except ValueError as exc:
+                raise AdapterParseError(
+                    adapter_name="JSONAdapter",
+                    signature=signature,
+                    lm_response=completion,
+                    message=f"the reply is not valid JSON ({exc})",
+                ) from None
+            if not isinstance(value, dict):
+                raise AdapterParseError(
+                    adapter_name="JSONAdapter",
+                    signature=signature,
+                    lm_response=completion,
+                    message="the reply is not a JSON object",
+                )
+            return super().parse(signature, completion)
 
     return MemoJSONAdapter()

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import __version__, card, models
+from . import __version__, card, models, publish
 from .call import TRANSPORT, Caller, Outcome
+from .credentials import endpoint, redact
 from .dataset import RowSpool, write_dataset
-from .engines import from_env
 from .errors import GlancError, Interrupted
 from .expand import Expander
 from .fingerprint import canonical_json, digest
@@ -176,7 +176,7 @@ class _Executor:
         self.models_by_stage[node.stage].add(node.model.label)
         self.decoding_by_stage[node.stage].setdefault(node.decoding_id, node.decoding)
         if record.status == "ok":
-            self.store.use(node.key)
+            self.store.use(node.key, node.slot)
             if cached:
                 stats.cached += 1
             else:
@@ -334,7 +334,8 @@ class _Executor:
                 try:
                     outcome = future.result()
                 except Exception as exc:  # a bug in a worker must not lose the build
-                    outcome = Outcome(None, None, f"{type(exc).__name__}: {exc}", 1, 0, 0, 0.0)
+                    error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+                    outcome = Outcome(None, None, error, 1, 0, 0, 0.0)
                 self.limits(node).finished(now, outcome.tokens_in + outcome.tokens_out)
                 record = self.record(node, outcome)
                 self.done(node, record, cached=False)
@@ -349,27 +350,36 @@ def spec_path(taxonomy: Taxonomy, out_dir: Path) -> str:
 
 
 def preflight(graph: Graph) -> None:
-    """Fail fast, before the store is touched, on an ``env:`` reference that is not
-    set or a server that cannot be reached."""
+    """Fail fast, before the store is touched, on a remote model whose settings
+    are missing or malformed (every ``env:`` reference, ``api_key_env``,
+    credentials) or whose server cannot be reached. Messages never hold a secret."""
     for info in graph.models_used():
         if info.kind != "remote":
             continue
-        for option in ("api_key", "api_base"):
-            if info.ref.option(option):
-                from_env(info.ref.option(option), info.ref.id)
-        base = info.ref.option("api_base")
-        if not base:
+        where = endpoint(info)
+        if not where.base:
             continue
-        base = from_env(base, info.ref.id)
-        url = urlparse(base)
+        url = urlparse(where.base)
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             socket.create_connection((url.hostname, port), timeout=5).close()
         except OSError as exc:
+            why = redact(exc.strerror or str(exc), where.secrets)
             raise GlancError(
-                f"model {info.ref.id}: cannot reach {base}: {exc.strerror or exc}; "
+                f"model {info.ref.id}: cannot reach {where.base}: {why}; "
                 "start the server or fix api_base"
             ) from None
+
+
+def writable(build_dir: Path) -> None:
+    """Fail before any model call when the artifact could not be written."""
+    try:
+        os.rmdir(publish.staging_dir(build_dir))
+    except OSError as exc:
+        raise GlancError(
+            f"{build_dir.parent}: cannot write the builds directory ({exc.strerror or exc}): "
+            "make it writable or pass --out"
+        ) from None
 
 
 def build(
@@ -410,6 +420,7 @@ def build(
             graph.model(d, stage)
     if not offline:
         preflight(graph)
+    writable(out_dir / taxonomy.name)
     caller = Caller(taxonomy.template)
     selection = selection or Selection()
     plain = selection.everything and not force and lock_dir is None and spec_label is None

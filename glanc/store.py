@@ -1,8 +1,8 @@
 """The node store: every model call's result, keyed by content hash, in DuckDB.
 
-Each finished node is written and committed at once, so a killed build loses
-only the calls in flight. Only the coordinating thread touches the
-connection; workers never do.
+Finished nodes are committed in batches and appended to a journal at once
+(``_open_journal``), so a killed build loses only the calls in flight. Only
+the coordinating thread touches the connection; workers never do.
 
 Besides its key, each record keeps its *slot* -- where in the taxonomy it sits
 (stage, discipline, subject, index) -- and digests of its program, model and
@@ -13,7 +13,9 @@ to say *why* it runs. A forced rerun moves the record it replaces to
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GlancError
+from .faults import store_message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -150,10 +153,11 @@ class Store:
         self._pending: dict[str, tuple[Record, bool]] = {}
         self._recent: set[int] = set()  # prefixes of keys put, not yet in the index
         self._places: list[tuple[str, ...]] = []
-        self._used: list[str] = []
+        self._used: list[tuple[str, str | None]] = []
         self._bumped = False
         self._index: Any = None
         self._flushed = time.monotonic()
+        self._journal: int | None = None
         if read_only and not self.path.exists():
             self.con = duckdb.connect(":memory:")
             self.con.execute(SCHEMA)
@@ -166,6 +170,8 @@ class Store:
                 self.con = duckdb.connect(str(self.path), read_only=read_only)
                 break
             except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise GlancError(store_message(self.path, exc)) from None
                 message = _lock_message(self.path, str(exc))
                 if on_wait is None or "in use" not in message:
                     raise GlancError(message) from None
@@ -174,10 +180,17 @@ class Store:
                     told = True
                 time.sleep(WAIT_POLL_S)
             except duckdb.Error as exc:
-                raise GlancError(f"{self.path}: cannot open the store: {exc}") from None
-        if not read_only:
-            self.con.execute(SCHEMA)
-        columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
+                raise GlancError(store_message(self.path, exc)) from None
+        try:
+            if not read_only:
+                self.con.execute(SCHEMA)
+            columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
+            self.con.execute("SELECT count(*), max(key) FROM nodes").fetchone()  # reads its pages
+            if not read_only:
+                self._open_journal()
+        except duckdb.Error as exc:
+            self.con.close()
+            raise GlancError(store_message(self.path, exc)) from None
         self._slots = "slot" in columns
 
     def _known(self, keys: list[str]) -> list[str]:
@@ -225,6 +238,63 @@ class Store:
             self.flush()
         finally:
             self.con.close()
+            if self._journal is not None:
+                os.close(self._journal)
+                self._journal = None
+                with contextlib.suppress(OSError):
+                    if self._journal_path.stat().st_size == 0:
+                        self._journal_path.unlink()
+
+    # -- the journal: every record is on disk before the next call starts ------
+    def _open_journal(self) -> None:
+        """Replay what a killed build left in the journal, then open it for appending.
+
+        DuckDB commits cost milliseconds, so records are committed in batches;
+        until then each one is also a line appended to ``<store>.journal`` (one
+        ``write`` call, no fsync: the operating system keeps it if the process
+        is killed). A build killed between two commits loses no finished call:
+        the next open of the store commits the journal's records."""
+        self._journal_path = Path(f"{self.path}.journal")
+        if self._journal_path.is_file():
+            for line in self._journal_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    fields = json.loads(line)
+                    keep = fields.pop("keep")
+                    record = Record(inputs=None, **fields)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue  # a line cut short by the kill: its call is made again
+                self._pending[record.key] = (record, keep or self._kept(record.key))
+            self.flush()
+        self._journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        os.ftruncate(self._journal, 0)
+
+    def _kept(self, key: str) -> bool:
+        return key in self._pending and self._pending[key][1]
+
+    def _append_journal(self, record: Record, keep: bool) -> None:
+        if self._journal is None:
+            return
+        fields = {
+            "keep": keep,
+            "key": record.key,
+            "stage": record.stage,
+            "inputs_json": record.inputs_json or json.dumps(record.inputs, sort_keys=True),
+            "output": record.output,
+            "raw": record.raw,
+            "model": record.model,
+            "tokens_in": record.tokens_in,
+            "tokens_out": record.tokens_out,
+            "latency_ms": record.latency_ms,
+            "status": record.status,
+            "error": record.error,
+            "attempts": record.attempts,
+            "slot": record.slot,
+            "program": record.program,
+            "model_key": record.model_key,
+            "decoding_key": record.decoding_key,
+            "rollout": record.rollout,
+        }
+        os.write(self._journal, (json.dumps(fields, ensure_ascii=False) + "\n").encode("utf-8"))
 
     def get_many(self, keys: list[str], *, inputs: bool = False) -> dict[str, Record]:
         """Records for whichever of ``keys`` are stored, in one query. ``inputs``
@@ -276,7 +346,8 @@ class Store:
         build loses at most that much finished work. ``keep_old`` first copies the
         record being replaced into ``history``.
         """
-        keep = keep_old or (record.key in self._pending and self._pending[record.key][1])
+        keep = keep_old or self._kept(record.key)
+        self._append_journal(record, keep)
         self._pending[record.key] = (record, keep)
         try:
             self._recent.add(int(record.key[:15], 16))
@@ -326,9 +397,12 @@ class Store:
             self._bump()
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.con.execute("ROLLBACK")
             self._pending = {**pending, **self._pending}
             raise
+        if self._journal is not None:
+            os.ftruncate(self._journal, 0)
 
     def generation(self) -> int:
         """A number that changes whenever the store's records change: a recorded
@@ -401,34 +475,44 @@ class Store:
             self._bump()
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("CHECKPOINT")
         return gone
 
-    def use(self, key: str) -> None:
-        """Note that this build used ``key``: the lock lists the keys used. Kept in
-        a DuckDB temp table, in batches, rather than a Python set of every key."""
-        self._used.append(key)
+    def use(self, key: str, slot: str | None = None) -> None:
+        """Note that this build used ``key`` in ``slot``: the lock lists the keys
+        used. Kept in a DuckDB temp table, in batches, rather than a Python set."""
+        self._used.append((key, slot))
         if len(self._used) >= FLUSH_ROWS:
             self._flush_used()
 
     def _flush_used(self) -> None:
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR, slot VARCHAR)")
         if self._used:
-            used, self._used = self._used, []
-            self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR)")
-            self.con.execute("INSERT INTO glanc_used SELECT unnest(?::VARCHAR[])", [used])
+            keys, slots = zip(*self._used, strict=True)
+            self._used = []
+            self.con.execute(
+                "INSERT INTO glanc_used SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [list(keys), list(slots)],
+            )
 
     def locked(self, batch: int = 5000) -> Iterator[tuple]:
         """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
-        decoding_key)`` of the keys used (``use``), by key, streamed."""
+        decoding_key)`` of the keys used (``use``), by key, streamed.
+
+        Nodes in two places may share a key (two identical questions make one
+        answer call); the lock names the smallest of the slots this build used
+        it in, not whichever finished first, so the lock's bytes do not depend
+        on the order calls completed in."""
         self.flush()
         self._flush_used()
-        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR)")
         cursor = self.con.execute(
-            "SELECT key, stage, model, output, tokens_in, tokens_out, slot, program, "
-            "model_key, decoding_key FROM nodes WHERE key IN (SELECT key FROM glanc_used) "
-            "AND status = 'ok' ORDER BY key"
+            "SELECT n.key, n.stage, n.model, n.output, n.tokens_in, n.tokens_out, "
+            "coalesce(u.slot, n.slot), n.program, n.model_key, n.decoding_key FROM nodes n "
+            "JOIN (SELECT key, min(slot) AS slot FROM glanc_used GROUP BY key) u ON n.key = u.key "
+            "WHERE n.status = 'ok' ORDER BY n.key"
         )
         while rows := cursor.fetchmany(batch):
             yield from rows

@@ -5,7 +5,11 @@ response schema, derived from a hash of the request (the same request always
 gets the same answer, as from glanc's stub model), after ``--latency-ms``.
 ``--fault-rate`` makes that share of requests fail instead, drawn from a mix:
 429 with Retry-After, 500, a stall past the client's timeout, a response body
-cut short, a body that is not JSON, empty ``choices``, a dropped connection.
+cut short, a body that is not JSON, empty ``choices``, a dropped connection, a
+reply cut at max_tokens (``cut``: ``finish_reason: length``, half the JSON).
+``--jitter-ms`` shuffles the order replies come back in, ``--constant question``
+makes every question the same (answer nodes then share keys), ``--hang-after N``
+stalls every request after N good answers (to kill a build at a known point).
 
     python tests/servers/fake_openai.py --port 8000 --latency-ms 100 --fault-rate 0.2
 """
@@ -27,7 +31,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from glanc.engines import _fake  # noqa: E402
 
-FAULTS = ("429", "500", "stall", "truncated", "not_json", "empty_choices", "drop")
+TRANSPORT_FAULTS = ("429", "500", "stall", "truncated", "not_json", "empty_choices", "drop")
+FAULTS = (*TRANSPORT_FAULTS, "cut")  # "cut" is the model's: not in the default mix
 
 
 def schema_of(body: dict) -> dict:
@@ -52,7 +57,7 @@ def schema_of(body: dict) -> dict:
     return {"type": "object", "properties": props}
 
 
-def answer(body: dict) -> tuple[str, int, int]:
+def answer(body: dict, constant: tuple[str, ...] = ()) -> tuple[str, int, int]:
     seed_text = json.dumps([body.get("messages"), body.get("seed")], sort_keys=True)
     schema = schema_of(body)
     seed = hashlib.sha256(seed_text.encode()).hexdigest()
@@ -64,6 +69,9 @@ def answer(body: dict) -> tuple[str, int, int]:
         }
     else:
         value = _fake(schema, schema, seed, "value")
+    for name in constant:  # every request gets the same value: nodes below share keys
+        if isinstance(value, dict) and name in value:
+            value[name] = f"the same {name} for everyone"
     text = json.dumps(value)
     prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     return text, prompt, len(text.split())
@@ -76,9 +84,15 @@ class Server:
         fault_rate: float,
         stall_s: float,
         seed: int,
-        faults: tuple[str, ...] = FAULTS,
+        faults: tuple[str, ...] = TRANSPORT_FAULTS,
+        jitter_ms: float = 0,
+        constant: tuple[str, ...] = (),
+        hang_after: int | None = None,
     ):
         self.faults = faults
+        self.jitter = jitter_ms / 1000
+        self.constant = constant
+        self.hang_after = hang_after  # good answers, after which every request hangs
         self.latency = latency_ms / 1000
         self.fault_rate = fault_rate
         self.stall = stall_s
@@ -96,7 +110,11 @@ class Server:
             self.shapes[part] = self.shapes.get(part, 0) + 1
         fault = self.rng.choice(self.faults) if self.rng.random() < self.fault_rate else None
         self.counts[fault or "ok"] += 1
-        await asyncio.sleep(self.latency)
+        if self.hang_after is not None and self.counts["ok"] > self.hang_after:
+            await asyncio.sleep(3600)
+        # jitter: replies come back in an order unlike the order of the requests
+        jitter = self.rng.random() * self.jitter if self.jitter else 0.0
+        await asyncio.sleep(self.latency + jitter)
         if fault == "429":
             return web.json_response(
                 {"error": {"message": "rate limited", "type": "rate_limit"}},
@@ -110,12 +128,14 @@ class Server:
         if fault == "drop":
             request.transport.close()
             return web.Response(status=500)
-        text, prompt, completion = answer(body)
+        text, prompt, completion = answer(body, self.constant)
+        if fault == "cut":  # max_tokens reached: the JSON stops halfway
+            text = text[: len(text) // 2]
         choices = [
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": "length" if fault == "cut" else "stop",
             }
         ]
         payload = {
@@ -158,10 +178,16 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0)
     parser.add_argument("--stall-s", type=float, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--faults", default=",".join(FAULTS), help="the fault mix, comma-separated")
+    parser.add_argument("--faults", default=",".join(TRANSPORT_FAULTS), help="the fault mix, comma-separated")
+    parser.add_argument("--jitter-ms", type=float, default=0, help="random extra latency")
+    parser.add_argument("--constant", default="", help="output fields answered the same always")
+    parser.add_argument("--hang-after", type=int, help="hang every request after N good answers")
     a = parser.parse_args()
     faults = tuple(f for f in a.faults.split(",") if f)
-    server = Server(a.latency_ms, a.fault_rate, a.stall_s, a.seed, faults)
+    constant = tuple(f for f in a.constant.split(",") if f)
+    server = Server(
+        a.latency_ms, a.fault_rate, a.stall_s, a.seed, faults, a.jitter_ms, constant, a.hang_after
+    )
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server.chat)
     app.router.add_get("/stats", server.stats)
