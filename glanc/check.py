@@ -9,15 +9,18 @@ a local cache). Then it compares the files byte for byte.
 from __future__ import annotations
 
 import filecmp
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .diff import Diff, diff_datasets
 from .lock import LOCK
 from .run import build, spec_path
 from .select import NOTHING
 from .spec import Taxonomy
+from .store import Store
 
 FILES = ("dataset.jsonl", LOCK, "manifest.json", "README.md")
 
@@ -35,14 +38,19 @@ class CheckResult:
     missing: tuple[Missing, ...]
     stale: tuple[str, ...]  # files that differ from what spec and lock produce
     rows: Diff | None  # committed dataset -> expected dataset, when they differ
+    # (stage, key) of lock entries whose output differs from the local store's
+    rewritten: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.missing and not self.stale
 
 
-def check(taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None) -> CheckResult:
-    """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only."""
+def check(
+    taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None, store: Path | None = None
+) -> CheckResult:
+    """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only;
+    with a ``store``, also list lock outputs that differ from it for the same key."""
     build_dir = out_dir / taxonomy.name
     with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
         scratch = Path(tmp)
@@ -67,7 +75,32 @@ def check(taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None) -> Che
                 new_label="expected",
             )
     missing = tuple(Missing(n.stage, "/".join(n.path), n.sample) for n in result.skipped)
-    return CheckResult(build_dir, missing, stale, rows)
+    rewritten = _rewritten(build_dir / LOCK, store) if store is not None else ()
+    return CheckResult(build_dir, missing, stale, rows, rewritten)
+
+
+def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
+    """(stage, key) of lock entries whose output the store holds otherwise."""
+    if not lock.is_file() or not store_path.is_file():
+        return ()
+    entries: dict[str, tuple[str, Any]] = {}
+    with lock.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+                entries[entry["key"]] = (entry["stage"], entry["output"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a malformed lock fails the rebuild with its own message
+    out = []
+    with Store(store_path, read_only=True) as store:
+        keys = list(entries)
+        for i in range(0, len(keys), 5000):
+            found = store.get_many(keys[i : i + 5000])
+            for key, record in found.items():
+                stage, output = entries[key]
+                if record.status == "ok" and record.output != output:
+                    out.append((stage, key))
+    return tuple(sorted(out))
 
 
 def _same(a: Path, b: Path) -> bool:

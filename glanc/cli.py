@@ -367,11 +367,19 @@ def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_
 @click.argument("spec", type=click.Path(path_type=Path))
 @_out_option("Builds directory holding <name>/.")
 @click.option("--model", help="Check a build made with build --model.")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="Only read, to report lock outputs that differ from it; never used to rebuild.",
+)
 @_user_errors
-def check(spec: Path, out: Path, model: str | None) -> None:
+def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
     """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
 
-    No model call, no network, and the local store is not used. Exits 0 when
+    No model call, no network, and the local store is not used to rebuild
+    (only read, to note lock outputs that differ from it). Exits 0 when
     dataset.jsonl, lock.jsonl, manifest.json and README.md match; 1 with a list
     of nodes the spec needs that the lock lacks (run glanc build) and of
     files and rows that are stale; 2 on bad input. Meant for CI.
@@ -386,8 +394,17 @@ def check(spec: Path, out: Path, model: str | None) -> None:
 
     taxonomy = load_taxonomy(spec)
     publish.recover(out)
-    result = run_check(taxonomy, out, model=model)
+    result = run_check(taxonomy, out, model=model, store=store)
     where = result.build_dir
+    if result.rewritten:
+        click.echo(
+            f"note: {len(result.rewritten)} lock output(s) differ from what {store} holds for the "
+            "same key (output changed without its input: hand-edited, or regenerated with "
+            "--force or on another machine); glanc diff shows the rows",
+            err=True,
+        )
+        for stage, key in result.rewritten[:10]:
+            click.echo(f"  {stage:<9} {key[:16]}", err=True)
     if result.ok:
         click.echo(f"{where}: up to date with {spec}")
         return
@@ -453,14 +470,14 @@ def diff(
     for builds in {out, *(Path(p).parent for p in paths if Path(p).is_dir())}:
         publish.recover(builds)
     with tempfile.TemporaryDirectory(prefix="glanc-diff-") as tmp:
-        pairs: list[tuple[tuple[str, Path | None], tuple[str, Path | None]]] = []
+        pairs: list[tuple[Side, Side]] = []
         if base:
             dirs = [Path(p) for p in paths] or sorted(
                 {p.parent for p in out.glob("*/dataset.jsonl")} | git.builds_at(base, out)
             )
             for i, d in enumerate(dirs):
                 old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
-                pairs.append((old, (str(d), d / "dataset.jsonl")))
+                pairs.append((old, (str(d), d / "dataset.jsonl", d / "lock.jsonl")))
         else:
             if len(paths) != 2:
                 raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
@@ -468,7 +485,15 @@ def diff(
                 tuple(_source(p, Path(tmp) / f"side{i}.jsonl") for i, p in enumerate(paths))
             )
         diffs = [
-            diff_datasets(old[1], new[1], samples=samples, old_label=old[0], new_label=new[0])
+            diff_datasets(
+                old[1],
+                new[1],
+                samples=samples,
+                old_label=old[0],
+                new_label=new[0],
+                old_lock=old[2],
+                new_lock=new[2],
+            )
             for old, new in pairs
         ]
     if fmt == "json":
@@ -482,27 +507,36 @@ def diff(
         sys.exit(1)
 
 
-def _from_git(rev: str, build_dir: Path, dest: Path) -> tuple[str, Path | None]:
+# a diff side: its label, its dataset file and its lock file (None when missing)
+Side = tuple[str, Path | None, Path | None]
+
+
+def _from_git(rev: str, build_dir: Path, dest: Path) -> Side:
     from . import git
 
     found = git.show(rev, build_dir / "dataset.jsonl", dest)
-    return (f"{rev}:{build_dir.as_posix()}", dest if found else None)
+    lock = dest.with_suffix(".lock.jsonl")
+    has_lock = git.show(rev, build_dir / "lock.jsonl", lock)
+    return (f"{rev}:{build_dir.as_posix()}", dest if found else None, lock if has_lock else None)
 
 
-def _source(arg: str, dest: Path) -> tuple[str, Path | None]:
+def _source(arg: str, dest: Path) -> Side:
     """A diff side: a build directory, a dataset file, or REV:DIR."""
     path = Path(arg)
     if path.is_dir():
-        return (arg, path / "dataset.jsonl")
+        return (arg, path / "dataset.jsonl", path / "lock.jsonl")
     if path.is_file():
-        return (arg, path)
+        return (arg, path, path.parent / "lock.jsonl")
     if ":" in arg:
         rev, _, rest = arg.partition(":")
         rest_path = Path(rest or ".")
         if rest_path.suffix == ".jsonl":
             from . import git
 
-            return (arg, dest if git.show(rev, rest_path, dest) else None)
+            lock = dest.with_suffix(".lock.jsonl")
+            found = git.show(rev, rest_path, dest)
+            has_lock = git.show(rev, rest_path.parent / "lock.jsonl", lock)
+            return (arg, dest if found else None, lock if has_lock else None)
         return _from_git(rev, rest_path, dest)
     raise GlancError(f"{arg}: no such build directory or dataset file (or REV:DIR)")
 

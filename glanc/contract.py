@@ -71,3 +71,35 @@ def check_output(stage: str, name: str, schema: dict[str, Any]) -> str | None:
             if props.get(prop, {}).get("type") != ptype:
                 return f"items must have a property {prop!r} of type {ptype!r}"
     return None
+
+
+# Names a DSPy signature field cannot take: attributes of pydantic's BaseModel and
+# of dspy.Signature (a field there breaks the class, or is shadowed and warns),
+# DSPy's own (``instructions``, ``fields``, ``signature``) and Predict's call
+# keywords. ``tests/test_validate.py`` checks the list against the installed packages.
+RESERVED_NAMES = frozenset(
+    {
+        "append", "append_instructions", "construct", "copy", "delete", "dict", "dump_state",
+        "equals", "from_orm", "insert", "json", "load_state", "model_computed_fields",
+        "model_config", "model_construct", "model_copy", "model_dump", "model_dump_json",
+        "model_extra", "model_fields", "model_fields_set", "model_json_schema",
+        "model_parametrized_name", "model_post_init", "model_rebuild", "model_validate",
+        "model_validate_json", "model_validate_strings", "parse_file", "parse_obj", "parse_raw",
+        "prepend", "schema", "schema_json", "update_forward_refs", "validate",
+        "with_instructions", "with_updated_fields",
+        "instructions", "fields", "signature", "config", "demos", "lm", "new_signature",
+        "completions",
+    }
+)  # fmt: skip
+
+
+def output_name_problem(stage: str, name: str) -> str | None:
+    """Why an output field may not be called ``name``, or None."""
+    if name in PROVIDED_INPUTS[stage]:
+        return (
+            f"output {name!r} has the name of one of stage {stage!r}'s inputs: DSPy would drop "
+            "that input from the prompt; rename the output"
+        )
+    if name in RESERVED_NAMES or name.startswith("model_"):
+        return f"output name {name!r} is reserved by DSPy/pydantic: rename it"
+    return None

@@ -49,10 +49,13 @@ class Diff:
     removed: int
     changed: int
     groups: tuple[Group, ...]
+    # (stage, key) of lock entries whose output changed while their key (all the
+    # call's inputs) stayed: a hand-edited lock, or a call made again (--force)
+    rewritten: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed or self.rewritten)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,9 @@ class Diff:
             "added": self.added,
             "removed": self.removed,
             "changed": self.changed,
+            "outputs_changed_without_input": [
+                {"stage": stage, "key": key} for stage, key in self.rewritten
+            ],
             "groups": [
                 {
                     "path": g.path,
@@ -94,6 +100,37 @@ def _source(con, name: str, path: Path | None) -> None:
     )
 
 
+LOCK_COLUMNS = "columns = {key: 'VARCHAR', stage: 'VARCHAR', output: 'JSON'}"
+
+
+def rewritten_outputs(old: Path | None, new: Path | None) -> tuple[tuple[str, str], ...]:
+    """(stage, key) of entries in both lock files whose output differs: the key
+    covers every input of the call, so the same key with another output is a
+    fact a reviewer must see (hand-edited, or regenerated with --force or on
+    another machine)."""
+    if old is None or new is None or not old.is_file() or not new.is_file():
+        return ()
+    if not old.stat().st_size or not new.stat().st_size:
+        return ()
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute(
+            f"""
+            SELECT n.stage, n.key
+            FROM read_json(?, format = 'newline_delimited', {LOCK_COLUMNS}) o
+            JOIN read_json(?, format = 'newline_delimited', {LOCK_COLUMNS}) n ON o.key = n.key
+            WHERE o.output::VARCHAR <> n.output::VARCHAR
+            ORDER BY n.stage, n.key
+            """,
+            [str(old), str(new)],
+        ).fetchall()
+    finally:
+        con.close()
+    return tuple((stage, key) for stage, key in rows)
+
+
 def diff_datasets(
     old: Path | None,
     new: Path | None,
@@ -101,10 +138,13 @@ def diff_datasets(
     samples: int = 3,
     old_label: str = "",
     new_label: str = "",
+    old_lock: Path | None = None,
+    new_lock: Path | None = None,
 ) -> Diff:
     """Rows added, removed and changed from ``old`` to ``new`` (JSONL files; None or
     a missing file is an empty dataset), grouped by taxonomy path, with up to
-    ``samples`` example rows per kind and group."""
+    ``samples`` example rows per kind and group; with both lock files, the
+    entries whose output changed without their input."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -173,6 +213,7 @@ def diff_datasets(
         sum(g.removed for g in groups),
         sum(g.changed for g in groups),
         groups,
+        rewritten_outputs(old_lock, new_lock),
     )
 
 
@@ -212,6 +253,15 @@ def render_text(diff: Diff) -> str:
             if s.kind == "changed" and "answer" in s.fields:
                 lines.append(f"        was A: {_short(s.old_answer)}")
                 lines.append(f"        now A: {_short(s.answer)}")
+    if diff.rewritten:
+        lines.append(
+            f"  ! {len(diff.rewritten)} lock output(s) changed without their input "
+            "(hand-edited, or regenerated with --force or on another machine):"
+        )
+        for stage, key in diff.rewritten[:20]:
+            lines.append(f"    ! {stage:<9} {key[:16]}")
+        if len(diff.rewritten) > 20:
+            lines.append(f"    ... and {len(diff.rewritten) - 20} more")
     if diff.empty:
         lines.append("  no row changed")
     return "\n".join(lines)
@@ -230,6 +280,14 @@ def render_markdown(diff: Diff) -> str:
         f"−{diff.removed:,} removed, ~{diff.changed:,} changed**",
         "",
     ]
+    if diff.rewritten:
+        keys = ", ".join(f"`{stage}:{key[:16]}`" for stage, key in diff.rewritten[:10])
+        more = f" and {len(diff.rewritten) - 10} more" if len(diff.rewritten) > 10 else ""
+        lines += [
+            f"> **Warning:** {len(diff.rewritten)} lock output(s) changed without their input "
+            f"(hand-edited, or regenerated with --force or on another machine): {keys}{more}",
+            "",
+        ]
     if diff.empty:
         return "\n".join(lines + ["No row changed.", ""])
     lines += ["| taxonomy path | added | removed | changed |", "| --- | ---: | ---: | ---: |"]

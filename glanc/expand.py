@@ -27,6 +27,8 @@ class Expander:
         its pinned subjects."""
         out: list[Node] = []
         for d in disciplines:
+            if not d.settings.questions_per_subject:
+                continue  # no rows asked for: no subjects or syllabus calls either
             nodes = self.graph.subjects_nodes(d)
             if nodes:
                 self._samples[d.path] = [None] * len(nodes)

@@ -8,6 +8,7 @@ silently lets the last one win, are reported instead.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ import yaml
 from .errors import GlancError, Problem, SpecError
 
 JsonPath = tuple[str | int, ...]
+
+STDIN = Path("<stdin>")  # what a spec read from ``-`` is called in messages and the card
+MAX_BYTES = 8 << 20  # a taxonomy of GLAN's size is a few kilobytes; 10k disciplines ~1 MB
+MAX_DEPTH = 64  # mappings and lists inside each other; real specs stay under 20
+ALIAS_BUDGET = 10_000  # values that aliases may add beyond the file's own ("billion laughs")
 
 
 @dataclass
@@ -47,9 +53,37 @@ def format_path(path: JsonPath) -> str:
     return out
 
 
+class _Budget:
+    """How many more values construction may visit: the file's own plus a few
+    that aliases repeat. A YAML bomb's aliases would expand to billions."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+    def spend(self, node: yaml.Node, path: Path) -> None:
+        self.left -= 1
+        if self.left < 0:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            raise SpecError(
+                [
+                    Problem(
+                        str(path), line, col, "$",
+                        f"aliases expand to more than {ALIAS_BUDGET:,} extra values "
+                        "(a YAML bomb?): write the values out or use fewer aliases",
+                    )
+                ]
+            )  # fmt: skip
+
+
 def _construct(
-    node: yaml.Node, path: JsonPath, doc: Document, problems: list[Problem], loader: yaml.SafeLoader
+    node: yaml.Node,
+    path: JsonPath,
+    doc: Document,
+    problems: list[Problem],
+    loader: yaml.SafeLoader,
+    budget: _Budget,
 ) -> Any:
+    budget.spend(node, doc.path)
     doc.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -74,29 +108,75 @@ def _construct(
                     )
                 )
                 continue
-            out[key] = _construct(value_node, path + (key,), doc, problems, loader)
+            out[key] = _construct(value_node, path + (key,), doc, problems, loader, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(n, path + (i,), doc, problems, loader) for i, n in enumerate(node.value)]
+        return [
+            _construct(n, path + (i,), doc, problems, loader, budget)
+            for i, n in enumerate(node.value)
+        ]
     return loader.construct_object(node, deep=True)
 
 
 def load_yaml(path: str | Path) -> Document:
-    """Parse one YAML file; raise ``SpecError`` for malformed YAML or duplicate keys."""
+    """Parse one YAML file (``-``: standard input; its templates are found from
+    the working directory); raise ``SpecError`` for malformed YAML, duplicate
+    keys or a document past the size, depth or alias bounds."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if str(path) == "-":
+            p = STDIN
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(p, "rb") as f:
+                data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise GlancError(f"{p}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GlancError(f"{p}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise GlancError(f"{p}: is a directory, not a spec file") from None
+    except OSError as exc:
+        raise GlancError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise GlancError(
+            f"{p}: larger than {MAX_BYTES >> 20} MB: split the taxonomy into several specs"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GlancError(f"{p}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     return parse_yaml(text, p)
+
+
+def _shape(text: str, path: Path) -> int:
+    """Check nesting depth on the event stream (PyYAML's composer recurses, and a
+    deep document would crash it) and count the file's own values."""
+    depth = values = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            values += 1
+            if depth > MAX_DEPTH:
+                line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                raise SpecError(
+                    [
+                        Problem(
+                            str(path), line, col, "$",
+                            f"nested deeper than {MAX_DEPTH} levels: flatten the document",
+                        )
+                    ]
+                )  # fmt: skip
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+    return values
 
 
 def parse_yaml(text: str, path: Path) -> Document:
     """Parse YAML text (see ``load_yaml``); ``path`` is used in messages only."""
     doc = Document(path=path, data=None)
     try:
+        values = _shape(text, path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -109,7 +189,8 @@ def parse_yaml(text: str, path: Path) -> Document:
         raise SpecError([Problem(str(path), 1, 1, "$", "the file is empty")])
     problems: list[Problem] = []
     try:
-        doc.data = _construct(node, (), doc, problems, yaml.SafeLoader(""))
+        budget = _Budget(2 * values + ALIAS_BUDGET)  # mapping keys are visited as values
+        doc.data = _construct(node, (), doc, problems, yaml.SafeLoader(""), budget)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,21 @@ from .validate import schema_problems, template_problems
 def normalise_name(name: str) -> str:
     """The form under which two names count as the same (case, spacing, punctuation)."""
     return re.sub(r"[\W_]+", " ", name.casefold()).strip()
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a taxonomy node, subject, level or language, or
+    None: it must have a letter or digit and no control, format or bidi
+    character (NUL, a newline, U+202E would reach prompts, paths and the card)."""
+    bad = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")]
+    if bad:
+        return (
+            f"holds the invisible or control character U+{ord(bad[0]):04X}: "
+            "use printable text only"
+        )
+    if not normalise_name(name):
+        return "needs a letter or digit (it is blank or punctuation only)"
+    return None
 
 
 def _model_ref(value: Any) -> ModelRef:
@@ -118,9 +134,24 @@ class _Resolver:
             except models.ModelSpecError as exc:
                 self.problems.append(self.doc.problem(where + ("models", role), str(exc)))
 
+    def check_names(self, value: Any, where: JsonPath) -> None:
+        """Every name a prompt, a path or the card will show: printable text."""
+        if isinstance(value, str):
+            if why := name_problem(value):
+                self.problems.append(self.doc.problem(where, why))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.check_names(item, where + (i,))
+        elif isinstance(value, dict):
+            for key in ("name", "level", "subtopics", "language", "levels", "subjects"):
+                if key in value:
+                    self.check_names(value[key], where + (key,))
+
     def walk(self, nodes: list[dict], parents: tuple[str, ...], inherited: dict, where: JsonPath):
         for i, node in enumerate(nodes):
             here = where + (i,)
+            self.check_names(node, here)
+            self.check_names(node.get("settings") or {}, here + ("settings",))
             own = node.get("settings") or {}
             self.check_models(own, here + ("settings",))
             merged = _merge(inherited, own)
@@ -190,9 +221,20 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
         raise SpecError([doc.problem(("template",), str(exc))]) from None
     resolver = _Resolver(doc, template)
     root = data.get("settings") or {}
+    resolver.check_names(root, ("settings",))
     resolver.check_models(root, ("settings",))
     resolver.walk(data["taxonomy"], (), root, ("taxonomy",))
     resolver.report_missing_roles()
+    if not resolver.problems and not any(
+        d.settings.questions_per_subject for d in resolver.disciplines
+    ):
+        resolver.problems.append(
+            doc.problem(
+                ("settings", "questions_per_subject"),
+                "the spec asks for no rows (questions_per_subject is 0 everywhere): "
+                "set it above 0 on the disciplines to build",
+            )
+        )
     if resolver.problems:
         raise SpecError(sorted(resolver.problems, key=lambda p: (p.line, p.col)))
     return Taxonomy(

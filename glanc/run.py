@@ -345,7 +345,10 @@ class _Executor:
 
 def spec_path(taxonomy: Taxonomy, out_dir: Path) -> str:
     """The spec's path as the card shows it: relative to the builds directory's
-    parent (the repository root, usually), whatever the working directory."""
+    parent (the repository root, usually), whatever the working directory. A
+    spec read from standard input or a pipe is named as it was given."""
+    if not taxonomy.path.is_file():
+        return taxonomy.path.as_posix()
     return Path(os.path.relpath(taxonomy.path.resolve(), out_dir.resolve().parent)).as_posix()
 
 

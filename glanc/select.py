@@ -145,6 +145,8 @@ class _Parser:
         head, last = parts[:-1], parts[-1]
         if self._discipline_depth(head) is not None:  # a subject name begins
             return True
+        if head and head in self.prefixes:  # a path under a known node, maybe misspelt:
+            return True  # kept whole, so the error names all of it
         return any(
             p[: len(head)] == head and len(p) > len(head) and p[len(head)].startswith(last)
             for p in self.prefixes

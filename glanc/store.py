@@ -17,6 +17,8 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -158,6 +160,7 @@ class Store:
         self._index: Any = None
         self._flushed = time.monotonic()
         self._journal: int | None = None
+        self._snapshot: str | None = None
         if read_only and not self.path.exists():
             self.con = duckdb.connect(":memory:")
             self.con.execute(SCHEMA)
@@ -173,6 +176,8 @@ class Store:
                 if "lock" not in str(exc).lower():
                     raise GlancError(store_message(self.path, exc)) from None
                 message = _lock_message(self.path, str(exc))
+                if read_only and on_wait is None and self._open_snapshot():
+                    break  # a reader need not wait for the build that holds the store
                 if on_wait is None or "in use" not in message:
                     raise GlancError(message) from None
                 if not told:
@@ -192,6 +197,27 @@ class Store:
             self.con.close()
             raise GlancError(store_message(self.path, exc)) from None
         self._slots = "slot" in columns
+
+    def _open_snapshot(self) -> bool:
+        """Read a copy of a store another process holds (``glanc plan`` while a
+        build runs): what was committed when the copy was taken. False when the
+        copy cannot be read (caught mid-write)."""
+        import duckdb
+
+        self._snapshot = tempfile.mkdtemp(prefix="glanc-plan-")
+        copy = Path(self._snapshot) / self.path.name
+        try:
+            shutil.copyfile(self.path, copy)
+            wal = Path(f"{self.path}.wal")
+            if wal.exists():
+                shutil.copyfile(wal, Path(f"{copy}.wal"))
+            self.con = duckdb.connect(str(copy))
+            self.con.execute("SELECT count(*) FROM nodes").fetchone()
+            return True
+        except (OSError, duckdb.Error):
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
+            return False
 
     def _known(self, keys: list[str]) -> list[str]:
         """The keys that may be stored: a sorted array of 60-bit key prefixes, loaded
@@ -238,6 +264,8 @@ class Store:
             self.flush()
         finally:
             self.con.close()
+            if self._snapshot is not None:
+                shutil.rmtree(self._snapshot, ignore_errors=True)
             if self._journal is not None:
                 os.close(self._journal)
                 self._journal = None

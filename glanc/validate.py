@@ -14,9 +14,18 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import resources
-from .contract import PROVIDED_INPUTS, REQUIRED_OUTPUTS, check_output
+from .contract import PROVIDED_INPUTS, REQUIRED_OUTPUTS, check_output, output_name_problem
 from .errors import Problem, SpecError
 from .load import Document, JsonPath, load_yaml
+
+_SECRET_OPTIONS = {
+    "api_key_env": "must name an environment variable (letters, digits, _), not hold a key: "
+    "put the key in an environment variable and name it here (the value is not shown)",
+    "api_key": "must be env:NAME, naming the environment variable that holds the key "
+    "(the value is not shown)",
+    "api_base": "must be an http(s) URL without credentials, or env:NAME (a URL with "
+    "user:password@ belongs in an environment variable; the value is not shown)",
+}
 
 
 def _message(error: ValidationError, doc: Document) -> list[tuple[JsonPath, str]]:
@@ -35,8 +44,15 @@ def _message(error: ValidationError, doc: Document) -> list[tuple[JsonPath, str]
         return [
             (path, "a node has either 'children' (a field) or 'subjects' (a discipline), not both")
         ]
+    if path and path[-1] in _SECRET_OPTIONS and kind in ("pattern", "type"):
+        return [(path, _SECRET_OPTIONS[path[-1]])]  # never echo the value: it may be a key
     if kind in ("oneOf", "anyOf") and error.context:
-        if path and path[-1] == "models" or (len(path) >= 2 and path[-2] == "models"):
+        in_models = path and path[-1] == "models" or (len(path) >= 2 and path[-2] == "models")
+        if in_models and isinstance(error.instance, dict):
+            inner = [e for e in error.context if tuple(e.absolute_path) != path]
+            if inner:
+                return [m for e in inner for m in _message(e, doc)]
+        if in_models:
             return [
                 (
                     path,
@@ -112,6 +128,9 @@ def template_problems(doc: Document) -> list[Problem]:
                 )
             elif why := check_output(stage, name, body["outputs"][name]):
                 problems.append(doc.problem(base + ("outputs", name), f"{name!r} {why}"))
+        for name in body["outputs"]:
+            if why := output_name_problem(stage, name):
+                problems.append(doc.problem(base + ("outputs", name), why))
         for name, schema in body["outputs"].items():
             for where in _arrays_without_bound(schema, base + ("outputs", name)):
                 problems.append(

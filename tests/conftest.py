@@ -40,6 +40,10 @@ def ok_records(store: Path) -> dict[str, object]:
     leave these as they were."""
     import duckdb
 
+    from glanc.store import Store
+
+    with Store(store):  # commits what a killed build left in the store's journal
+        pass
     con = duckdb.connect(str(store), read_only=True)
     try:
         return dict(con.execute("SELECT key, created_at FROM nodes WHERE status = 'ok'").fetchall())
