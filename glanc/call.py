@@ -149,20 +149,22 @@ class Caller:
                 retry = False
             except Cancelled:
                 raise
-            except CutShort as exc:  # never repaired into shorter data: a failed try
-                raw = exc.text
-                error = str(exc)
-                if exc.reason == "length":
-                    error += f": raise decoding.{node.stage}.max_tokens in the spec"
-                tokens_in += exc.tokens[0]
-                tokens_out += exc.tokens[1]
             except AdapterParseError as exc:
                 raw = exc.lm_response
                 error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
-            except Exception as exc:  # a failure that retrying will not mend
-                raw = None
-                error = _one_line(exc)
-                retry = False
+            except Exception as exc:
+                cut = _cut_short(exc)
+                if cut is not None:  # never repaired into shorter data: a failed try
+                    raw = cut.text
+                    error = str(cut)
+                    if cut.reason == "length":
+                        error += f": raise decoding.{node.stage}.max_tokens in the spec"
+                    tokens_in += cut.tokens[0]
+                    tokens_out += cut.tokens[1]
+                else:  # a failure that retrying will not mend
+                    raw = None
+                    error = _one_line(exc)
+                    retry = False
             tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
             if error is None or not retry:
                 break
@@ -222,6 +224,17 @@ def transient(exc: Exception) -> float | None:
         return 0.0  # an HTTP 200 whose body is cut short or not JSON
     if isinstance(exc, AdapterParseError) and not (exc.lm_response or "").strip():
         return 0.0  # an empty reply (no choices)
+    return None
+
+
+def _cut_short(exc: BaseException) -> CutShort | None:
+    """The ``CutShort`` an engine raised, also when DSPy wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, CutShort):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
     return None
 
 

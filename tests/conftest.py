@@ -1,5 +1,9 @@
 import json
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,7 @@ from glanc.cli import main
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent
+SERVER = ROOT / "tests" / "servers" / "fake_openai.py"
 
 
 @pytest.fixture
@@ -53,3 +58,36 @@ def ok_records(store: Path) -> dict[str, object]:
 
 def summary(result) -> dict:
     return json.loads(result.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def fake_server():
+    procs = []
+
+    def start(**options) -> str:
+        port = free_port()
+        args = [sys.executable, str(SERVER), "--port", str(port)]
+        for k, v in options.items():
+            args += [f"--{k.replace('_', '-')}", str(v)]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return f"http://127.0.0.1:{port}/v1"
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()

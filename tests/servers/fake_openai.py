@@ -103,10 +103,14 @@ class Server:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        for part in (
+        auth = request.headers.get("Authorization", "")
+        parts = [
             f"response_format={(body.get('response_format') or {}).get('type', 'none')}",
             f"max_tokens={'set' if 'max_tokens' in body else 'unset'}",
-        ):
+        ]
+        if auth:  # the scheme and credentials, for tests of what glanc sends
+            parts.append(f"auth={auth}")
+        for part in parts:
             self.shapes[part] = self.shapes.get(part, 0) + 1
         fault = self.rng.choice(self.faults) if self.rng.random() < self.fault_rate else None
         self.counts[fault or "ok"] += 1
