@@ -26,7 +26,7 @@ from .graph import Node
 from .models import ModelInfo
 from .spec import Template
 
-MAX_ATTEMPTS = 3  # program attempts, each with a new seed, for outputs glanc rejects
+MAX_ATTEMPTS = 5  # program attempts, each with a new seed, for outputs glanc rejects
 RETRY_TEMPERATURE = 0.7
 TRANSPORT_ATTEMPTS = 6  # the same request, for failures of the server or the network
 BACKOFF_BASE_S = 0.5
