@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -44,7 +43,7 @@ def _user_errors(fn):
                 raise GlancError(fault) from None
         except GlancError as exc:
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
-            if isinstance(exc, Interrupted) and threading.active_count() > 1:
+            if isinstance(exc, Interrupted) and exc.abandon:
                 # worker threads may sit in a model call for minutes: exit without
                 # joining them (the store is already closed, the builds/ files untouched)
                 sys.stdout.flush()

@@ -17,9 +17,15 @@ class GlancError(Exception):
 
 
 class Interrupted(GlancError):
-    """Ctrl-C during a build: what was finished is kept; the message says how to resume."""
+    """Ctrl-C during a build: what was finished is kept; the message says how to resume.
+    ``abandon``: worker threads may still sit in model calls, so the CLI exits
+    without joining them."""
 
     exit_code = 130
+
+    def __init__(self, message: str, *, abandon: bool = False):
+        super().__init__(message)
+        self.abandon = abandon
 
 
 @dataclass(frozen=True)

@@ -451,7 +451,8 @@ def build(
             raise Interrupted(
                 f"interrupted: {kept} node(s) finished in this run are kept in the store, "
                 f"{len(executor.inflight)} call(s) in flight abandoned; run the same command "
-                "again to resume"
+                "again to resume",
+                abandon=True,
             ) from None
         pool.shutdown(wait=True)
         progress.render(force=True)

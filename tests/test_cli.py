@@ -34,5 +34,5 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command.strip() in ci.splitlines()
     install = next(b for b in blocks if "glanc build" in b)
-    assert install.strip().endswith("glanc build taxonomies/science.yaml --no-lock")
+    assert install.strip().endswith("glanc build taxonomies/science.yaml --no-lock --out .glanc/builds")
     assert "glanc check taxonomies/science.yaml" in test_command
