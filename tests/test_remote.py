@@ -129,7 +129,7 @@ def test_build_through_llama_cpp_server(glanc, tmp_path, monkeypatch):
         con.close()
         # the schema went with the request: llama.cpp's grammar makes even SmolLM2's JSON parse
         assert done.get("syllabus") == 1 and done.get("question", 0) >= 1
-        assert s["rows"] == done.get("answer", 0) >= (1 if result.exit_code == 0 else 0)
+        assert s["rows"] >= done.get("answer", 0) >= (1 if result.exit_code == 0 else 0)
         assert (result.exit_code == 0) == (s["rows"] == 2)
     finally:
         server.kill()
