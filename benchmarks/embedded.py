@@ -26,8 +26,7 @@ from pathlib import Path
 def glanc_build(spec: Path, work: Path) -> tuple[dict, list[tuple[list, dict]], float]:
     import llama_cpp
 
-    from glanc.resolve import load_taxonomy
-    from glanc.run import build
+    from glanc import BuildOptions, Workspace, build, load_taxonomy
 
     calls: list[tuple[list, dict]] = []
     original = llama_cpp.Llama.create_chat_completion
@@ -41,7 +40,8 @@ def glanc_build(spec: Path, work: Path) -> tuple[dict, list[tuple[list, dict]], 
     try:
         taxonomy = load_taxonomy(spec)
         start = time.perf_counter()
-        result = build(taxonomy, store_path=work / "s.duckdb", out_dir=work / "out", use_lock=False)
+        workspace = Workspace(store=work / "s.duckdb", builds=work / "out")
+        result = build(taxonomy, workspace, BuildOptions(use_lock=False))
         seconds = time.perf_counter() - start
     finally:
         llama_cpp.Llama.create_chat_completion = original
@@ -51,7 +51,7 @@ def glanc_build(spec: Path, work: Path) -> tuple[dict, list[tuple[list, dict]], 
 def direct(calls: list[tuple[list, dict]]) -> tuple[int, float]:
     from llama_cpp import Llama
 
-    from glanc.models import embedded_gguf
+    from glanc.spec.models import embedded_gguf
 
     start = time.perf_counter()
     llm = Llama(

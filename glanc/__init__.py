@@ -1,15 +1,27 @@
 """glanc: a declarative dataset compiler for GLAN-style instruction-tuning data.
 
-The library is the product; the ``glanc`` CLI is a thin layer over it::
+The library is the product; the ``glanc`` CLI is a thin layer over it, and a
+library caller gets the CLI's defaults::
 
-    from glanc import load_taxonomy, build
+    from glanc import BuildOptions, Workspace, build, load_taxonomy, plan
     taxonomy = load_taxonomy("taxonomies/science.yaml")
-    result = build(taxonomy, store_path=Path(".glanc/cache.duckdb"), out_dir=Path("builds"))
+    print(plan(taxonomy).as_json())
+    result = build(taxonomy, Workspace(builds=Path("builds")), BuildOptions(model="stub"))
 """
 
 __version__ = "0.1.0"
 
-from .resolve import load_taxonomy  # noqa: E402
-from .run import BuildResult, build  # noqa: E402
+from .options import BuildOptions, Workspace  # noqa: E402
+from .spec.resolve import load_taxonomy  # noqa: E402
+from .tasks.build import BuildResult, build  # noqa: E402
+from .tasks.plan import plan  # noqa: E402
 
-__all__ = ["BuildResult", "__version__", "build", "load_taxonomy"]
+__all__ = [
+    "BuildOptions",
+    "BuildResult",
+    "Workspace",
+    "__version__",
+    "build",
+    "load_taxonomy",
+    "plan",
+]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A stored node error with this prefix is the server's or the network's, not the
+# model's answer: a rerun repeats the same request rather than drawing a new seed.
+TRANSPORT = "transport: "
+
 
 class GlancError(Exception):
     """An input problem the user can fix; ``str()`` is the whole message."""

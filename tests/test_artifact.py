@@ -163,7 +163,7 @@ def test_export_chat_jsonl_and_parquet(glanc, tiny, tmp_path):
 def test_a_failure_while_writing_leaves_the_old_artifact_whole(glanc, tiny, tmp_path, monkeypatch):
     """All four files are staged before any is renamed: a failure while sorting
     the dataset (DuckDB out of memory, say) replaces none of them."""
-    from glanc.dataset import RowSpool
+    from glanc.artifact.write import RowSpool
 
     assert glanc("build", str(tiny), "-q").exit_code == 0
     build = tmp_path / "builds" / "tiny"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import ROOT, summary
 
-from glanc.call import MAX_ATTEMPTS
+from glanc.lm.call import MAX_ATTEMPTS
 
 
 def rows(tmp_path: Path, name: str = "tiny") -> list[dict]:

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from glanc import load_taxonomy
-from glanc.fingerprint import NotJSONError, canonical_json, node_key
-from glanc.graph import Graph
+from glanc.keys import NotJSONError, canonical_json, node_key
+from glanc.recipe.graph import Graph
 
 
 def test_canonical_json_is_sorted_and_compact():

@@ -1,8 +1,9 @@
 """The pure graph: subject merging and GLAN's per-question sampling."""
 
 from glanc import load_taxonomy
-from glanc.graph import Graph, clean_sessions, render_syllabus, sample_questions
-from glanc.spec import Discipline, Settings
+from glanc.recipe.graph import Graph
+from glanc.recipe.sampling import clean_sessions, render_syllabus, sample_questions
+from glanc.spec.types import Discipline, Settings
 
 SYLLABUS = {
     "sessions": [

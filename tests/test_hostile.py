@@ -132,7 +132,7 @@ def test_a_kill_right_after_n_replies_keeps_all_n(tmp_path, fake_server, n):
 
 KILLER = """
 import os, signal, sys
-import glanc.publish as publish
+import glanc.artifact.publish as publish
 step, journal = sys.argv[1], sys.argv[2] == "journal"
 def checkpoint(at):
     if at == step:
@@ -181,7 +181,7 @@ def test_a_kill_at_each_step_of_the_artifact_write_leaves_a_whole_artifact(
 
 def test_ctrl_c_while_writing_the_artifact_exits_130_and_keeps_the_old_one(
         glanc, tiny, tmp_path, monkeypatch):
-    import glanc.publish as publish
+    import glanc.artifact.publish as publish
 
     out = tmp_path / "builds"
     assert glanc("build", str(tiny), "-q").exit_code == 0
@@ -272,7 +272,7 @@ def test_a_missing_key_variable_is_found_before_the_store_is_touched(glanc, tmp_
 ])
 def test_template_output_names_that_break_the_program_are_located_errors(glanc, tmp_path,
                                                                           name, message):
-    from glanc import resources
+    from glanc.spec import resources
 
     text = resources.default_template().read_text()
     head, answer = text.split("\n  answer:", 1)
@@ -291,7 +291,7 @@ def test_the_reserved_names_cover_the_installed_dspy_and_pydantic():
     import dspy
     import pydantic
 
-    from glanc.contract import RESERVED_NAMES
+    from glanc.spec.contract import RESERVED_NAMES
 
     public = {n for n in dir(pydantic.BaseModel) + dir(dspy.Signature) if not n.startswith("_")}
     assert public <= RESERVED_NAMES

@@ -1,6 +1,6 @@
 """Per-model rate limits: a sliding one-minute window of requests and tokens."""
 
-from glanc.limits import ModelLimits
+from glanc.execute.limits import ModelLimits
 
 
 def test_requests_per_minute_hold_until_the_window_moves():

@@ -15,4 +15,4 @@ def test_wheel_contains_schemas_and_default_template(tmp_path):
     (wheel,) = tmp_path.glob("glanc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"glanc/_schemas/taxonomy.schema.json", "glanc/_schemas/template.schema.json",
-            "glanc/templates/default.yaml", "glanc/cli.py"} <= names
+            "glanc/templates/default.yaml", "glanc/cli/main.py"} <= names

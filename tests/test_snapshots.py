@@ -11,10 +11,10 @@ from pathlib import Path
 
 from conftest import ROOT, SPECS
 
-from glanc import programs
-from glanc.diff import diff_datasets, render_markdown
-from glanc.graph import Graph
-from glanc.resolve import load_taxonomy
+from glanc.artifact.diff import diff_datasets, render_markdown
+from glanc.lm import programs
+from glanc.recipe.graph import Graph
+from glanc.spec.resolve import load_taxonomy
 
 SYLLABUS = {"sessions": [
     {"name": "Vectors", "description": "Quantities with direction.",
@@ -48,7 +48,7 @@ def test_the_memoising_adapter_writes_what_dspys_writes(tiny):
     signature; twice over, they are DSPy's JSONAdapter's, byte for byte."""
     import dspy
 
-    from glanc.engines import StubEngine
+    from glanc.lm.stub import StubEngine
 
     lm = dspy.LM("local/stub", engine=StubEngine(), cache=False)
     plain, memo = dspy.JSONAdapter(), programs.adapter()

@@ -29,7 +29,7 @@ from pathlib import Path
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from glanc.engines import _fake  # noqa: E402
+from glanc.lm.stub import _fake  # noqa: E402
 
 TRANSPORT_FAULTS = ("429", "500", "stall", "truncated", "not_json", "empty_choices", "drop")
 FAULTS = (*TRANSPORT_FAULTS, "cut")  # "cut" is the model's: not in the default mix

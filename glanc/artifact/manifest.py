@@ -1,0 +1,41 @@
+"""``manifest.json``: what a build used, counted, as the same bytes on every rebuild.
+
+Counts of nodes by stage and outcome, the tokens every node the dataset uses
+was recorded with (cached or not), and the models per stage: nothing that
+depends on this run's timing or cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from ..execute.tally import Tally
+from ..spec.types import Taxonomy
+
+
+def manifest(taxonomy: Taxonomy, tally: Tally, rows: int) -> dict[str, Any]:
+    stats = tally.stages()
+    tokens = tally.dataset.grand_total()
+    return {
+        "glanc_version": __version__,
+        "taxonomy": taxonomy.name,
+        "spec_digest": taxonomy.digest,
+        "template": taxonomy.template.name,
+        "rows": rows,
+        "counts": {
+            "disciplines": len(taxonomy.disciplines),
+            "nodes": {s: st.run + st.cached for s, st in stats.items()},
+            "failed": {s: st.failed for s, st in stats.items()},
+            "skipped": {s: st.skipped for s, st in stats.items()},
+        },
+        "complete": not tally.failures and not any(st.skipped for st in stats.values()),
+        "tokens": {"in": tokens.tokens_in, "out": tokens.tokens_out},
+        "usage": tally.dataset.as_json(calls="nodes"),
+        "models": {s: sorted(m) for s, m in tally.models_by_stage.items()},
+    }
+
+
+def decoding(tally: Tally) -> dict[str, list[dict[str, Any]]]:
+    """Each stage's distinct decoding settings, in the order of their digests (the card's)."""
+    return {s: [d for _, d in sorted(ds.items())] for s, ds in tally.decoding_by_stage.items()}

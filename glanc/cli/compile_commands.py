@@ -1,0 +1,214 @@
+"""The commands that compile: validate specs, plan a build, build, collect garbage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..artifact import publish
+from ..options import DEFAULT_CONCURRENCY, BuildOptions, Workspace
+from .flags import (
+    out_option,
+    selection,
+    selection_options,
+    store_option,
+    user_errors,
+    wait_option,
+    waiter,
+)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@user_errors
+def validate(specs: tuple[Path, ...]) -> None:
+    """Check taxonomy and template specs; report every problem as file:line:col.
+
+    Exits 0 when all specs are valid, 2 otherwise.
+
+    \b
+    Example:
+        glanc validate taxonomies/science.yaml taxonomies/glan.yaml
+    """
+    from ..spec.validate import validate_paths
+
+    problems = validate_paths(list(specs))
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        sys.exit(2)
+    click.echo(f"{len(specs)} spec(s) valid")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--model", help="Use this model for every stage (e.g. 'stub' for a dry run).")
+@store_option
+@selection_options
+@wait_option
+@out_option("Builds directory; the dataset goes to OUT/<name>/.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Model calls in flight at once (an in-process model runs one at a time).",
+)
+@click.option(
+    "--rpm",
+    type=click.IntRange(1, None),
+    help="Requests per minute to each remote model, at most (a model's own rpm wins).",
+)
+@click.option(
+    "--tpm",
+    type=click.IntRange(1, None),
+    help="Tokens per minute to each remote model, at most (a model's own tpm wins).",
+)
+@click.option(
+    "--no-lock",
+    is_flag=True,
+    help="Do not reuse OUT/<name>/lock.jsonl: call the model for every node not in the store.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@user_errors
+def build(
+    spec: Path,
+    model: str | None,
+    store: Path,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    wait: bool,
+    out: Path,
+    concurrency: int,
+    rpm: int | None,
+    tpm: int | None,
+    no_lock: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Build the dataset of a taxonomy spec, calling models only for nodes not in the store.
+
+    Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
+    failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
+    130 when interrupted (finished nodes are kept; rerun to resume). With
+    --select, nodes left out are used when cached and skipped otherwise.
+
+    Writes OUT/<name>/: dataset.jsonl, lock.jsonl (every node used, so a fresh
+    clone rebuilds without a model call), manifest.json and README.md (the
+    dataset card).
+
+    \b
+    Example:
+        glanc build taxonomies/science.yaml
+        glanc build taxonomies/science.yaml --model stub --json
+        glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
+    """
+    from ..spec.resolve import load_taxonomy
+    from ..tasks.build import build as run_build
+    from .progress import Progress
+    from .render import build_summary
+
+    taxonomy = load_taxonomy(spec)
+    chosen = selection(taxonomy, select, exclude, force)
+    publish.recover(out)
+    workspace = Workspace(store=store, builds=out, wait=waiter(wait))
+    options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
+                           concurrency=concurrency, rpm=rpm, tpm=tpm)  # fmt: skip
+    result = run_build(taxonomy, workspace, options, Progress(enabled=not quiet))
+    if not quiet:
+        click.echo("\n".join(build_summary(result)), err=True)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--model", help="Plan as if this model ran every stage (as build --model).")
+@store_option
+@selection_options
+@wait_option
+@out_option("Builds directory: OUT/<name>/lock.jsonl counts as cached, as in build.")
+@click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
+@user_errors
+def plan(
+    spec: Path,
+    model: str | None,
+    store: Path,
+    out: Path,
+    no_lock: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    wait: bool,
+    as_json: bool,
+    show_all: bool,
+) -> None:
+    """Show what a build would do, and why, without calling a model or writing the store.
+
+    Per stage: nodes cached, nodes that will run (with a reason: new,
+    program_changed, model_changed, decoding_changed, upstream_changed,
+    failed_before, forced), nodes estimated from the spec's counts below nodes
+    that will run, and nodes skipped by the selection; then model calls,
+    tokens (store averages) and cost (when models have a price).
+
+    \b
+    Example:
+        glanc plan taxonomies/science.yaml
+        glanc plan taxonomies/science.yaml --select 'Natural Sciences/Physics+' --json
+    """
+    from ..spec.resolve import load_taxonomy
+    from ..tasks.plan import plan as make_plan
+    from .render import plan_text
+
+    taxonomy = load_taxonomy(spec)
+    chosen = selection(taxonomy, select, exclude, force)
+    publish.recover(out)
+    workspace = Workspace(store=store, builds=out, wait=waiter(wait))
+    options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock)
+    result = make_plan(taxonomy, workspace, options)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(plan_text(result, limit=None if show_all else 20))
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", help="Keep what these specs build with this model (as build --model).")
+@store_option
+@wait_option
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@user_errors
+def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_run: bool) -> None:
+    """Remove store rows that no given spec reaches (old versions, removed disciplines).
+
+    Keeps every node a build of any of SPECS would use or retry, with the
+    older results of those nodes that forced reruns kept. Name every spec
+    that shares the store: rows only the others reach are removed.
+
+    \b
+    Example:
+        glanc gc taxonomies/science.yaml taxonomies/glan.yaml --dry-run
+    """
+    from ..spec.resolve import load_taxonomy
+    from ..tasks.gc import collect
+
+    taxonomies = [load_taxonomy(spec) for spec in specs]
+    if not store.exists():
+        click.echo(f"{store}: no store, nothing to remove")
+        return
+    result = collect(taxonomies, store, model=model, dry_run=dry_run, wait=waiter(wait))
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {result.total} row(s); {result.kept} reachable node(s) kept")
+    for table, stages in result.gone.items():
+        for stage, n in stages.items():
+            click.echo(f"  {table:<8} {stage:<9} {n}")

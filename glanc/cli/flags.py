@@ -1,0 +1,113 @@
+"""What every command shares: turning errors into one line and an exit code,
+the options several commands take, and flags into the library's objects."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .. import faults
+from ..errors import GlancError, Interrupted, SpecError
+from ..options import DEFAULT_BUILDS, DEFAULT_STORE
+
+
+def user_errors(fn):
+    """Turn ``GlancError`` into its message on stderr and its exit code; a fault
+    of the store, the disk or permissions into one line and exit 2; Ctrl-C
+    anywhere into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            try:
+                return fn(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    "interrupted: builds/ holds the previous artifact, whole; finished nodes are "
+                    "kept in the store: run the same command again"
+                ) from None
+            except Exception as exc:
+                fault = faults.describe(exc)
+                if fault is None:
+                    raise
+                raise GlancError(fault) from None
+        except GlancError as exc:
+            click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
+            if isinstance(exc, Interrupted) and exc.abandon:
+                # worker threads may sit in a model call for minutes: exit without
+                # joining them (the store is already closed, the builds/ files untouched)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.exit_code)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def store_option(fn):
+    return click.option(
+        "--store",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_STORE,
+        show_default=True,
+        help="The DuckDB node store (the cache).",
+    )(fn)
+
+
+def out_option(help: str):
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_BUILDS,
+        show_default=True,
+        help=help,
+    )
+
+
+def wait_option(fn):
+    return click.option(
+        "--wait", is_flag=True, help="If another glanc process holds the store, wait for it."
+    )(fn)
+
+
+def selection_options(fn):
+    fn = click.option(
+        "--force",
+        is_flag=True,
+        help="Rerun the selected nodes even when cached (new seeds; old results kept).",
+    )(fn)
+    fn = click.option(
+        "--exclude",
+        "-x",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Leave these nodes out (same syntax as --select).",
+    )(fn)
+    return click.option(
+        "--select",
+        "-s",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Only these nodes: taxonomy paths ('Natural Sciences/Physics', '+' for everything "
+        "under), stage:NAME[+], state:new|modified|failed; space = union, comma = intersection.",
+    )(fn)
+
+
+def waiter(wait: bool):
+    if not wait:
+        return None
+    return lambda message: click.echo(f"waiting: {message.split(';')[0]}", err=True)
+
+
+def selection(taxonomy, select: tuple[str, ...], exclude: tuple[str, ...], force: bool):
+    from ..plan.select import parse
+
+    if force and not select:
+        raise GlancError(
+            "--force needs --select: say which nodes to rerun, e.g. --select 'stage:answer'"
+        )
+    return parse(taxonomy, select, exclude)

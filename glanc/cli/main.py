@@ -1,0 +1,37 @@
+"""The ``glanc`` command line: a thin layer over the library.
+
+Every command's help ends with an example; a test fails if one is missing.
+Input problems print one line each and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from . import compile_commands, review_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="glanc")
+def main() -> None:
+    """glanc compiles YAML taxonomy specs into GLAN instruction-tuning datasets.
+
+    \b
+    Example:
+        glanc validate taxonomies/science.yaml
+        glanc plan taxonomies/science.yaml
+        glanc build taxonomies/science.yaml
+    """
+
+
+for command in (
+    compile_commands.validate,
+    compile_commands.build,
+    compile_commands.plan,
+    compile_commands.gc,
+    review_commands.check,
+    review_commands.diff,
+    review_commands.export,
+):
+    main.add_command(command)

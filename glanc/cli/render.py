@@ -1,0 +1,82 @@
+"""Human-readable renderings of library results, for the CLI."""
+
+from __future__ import annotations
+
+from ..plan.planner import Plan
+from ..tasks.build import BuildResult
+
+
+def _n(value: int, estimated: bool = False) -> str:
+    if not value:
+        return "-"
+    return f"~{value:,}" if estimated else f"{value:,}"
+
+
+def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
+    """The plan as a table per stage, the totals, then the known nodes that will run."""
+    lines = [
+        f"{'stage':<10}{'cached':>9}{'run':>9}{'estimated':>11}{'skipped':>9}  reasons",
+    ]
+    for name, s in plan.stages:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in s.reasons)
+        lines.append(
+            f"{name:<10}{_n(s.cached):>9}{_n(s.run):>9}{_n(s.estimated, True):>11}"
+            f"{_n(s.skipped):>9}  {reasons}"
+        )
+    data = plan.as_json()
+    known = sum(s.run for _, s in plan.stages)
+    later = sum(s.estimated for _, s in plan.stages)
+    lines.append("")
+    if not plan.lm_calls:
+        lines.append("nothing to run: every selected node is cached")
+    else:
+        approx = "~" if later else ""
+        lines.append(
+            f"model calls: {approx}{plan.lm_calls:,} ({known:,} known now"
+            + (f", ~{later:,} estimated from the spec's counts" if later else "")
+            + "; retries not counted)"
+        )
+        tokens = data["tokens"]
+        if tokens["in"] is None:
+            lines.append("tokens: unknown (no finished nodes of these stages in the store yet)")
+        else:
+            lines.append(
+                f"tokens: ~{tokens['in']:,} in / ~{tokens['out']:,} out "
+                "(averages of this store's finished nodes)"
+            )
+        if data["cost"] is not None:
+            lines.append(f"cost: ~${data['cost']:,.2f}")
+        elif tokens["in"] is not None:
+            lines.append("cost: unknown (give the models a price to see it)")
+    if plan.nodes:
+        lines.append("")
+        lines.append("will run:")
+        shown = plan.nodes if limit is None else plan.nodes[:limit]
+        for node in shown:
+            lines.append(
+                f"  {node.stage:<9} {node.reason:<17} {node.key[:12]}  {node.path} #{node.index}"
+            )
+        if len(shown) < len(plan.nodes):
+            lines.append(f"  ... {len(plan.nodes) - len(shown):,} more (--all lists them)")
+    return "\n".join(lines)
+
+
+def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
+    """What a build did, for stderr: rows and calls, failed nodes, skipped nodes."""
+    lines = [
+        f"built {result.rows} rows into {result.dataset} in {result.seconds:.1f}s: "
+        f"{result.lm_calls} model calls, tokens {result.tokens_in} in / "
+        f"{result.tokens_out} out"
+    ]
+    for failure in result.failures[:failures]:
+        lines.append(
+            f"failed {failure.stage} [{failure.discipline}] {failure.key[:12]}: {failure.error}"
+        )
+    if len(result.failures) > failures:
+        lines.append(f"... and {len(result.failures) - failures} more failures")
+    skipped = sum(st.skipped for st in result.stages.values())
+    if skipped:
+        lines.append(
+            f"skipped {skipped} node(s) outside the selection: the dataset lacks their rows"
+        )
+    return lines

@@ -1,0 +1,230 @@
+"""The commands that review an artifact: check it against its spec and lock,
+diff two builds, export a dataset for training tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..artifact import publish
+from ..errors import GlancError
+from ..options import DEFAULT_STORE
+from .flags import out_option, user_errors
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@out_option("Builds directory holding <name>/.")
+@click.option("--model", help="Check a build made with build --model.")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="Only read, to report lock outputs that differ from it; never used to rebuild.",
+)
+@user_errors
+def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
+    """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
+
+    No model call, no network, and the local store is not used to rebuild
+    (only read, to note lock outputs that differ from it). Exits 0 when
+    dataset.jsonl, lock.jsonl, manifest.json and README.md match; 1 with a list
+    of nodes the spec needs that the lock lacks (run glanc build) and of
+    files and rows that are stale; 2 on bad input. Meant for CI.
+
+    \b
+    Example:
+        glanc check taxonomies/science.yaml
+    """
+    from ..artifact.diff import render_text
+    from ..spec.resolve import load_taxonomy
+    from ..tasks.check import check as run_check
+
+    taxonomy = load_taxonomy(spec)
+    publish.recover(out)
+    result = run_check(taxonomy, out, model=model, store=store)
+    where = result.build_dir
+    if result.rewritten:
+        click.echo(
+            f"note: {len(result.rewritten)} lock output(s) differ from what {store} holds for the "
+            "same key (output changed without its input: hand-edited, or regenerated with "
+            "--force or on another machine); glanc diff shows the rows",
+            err=True,
+        )
+        for stage, key in result.rewritten[:10]:
+            click.echo(f"  {stage:<9} {key[:16]}", err=True)
+    if result.ok:
+        click.echo(f"{where}: up to date with {spec}")
+        return
+    click.echo(f"{where}: out of date with {spec}", err=True)
+    if result.missing:
+        click.echo(
+            f"missing: {len(result.missing)} node(s) the spec needs are not in the lock "
+            f"(and whatever lies below them); run: glanc build {spec}",
+            err=True,
+        )
+        for m in result.missing[:20]:
+            click.echo(f"  {m.stage:<9} {m.path} #{m.index}", err=True)
+        if len(result.missing) > 20:
+            click.echo(f"  ... and {len(result.missing) - 20} more", err=True)
+    for name in result.stale:
+        click.echo(f"stale: {where / name} differs from what the spec and lock produce", err=True)
+    if result.rows is not None and not result.rows.empty:
+        click.echo(render_text(result.rows), err=True)
+    sys.exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=str)
+@click.option("--base", metavar="REV", help="Compare each build with itself at this git revision.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown fits a pull-request comment.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(0, 100),
+    default=3,
+    show_default=True,
+    help="Example rows per kind of change and taxonomy path.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when the datasets differ.")
+@out_option("Builds directory, for --base without paths.")
+@user_errors
+def diff(
+    paths: tuple[str, ...], base: str | None, fmt: str, samples: int, exit_code: bool, out: Path
+) -> None:
+    """Show rows added, removed and changed between two builds, by taxonomy path.
+
+    OLD and NEW are build directories, dataset files, or REV:DIR for a build
+    at a git revision. With --base REV, each given build directory (default:
+    every build under OUT) is compared with itself at REV.
+
+    \b
+    Example:
+        glanc diff old-builds/science builds/science
+        glanc diff HEAD~1:builds/science builds/science
+        glanc diff --base origin/main --format markdown
+    """
+    import tempfile
+
+    from ..artifact import git
+    from ..artifact.diff import diff_datasets, render_markdown, render_text
+
+    for builds in {out, *(Path(p).parent for p in paths if Path(p).is_dir())}:
+        publish.recover(builds)
+    with tempfile.TemporaryDirectory(prefix="glanc-diff-") as tmp:
+        pairs: list[tuple[Side, Side]] = []
+        if base:
+            dirs = [Path(p) for p in paths] or sorted(
+                {p.parent for p in out.glob("*/dataset.jsonl")} | git.builds_at(base, out)
+            )
+            for i, d in enumerate(dirs):
+                old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
+                pairs.append((old, (str(d), d / "dataset.jsonl", d / "lock.jsonl")))
+        else:
+            if len(paths) != 2:
+                raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
+            pairs.append(
+                tuple(_source(p, Path(tmp) / f"side{i}.jsonl") for i, p in enumerate(paths))
+            )
+        diffs = [
+            diff_datasets(
+                old[1],
+                new[1],
+                samples=samples,
+                old_label=old[0],
+                new_label=new[0],
+                old_lock=old[2],
+                new_lock=new[2],
+            )
+            for old, new in pairs
+        ]
+    if fmt == "json":
+        click.echo(
+            json.dumps([d.as_json() for d in diffs] if base else diffs[0].as_json(), indent=2)
+        )
+    else:
+        render = render_markdown if fmt == "markdown" else render_text
+        click.echo("\n".join(render(d) for d in diffs))
+    if exit_code and any(not d.empty for d in diffs):
+        sys.exit(1)
+
+
+# a diff side: its label, its dataset file and its lock file (None when missing)
+Side = tuple[str, Path | None, Path | None]
+
+
+def _from_git(rev: str, build_dir: Path, dest: Path) -> Side:
+    from ..artifact import git
+
+    found = git.show(rev, build_dir / "dataset.jsonl", dest)
+    lock = dest.with_suffix(".lock.jsonl")
+    has_lock = git.show(rev, build_dir / "lock.jsonl", lock)
+    return (f"{rev}:{build_dir.as_posix()}", dest if found else None, lock if has_lock else None)
+
+
+def _source(arg: str, dest: Path) -> Side:
+    """A diff side: a build directory, a dataset file, or REV:DIR."""
+    path = Path(arg)
+    if path.is_dir():
+        return (arg, path / "dataset.jsonl", path / "lock.jsonl")
+    if path.is_file():
+        return (arg, path, path.parent / "lock.jsonl")
+    if ":" in arg:
+        rev, _, rest = arg.partition(":")
+        rest_path = Path(rest or ".")
+        if rest_path.suffix == ".jsonl":
+            from ..artifact import git
+
+            lock = dest.with_suffix(".lock.jsonl")
+            found = git.show(rev, rest_path, dest)
+            has_lock = git.show(rev, rest_path.parent / "lock.jsonl", lock)
+            return (arg, dest if found else None, lock if has_lock else None)
+        return _from_git(rev, rest_path, dest)
+    raise GlancError(f"{arg}: no such build directory or dataset file (or REV:DIR)")
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet", "chat"]),
+    default="chat",
+    show_default=True,
+    help='chat: {"messages": [...]} per line, as fine-tuning tools read it.',
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="File to write (default: stdout; parquet needs a file).",
+)
+@out_option("Builds directory holding NAME/.")
+@user_errors
+def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
+    """Export build NAME's dataset as chat JSONL, full JSONL or Parquet.
+
+    NAME is a build name under OUT or a build directory.
+
+    \b
+    Example:
+        glanc export science --format parquet -o science.parquet
+        glanc export science > science.chat.jsonl
+    """
+    from ..artifact.export import export as run_export
+
+    build_dir = Path(name) if Path(name).is_dir() else out / name
+    publish.recover(build_dir.parent)
+    written = run_export(build_dir / "dataset.jsonl", fmt, output)
+    if written is not None:
+        click.echo(f"wrote {written}", err=True)

@@ -1,0 +1,124 @@
+"""The build's counts, as an observer of its events: per stage, per model, and
+what the dataset took. ``BuildResult``, the manifest and the live display all
+read this one tally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..lm.usage import Ledger
+from ..recipe.node import Node
+from ..spec.contract import STAGES
+from .events import Called, Event, Finished, Queued, Skipped
+
+
+@dataclass
+class StageStats:
+    """One stage's share of a build: nodes by outcome, and this run's tokens."""
+
+    run: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "run": self.run,
+            "cached": self.cached,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    stage: str
+    key: str
+    discipline: str
+    error: str
+
+
+@dataclass
+class _Counts:
+    run: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+    queued: int = 0
+
+
+@dataclass
+class Tally:
+    """Counts nodes by stage and outcome; ``spent`` is what this run's calls cost
+    (tokens per model and stage), ``dataset`` the tokens recorded with every node
+    the dataset uses, cached or not (the manifest's figure)."""
+
+    spent: Ledger = field(default_factory=Ledger)
+    dataset: Ledger = field(default_factory=Ledger)
+    failures: list[Failure] = field(default_factory=list)
+    skipped: list[Node] = field(default_factory=list)
+    models_by_stage: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in STAGES})
+    decoding_by_stage: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {s: {} for s in STAGES}
+    )
+    _counts: dict[str, _Counts] = field(default_factory=lambda: {s: _Counts() for s in STAGES})
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Finished):
+            self._finished(event)
+        elif isinstance(event, Called):
+            o = event.outcome
+            self.spent.add(
+                event.node.model, event.node.stage, o.tokens_in, o.tokens_out, o.attempts
+            )
+        elif isinstance(event, Queued):
+            self._counts[event.stage].queued += event.count
+        elif isinstance(event, Skipped):
+            counts = self._counts[event.node.stage]
+            counts.queued -= 1
+            counts.skipped += 1
+            self.skipped.append(event.node)
+
+    def _finished(self, event: Finished) -> None:
+        node, record = event.node, event.record
+        counts = self._counts[node.stage]
+        counts.queued -= 1
+        self.models_by_stage[node.stage].add(node.model.label)
+        self.decoding_by_stage[node.stage].setdefault(node.decoding_id, node.decoding)
+        if record.status == "ok":
+            if event.cached:
+                counts.cached += 1
+            else:
+                counts.run += 1
+            tin, tout = record.tokens_in or 0, record.tokens_out or 0
+            self.dataset.add(node.model, node.stage, tin, tout, 1)
+        else:
+            counts.failed += 1
+            self.failures.append(
+                Failure(node.stage, node.key, node.discipline.path_str, record.error or "failed")
+            )
+
+    def stats(self, stage: str) -> StageStats:
+        c, t = self._counts[stage], self.spent.stage_total(stage)
+        return StageStats(c.run, c.cached, c.failed, c.skipped, t.tokens_in, t.tokens_out)
+
+    def stages(self) -> dict[str, StageStats]:
+        return {stage: self.stats(stage) for stage in STAGES}
+
+    def queued(self, stage: str) -> int:
+        return self._counts[stage].queued
+
+    @property
+    def lm_calls(self) -> int:
+        """Model calls this run made, every try counted."""
+        return self.spent.grand_total().calls
+
+    @property
+    def finished_here(self) -> int:
+        """Nodes this run called a model for (kept in the store, ok or failed)."""
+        return sum(c.run + c.failed for c in self._counts.values())

@@ -1,0 +1,264 @@
+"""Run one node's DSPy program on its model, with bounded retries.
+
+Called from worker threads: DSPy settings are set per call with
+``dspy.context`` (workers do not inherit the caller's), and a fresh usage
+tracker per call captures tokens without touching shared state. No DSPy
+callback is installed: DSPy wraps every module, adapter and LM call when one
+is, which cost a fifth of a stub call; the text of an output glanc rejects is
+kept from the parse error or the parsed value instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import TRANSPORT
+from ..spec.models import ModelInfo
+from ..spec.types import Template
+from . import programs
+from .credentials import endpoint, redact
+from .engines import make_lm
+from .wire import CutShort
+
+MAX_ATTEMPTS = 5  # program attempts, each with a new seed, for outputs glanc rejects
+RETRY_TEMPERATURE = 0.7
+TRANSPORT_ATTEMPTS = 6  # the same request, for failures of the server or the network
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+
+
+class Request(Protocol):
+    """What a call needs of a node (``glanc.recipe.node.Node`` is one): the
+    stage's program, the model, the decoding, the inputs and the first seed."""
+
+    stage: str
+    model: ModelInfo
+    decoding: dict[str, Any]
+    inputs: dict[str, Any]
+
+    @property
+    def seed(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What calling a node produced: ``output`` on success, ``error`` otherwise."""
+
+    output: dict[str, Any] | None
+    raw: str | None
+    error: str | None
+    attempts: int
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+
+
+_ECHO = re.compile(r"^\s*\{\w+\}\s*$|\[\[ ## \w+ ## \]\]")
+
+
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def invalid(output: dict[str, Any], template) -> str | None:
+    """Why a parsed output is unusable, or None: an empty required field, or a
+    prompt placeholder echoed back (small models copy ``{question}``)."""
+    empty = [
+        f.name
+        for f in template.outputs
+        if f.schema["type"] in ("string", "array") and not output.get(f.name)
+    ]
+    if empty:
+        return f"empty output field(s): {', '.join(empty)}"
+    for text in _strings(output):
+        if _ECHO.search(text):
+            return f"output echoes the prompt's format: {text.strip()[:60]!r}"
+    return None
+
+
+class Caller:
+    """Calls nodes' programs; one ``dspy.LM`` per model, created on first use."""
+
+    def __init__(self, template: Template):
+        self.template = template
+        self._lms: dict[ModelInfo, Any] = {}
+        self._secrets: dict[ModelInfo, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+        self._adapter: Any = None
+        self.stopping = threading.Event()  # set on Ctrl-C: workers give up between tries
+
+    def stop(self) -> None:
+        """Make every worker give up at its next try or backoff, so an interrupted
+        build leaves no thread retrying in the background."""
+        self.stopping.set()
+
+    @property
+    def adapter(self):
+        """One JSONAdapter for every call: it holds no per-call state."""
+        if self._adapter is None:
+            self._adapter = programs.adapter()
+        return self._adapter
+
+    def lm(self, info: ModelInfo):
+        with self._lock:
+            if info not in self._lms:
+                if info.kind == "remote":
+                    self._secrets[info] = endpoint(info).secrets
+                self._lms[info] = make_lm(info)
+                # DSPy warns on every truncated response, and importing DSPy resets its
+                # log level; glanc records, retries and reports those outputs itself
+                logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)
+            return self._lms[info]
+
+    def __call__(self, node: Request) -> Outcome:
+        from dspy.utils.exceptions import AdapterParseError
+        from dspy.utils.usage_tracker import UsageTracker
+
+        template = self.template.stage(node.stage)
+        signature = programs.signature(template)
+        try:
+            lm = self.lm(node.model)
+        except Exception as exc:  # preflight checks models first; this is a last guard
+            error = redact(_one_line(exc), self._secrets.get(node.model, ()))
+            return Outcome(None, None, error, 1, 0, 0, 0.0)
+        tokens_in = tokens_out = 0
+        output: dict[str, Any] | None = None
+        raw: str | None = None
+        error: str | None = None
+        start = time.perf_counter()
+        attempt = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if self.stopping.is_set():
+                raise Cancelled()
+            config = dict(node.decoding)
+            config["seed"] = (node.seed + attempt - 1) % (2**31)
+            if attempt > 1 and not config.get("temperature"):
+                config["temperature"] = RETRY_TEMPERATURE
+            tracker = UsageTracker()
+            retry = True
+            try:
+                prediction = self._predict(signature, node, lm, tracker, config)
+                output = programs.to_json(prediction, template)
+                error = invalid(output, template)
+                # the text is kept for outputs glanc rejects; an accepted one is its output
+                raw = None if error is None else json.dumps(output, ensure_ascii=False)
+            except TransportFailure as exc:
+                raw = None
+                error = f"{TRANSPORT}{exc}"
+                retry = False
+            except Cancelled:
+                raise
+            except AdapterParseError as exc:
+                raw = exc.lm_response
+                error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
+            except Exception as exc:
+                cut = _cut_short(exc)
+                if cut is not None:  # never repaired into shorter data: a failed try
+                    raw = cut.text
+                    error = str(cut)
+                    if cut.reason == "length":
+                        error += f": raise decoding.{node.stage}.max_tokens in the spec"
+                    tokens_in += cut.tokens[0]
+                    tokens_out += cut.tokens[1]
+                else:  # a failure that retrying will not mend
+                    raw = None
+                    error = _one_line(exc)
+                    retry = False
+            tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
+            if error is None or not retry:
+                break
+        latency = (time.perf_counter() - start) * 1000
+        kept = output if error is None else None
+        if error is not None:  # stored, printed and in --json: never a secret
+            error = redact(error, self._secrets.get(node.model, ()))
+        return Outcome(kept, raw, error, attempt, tokens_in, tokens_out, latency)
+
+    def _predict(self, signature, node: Request, lm, tracker, config: dict[str, Any]):
+        """One program call; the same request again, after a backoff, while the
+        failure is the transport's (429 honouring Retry-After, 5xx, timeouts,
+        dropped connections, a body that is not JSON, an empty reply)."""
+        import dspy
+
+        tries = int(node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1)) + 1
+        for attempt in range(tries):
+            try:
+                # trace=None: DSPy otherwise keeps the last 10,000 predictions with
+                # their inputs, and pops the oldest off the front of a list per call
+                with dspy.context(
+                    lm=lm,
+                    adapter=self.adapter,
+                    usage_tracker=tracker,
+                    disable_history=True,
+                    trace=None,
+                ):
+                    return dspy.Predict(signature)(**node.inputs, config=config)
+            except Exception as exc:
+                wait = transient(exc)
+                if wait is None:
+                    raise
+                if attempt == tries - 1:
+                    raise TransportFailure(f"{_one_line(exc)} (after {attempt + 1} tries)") from exc
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1)
+                if self.stopping.wait(max(wait, backoff)):
+                    raise Cancelled() from exc
+        raise AssertionError("unreachable")
+
+
+class Cancelled(Exception):
+    """The build was interrupted; the node's result is not recorded."""
+
+
+class TransportFailure(Exception):
+    """The server kept failing the same request: not the model's answer."""
+
+
+def transient(exc: Exception) -> float | None:
+    """Seconds the server asked to wait (0 when it did not say) if the failure is
+    worth the same request again, else None."""
+    from dspy.utils.exceptions import AdapterParseError, LMProviderError, is_retryable_lm_error
+
+    if is_retryable_lm_error(exc):
+        return float(getattr(exc, "retry_after", None) or 0)
+    if isinstance(exc, LMProviderError) and getattr(exc, "status", None) in (None, 200):
+        return 0.0  # an HTTP 200 whose body is cut short or not JSON
+    if isinstance(exc, AdapterParseError) and not (exc.lm_response or "").strip():
+        return 0.0  # an empty reply (no choices)
+    return None
+
+
+def _cut_short(exc: BaseException) -> CutShort | None:
+    """The ``CutShort`` an engine raised, also when DSPy wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, CutShort):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:
+    for usage in tracker.get_total_tokens().values():
+        tokens_in += int(usage.get("prompt_tokens") or 0)
+        tokens_out += int(usage.get("completion_tokens") or 0)
+    return tokens_in, tokens_out
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -1,0 +1,76 @@
+"""Where a build reads and writes, and how it runs: one object each, one default each.
+
+The CLI turns its flags into these; a library caller gets the CLI's defaults
+by constructing them with no arguments (``glanc.build(taxonomy)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .plan.select import Selection
+
+# the artifact of a build: builds/<name>/ holds these four files
+DATASET = "dataset.jsonl"
+LOCK = "lock.jsonl"
+MANIFEST = "manifest.json"
+CARD = "README.md"
+ARTIFACT = (DATASET, LOCK, MANIFEST, CARD)
+
+DEFAULT_STORE = Path(".glanc/cache.duckdb")
+DEFAULT_BUILDS = Path("builds")
+DEFAULT_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The paths a build uses.
+
+    ``store``: the DuckDB node store (the cache). ``builds``: the builds
+    directory; a taxonomy's artifact goes to ``builds/<name>/``. ``wait``: called
+    once with the reason when another process holds the store, making that a
+    wait rather than an error. ``lock_from``: read the lock from this build
+    directory rather than the output's (``glanc check`` rebuilds a committed
+    artifact into a scratch workspace); the card then names the spec relative
+    to that directory's builds directory, as the original build did."""
+
+    store: Path = DEFAULT_STORE
+    builds: Path = DEFAULT_BUILDS
+    wait: Callable[[str], None] | None = field(default=None, compare=False)
+    lock_from: Path | None = None
+
+    def build_dir(self, name: str) -> Path:
+        return self.builds / name
+
+    def lock_dir(self, name: str) -> Path:
+        """Where the lock a build reuses is read from."""
+        return self.lock_from if self.lock_from is not None else self.build_dir(name)
+
+    @property
+    def spec_root(self) -> Path:
+        """The builds directory the card's spec path is relative to the parent of."""
+        return self.lock_from.parent if self.lock_from is not None else self.builds
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build runs.
+
+    ``model``: one model for every stage (``stub`` for a dry run). ``selection``:
+    only these nodes run; the others are used when cached, skipped otherwise.
+    ``force``: rerun the selected nodes even when cached (new seeds; the old
+    results are kept in the store's history). ``use_lock``: first read the
+    build directory's ``lock.jsonl`` into the store, so a committed build is
+    reused without a model call. ``concurrency``: model calls in flight at once
+    (an in-process model runs one at a time). ``rpm``/``tpm``: requests and
+    tokens per minute to each remote model, at most (a model's own limits win)."""
+
+    model: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    force: bool = False
+    use_lock: bool = True
+    concurrency: int = DEFAULT_CONCURRENCY
+    rpm: int | None = None
+    tpm: int | None = None

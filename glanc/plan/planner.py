@@ -1,0 +1,296 @@
+"""Plan a build without running it: what is cached, what will run and why.
+
+The planner walks the same graph the executor builds (through ``Expander``)
+and decides each node through the same ``Decider``, reading the store but never
+writing it and never calling a model. Nodes whose
+inputs are known are planned exactly; below a node that will run, outputs do
+not exist yet, so the rest is *estimated* from the spec's counts and labelled
+as such. Token figures come from the store's per-stage averages.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..lm.usage import cost, price_of
+from ..recipe import glan
+from ..recipe.expand import Expander
+from ..recipe.graph import Graph
+from ..recipe.node import Node
+from ..spec.contract import STAGES
+from ..spec.types import Discipline, Taxonomy
+from ..store import StageAverages, Store
+from .decide import CACHED, REASONS, SKIPPED, Decider, Decision
+from .select import Selection, normalise_path
+
+BATCH = 4096
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage's share of a plan. ``estimated`` nodes are not known yet: they
+    sit below nodes that will run, and are counted from the spec."""
+
+    cached: int = 0
+    run: int = 0
+    estimated: int = 0
+    skipped: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()
+    tokens_in: float | None = None
+    tokens_out: float | None = None
+    cost: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cached": self.cached,
+            "run": self.run,
+            "estimated": self.estimated,
+            "skipped": self.skipped,
+            "reasons": dict(self.reasons),
+            "tokens": {
+                "in": None if self.tokens_in is None else round(self.tokens_in),
+                "out": None if self.tokens_out is None else round(self.tokens_out),
+            },
+            "cost": None if self.cost is None else round(self.cost, 4),
+        }
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    """A known node that will run."""
+
+    stage: str
+    key: str
+    path: str
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    taxonomy: str
+    stages: tuple[tuple[str, StagePlan], ...]
+    nodes: tuple[PlannedNode, ...]
+    tokens_known: bool
+    priced: bool
+
+    def stage(self, name: str) -> StagePlan:
+        return dict(self.stages)[name]
+
+    @property
+    def lm_calls(self) -> int:
+        """Model calls the build will make, one per node (retries not counted)."""
+        return sum(s.run + s.estimated for _, s in self.stages)
+
+    @property
+    def has_estimates(self) -> bool:
+        return any(s.estimated for _, s in self.stages)
+
+    def _total(self, attr: str) -> float | None:
+        values = [getattr(s, attr) for _, s in self.stages if s.run + s.estimated]
+        if any(v is None for v in values):
+            return None
+        return sum(values)
+
+    def as_json(self) -> dict[str, Any]:
+        tin, tout, cost = self._total("tokens_in"), self._total("tokens_out"), self._total("cost")
+        return {
+            "taxonomy": self.taxonomy,
+            "stages": {name: s.as_json() for name, s in self.stages},
+            "lm_calls": self.lm_calls,
+            "estimated": self.has_estimates,
+            "tokens": {
+                "in": None if tin is None else round(tin),
+                "out": None if tout is None else round(tout),
+            },
+            "cost": None if cost is None else round(cost, 4),
+        }
+
+
+@dataclass
+class _Tally:
+    cached: int = 0
+    run: int = 0
+    estimated: int = 0
+    skipped: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    tokens_in: float = 0.0
+    tokens_out: float = 0.0
+    cost: float = 0.0
+    unknown_tokens: bool = False
+    unpriced: bool = False
+
+
+class _Walk:
+    """One pass over the graph through the store; shared by ``plan`` and ``reachable``."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        store: Store,
+        model: str | None,
+        selection: Selection,
+        force: bool,
+        on_decision: Callable[[Node, Decision], None] | None = None,
+    ):
+        self.taxonomy = taxonomy
+        self.store = store
+        self.graph = Graph(taxonomy, model)
+        self.expander = Expander(self.graph)
+        self.decider = Decider(selection, force)
+        self.selection = selection
+        self.force = force
+        self.tally = {s: _Tally() for s in STAGES}
+        self.nodes: list[PlannedNode] = []
+        self.reached: set[str] = set()
+        self.averages = store.averages()
+        self.on_decision = on_decision
+
+    def run(self) -> None:
+        frontier = self.expander.roots(self.taxonomy.disciplines)
+        while frontier:
+            following: list[Node] = []
+            for i in range(0, len(frontier), BATCH):
+                following += self._level(frontier[i : i + BATCH])
+            frontier = following
+
+    def _level(self, batch: list[Node]) -> list[Node]:
+        records = self.store.get_many([n.key for n in batch])
+        unsettled = [
+            n.slot for n in batch if records.get(n.key) is None or records[n.key].status != "ok"
+        ]
+        if self.force or self.decider.needs_previous:
+            unsettled = [n.slot for n in batch]
+        previous = self.store.previous(unsettled)
+        out: list[Node] = []
+        subjects: dict[tuple[str, ...], list[str]] = {}
+        for node in batch:
+            rec = records.get(node.key)
+            if rec is not None:
+                self.reached.add(node.key)
+            decision = self.decider.decide(node, rec, previous.get(node.slot))
+            if self.on_decision is not None:
+                self.on_decision(node, decision)
+            tally = self.tally[node.stage]
+            if decision.action == CACHED:
+                tally.cached += 1
+                out += self.expander.children(node, rec.output)
+                action = CACHED
+            elif decision.action == SKIPPED:
+                tally.skipped += 1
+                out += self.expander.children(node, None)
+                action = SKIPPED
+            else:  # runs, alone or with a node of the same key: nothing below is known yet
+                reason = self.decider.reason(node, decision)
+                tally.run += 1
+                tally.reasons[reason] += 1
+                self._tokens(node.stage, node.discipline, 1)
+                self.nodes.append(
+                    PlannedNode(node.stage, node.key, "/".join(node.path), node.sample, reason)
+                )
+                out += self.expander.children(node, None)
+                action = reason
+                if node.stage != glan.FIRST:
+                    self._estimate_below(node.stage, node.discipline, 1, reason)
+            if node.stage == glan.FIRST:
+                subjects.setdefault(node.discipline.path, []).append(action)
+        for d in self.taxonomy.disciplines:
+            actions = subjects.get(d.path)
+            runs = [a for a in actions or () if a not in (CACHED, SKIPPED)]
+            if runs and SKIPPED not in actions:
+                self._estimate_below(glan.FIRST, d, 1, runs[0])
+        return out
+
+    def _estimate_below(self, stage: str, d: Discipline, count: int, reason: str) -> None:
+        """Count the nodes a running node will create, stage by stage, until a
+        stage the selection leaves out (nothing below it can run then)."""
+        inherited = "new" if reason == "new" else "upstream_changed"
+        for child in glan.below(stage):
+            count *= child.fanout(d.settings)
+            why = "forced" if self.force else inherited
+            state = "new" if inherited == "new" else "modified"
+            if not count or not self.selection.matches(
+                child.name, normalise_path(d.path), lambda state=state: state
+            ):
+                return
+            tally = self.tally[child.name]
+            tally.estimated += count
+            tally.reasons[why] += count
+            self._tokens(child.name, d, count)
+
+    def _tokens(self, stage: str, d: Discipline, count: int) -> None:
+        info = self.graph.model(d, stage)[0]
+        tally = self.tally[stage]
+        avg = self.averages.get((stage, info.label)) or _pooled(self.averages, stage)
+        if avg is None:
+            tally.unknown_tokens = True
+            return
+        tin, tout = avg.tokens_in * count, avg.tokens_out * count
+        tally.tokens_in += tin
+        tally.tokens_out += tout
+        price = price_of(info)
+        if price is None:
+            tally.unpriced = True
+        else:
+            tally.cost += cost(price, tin, tout)
+
+
+def _pooled(averages: dict[tuple[str, str], StageAverages], stage: str) -> StageAverages | None:
+    rows = [a for (s, _), a in averages.items() if s == stage]
+    n = sum(a.n for a in rows)
+    if not n:
+        return None
+    return StageAverages(
+        sum(a.tokens_in * a.n for a in rows) / n,
+        sum(a.tokens_out * a.n for a in rows) / n,
+        sum(a.attempts * a.n for a in rows) / n,
+        n,
+    )
+
+
+def plan(
+    taxonomy: Taxonomy,
+    store: Store,
+    *,
+    model: str | None = None,
+    selection: Selection | None = None,
+    force: bool = False,
+    on_decision: Callable[[Node, Decision], None] | None = None,
+) -> Plan:
+    """What ``build`` with the same arguments would do, without doing any of it.
+    ``on_decision`` sees each known node with its decision, as the build would."""
+    walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision)
+    walk.run()
+    stages = []
+    tokens_known = priced = True
+    for stage in STAGES:
+        t = walk.tally[stage]
+        todo = t.run + t.estimated
+        tokens_known &= not (todo and t.unknown_tokens)
+        priced &= not (todo and (t.unpriced or t.unknown_tokens))
+        stages.append(
+            (
+                stage,
+                StagePlan(
+                    cached=t.cached,
+                    run=t.run,
+                    estimated=t.estimated,
+                    skipped=t.skipped,
+                    reasons=tuple((r, t.reasons[r]) for r in REASONS if t.reasons[r]),
+                    tokens_in=None if t.unknown_tokens else t.tokens_in,
+                    tokens_out=None if t.unknown_tokens else t.tokens_out,
+                    cost=None if (t.unknown_tokens or t.unpriced) else t.cost,
+                ),
+            )
+        )
+    return Plan(taxonomy.name, tuple(stages), tuple(walk.nodes), tokens_known, priced)
+
+
+def reachable(taxonomy: Taxonomy, store: Store, *, model: str | None = None) -> set[str]:
+    """Keys of the stored nodes a build of ``taxonomy`` would use (or retry)."""
+    walk = _Walk(taxonomy, store, model, Selection(), False)
+    walk.run()
+    return walk.reached

@@ -1,0 +1,182 @@
+"""The build graph: which model calls a taxonomy needs, and their keys.
+
+GLAN's graph is dynamic -- a discipline's syllabi are unknown until its
+subjects exist -- so a ``Graph`` is a node factory: from finished outputs to
+the next nodes (``glanc.recipe.expand`` decides when to ask it). Everything
+here is deterministic: the same spec and the same upstream outputs give the
+same nodes with the same keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import GlancError
+from ..keys import canonical_json, digest, node_key_from_json, normalise_name
+from ..lm import programs
+from ..spec import models
+from ..spec.contract import STAGES
+from ..spec.types import Discipline, ModelRef, Subject, Taxonomy
+from .node import Node, slot_of
+from .sampling import clean_sessions, render_syllabus, sample_questions
+
+
+class Graph:
+    """Node factory for one taxonomy; resolves models and programs once."""
+
+    def __init__(self, taxonomy: Taxonomy, model_override: str | None = None):
+        self.taxonomy = taxonomy
+        self.override = ModelRef(model_override) if model_override else None
+        self._models: dict[ModelRef, tuple[models.ModelInfo, dict[str, Any]]] = {}
+        self._model_ids: dict[ModelRef, str] = {}
+        self._programs = {
+            stage: programs.fingerprint(taxonomy.template.stage(stage)) for stage in STAGES
+        }
+        self._program_json = {s: canonical_json(p) for s, p in self._programs.items()}
+        self._program_ids = {stage: digest(p) for stage, p in self._programs.items()}
+        self._decoding_ids: dict[tuple, tuple[str, str]] = {}  # -> (digest, canonical JSON)
+        self._model_json: dict[ModelRef, str] = {}
+
+    def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
+        role = self.taxonomy.template.stage(stage).role
+        ref = self.override or discipline.settings.model_for_stage(stage, role)
+        assert ref is not None, "validation guarantees every role has a model"
+        if ref not in self._models:
+            try:
+                info = models.describe(ref, self.taxonomy.path.parent)
+            except models.ModelSpecError as exc:
+                raise GlancError(f"--model: {exc}" if self.override else str(exc)) from None
+            self._models[ref] = (info, models.identity(info))
+            self._model_ids[ref] = digest(self._models[ref][1])
+            self._model_json[ref] = canonical_json(self._models[ref][1])
+        return self._models[ref]
+
+    def models_used(self) -> list[models.ModelInfo]:
+        return [info for info, _ in self._models.values()]
+
+    def node(
+        self,
+        stage: str,
+        d: Discipline,
+        provided: dict[str, Any],
+        sample: int,
+        context: dict,
+        place: tuple[str | None, int],
+    ) -> Node:
+        """``place`` (subject name or None, index) says where in the discipline
+        the node sits; with the stage it makes the node's slot."""
+        template = self.taxonomy.template.stage(stage)
+        inputs = {f.name: provided[f.name] for f in template.inputs}
+        decoding = {**dict(template.decoding), **d.settings.decoding_for(stage)}
+        info, _ = self.model(d, stage)
+        ref = self.override or d.settings.model_for_stage(stage, template.role)
+        dkey = tuple(sorted(decoding.items()))
+        if dkey not in self._decoding_ids:
+            self._decoding_ids[dkey] = (digest(decoding), canonical_json(decoding))
+        decoding_id, decoding_json = self._decoding_ids[dkey]
+        inputs_json = canonical_json(inputs)
+        key = node_key_from_json(
+            stage=stage,
+            program=self._program_json[stage],
+            model=self._model_json[ref],
+            decoding=decoding_json,
+            inputs=inputs_json,
+            sample=sample,
+        )
+        subject, index = place
+        slot = slot_of(self.taxonomy.name, stage, d.name, subject, index)
+        return Node(
+            stage, key, inputs, sample, info, decoding, d, context,
+            slot=slot,
+            program_id=self._program_ids[stage],
+            model_id=self._model_ids[ref],
+            decoding_id=decoding_id,
+            inputs_json=inputs_json,
+        )  # fmt: skip
+
+    # -- subjects -------------------------------------------------------------
+    def subjects_nodes(self, d: Discipline) -> list[Node]:
+        if d.pinned_subjects is not None:
+            return []
+        s = d.settings
+        provided = {
+            "discipline": d.name,
+            "taxonomy_path": " / ".join(d.path),
+            "language": s.language,
+            "levels": list(s.levels),
+            "num_subjects": s.subjects_per_sample,
+        }
+        return [
+            self.node("subjects", d, provided, k, {}, (None, k)) for k in range(s.subject_samples)
+        ]
+
+    def merge_subjects(self, d: Discipline, outputs: list[dict[str, Any]]) -> list[Subject]:
+        """Subjects of all samples, in sample order, de-duplicated by normalised name."""
+        if d.pinned_subjects is not None:
+            merged = list(d.pinned_subjects)
+        else:
+            merged, seen = [], set()
+            for out in outputs:
+                for item in out.get("subjects") or []:
+                    name = " ".join(str(item.get("name", "")).split())
+                    norm = normalise_name(name)
+                    if not norm or norm in seen:
+                        continue
+                    seen.add(norm)
+                    subtopics = tuple(str(t) for t in item.get("subtopics") or [])
+                    merged.append(Subject(name, str(item.get("level", "")), subtopics))
+        if d.settings.max_subjects is not None:
+            merged = merged[: d.settings.max_subjects]
+        return merged
+
+    # -- syllabus -------------------------------------------------------------
+    def syllabus_node(self, d: Discipline, subject: Subject) -> Node:
+        s = d.settings
+        provided = {
+            "discipline": d.name,
+            "subject": subject.name,
+            "level": subject.level,
+            "subtopics": list(subject.subtopics),
+            "language": s.language,
+            "num_sessions": s.sessions,
+            "num_key_concepts": s.key_concepts,
+        }
+        return self.node("syllabus", d, provided, 0, {"subject": subject}, (subject.name, 0))
+
+    # -- questions ------------------------------------------------------------
+    def question_nodes(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
+        d: Discipline = syllabus.discipline
+        subject: Subject = syllabus.context["subject"]
+        sessions = clean_sessions(output)
+        text = render_syllabus(sessions)
+        nodes = []
+        for sample in sample_questions(self.taxonomy.seed, d, sessions):
+            provided = {
+                "discipline": d.name,
+                "subject": subject.name,
+                "level": subject.level,
+                "syllabus": text,
+                "sessions": list(sample.sessions),
+                "key_concepts": list(sample.key_concepts),
+                "difficulty": sample.difficulty,
+                "language": d.settings.language,
+            }
+            context = {"subject": subject, "sample": sample, "syllabus_key": syllabus.key}
+            place = (subject.name, sample.index)
+            nodes.append(self.node("question", d, provided, sample.index, context, place))
+        return nodes
+
+    # -- answers --------------------------------------------------------------
+    def answer_node(self, question: Node, output: dict[str, Any]) -> Node:
+        d = question.discipline
+        subject: Subject = question.context["subject"]
+        provided = {
+            "question": str(output.get("question", "")).strip(),
+            "discipline": d.name,
+            "subject": subject.name,
+            "level": subject.level,
+            "language": d.settings.language,
+        }
+        context = {**question.context, "question_key": question.key}
+        place = (subject.name, question.context["sample"].index)
+        return self.node("answer", d, provided, 0, context, place)

@@ -1,0 +1,100 @@
+"""GLAN's homework draws: which sessions and key concepts each question is about.
+
+Pure functions of the spec seed and a syllabus: the same syllabus always gives
+the same questions' topics, whatever order calls finished in.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from ..keys import digest
+from ..spec.types import Discipline
+
+MAX_CONCEPTS = 5  # GLAN: 1-5 key concepts per question
+
+
+@dataclass(frozen=True)
+class QuestionSample:
+    """What one homework question is about: GLAN's per-question draw."""
+
+    index: int
+    difficulty: str
+    sessions: tuple[str, ...]
+    key_concepts: tuple[str, ...]
+
+
+def clean_sessions(output: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sessions with a name, their concepts stripped and de-duplicated."""
+    out = []
+    for s in output.get("sessions") or []:
+        name = " ".join(str(s.get("name", "")).split())
+        if not name:
+            continue
+        concepts: list[str] = []
+        for c in s.get("key_concepts") or []:
+            c = " ".join(str(c).split())
+            if c and c not in concepts:
+                concepts.append(c)
+        out.append(
+            {
+                "name": name,
+                "description": str(s.get("description", "")).strip(),
+                "key_concepts": concepts,
+            }
+        )
+    return out
+
+
+def render_syllabus(sessions: list[dict[str, Any]]) -> str:
+    """The whole syllabus as the question prompt shows it."""
+    lines = []
+    for i, s in enumerate(sessions, 1):
+        head = f"Session {i}: {s['name']}"
+        if s["description"]:
+            head += f" - {s['description']}"
+        lines.append(head)
+        if s["key_concepts"]:
+            lines.append("  Key concepts: " + "; ".join(s["key_concepts"]))
+    return "\n".join(lines)
+
+
+def sample_questions(
+    seed: int, d: Discipline, sessions: list[dict[str, Any]]
+) -> list[QuestionSample]:
+    """GLAN's homework draws, one independent draw per question.
+
+    basic: one session and 1-5 of its key concepts; challenging: two sessions
+    and 2-5 concepts including at least one of each. The draw for question i
+    depends only on the spec seed, the syllabus and i, so raising
+    questions_per_subject keeps earlier questions unchanged.
+    """
+    usable = [s for s in sessions if s["key_concepts"]]
+    n = d.settings.questions_per_subject
+    if not usable or n == 0:
+        return []
+    n_challenging = round(n * d.settings.challenging_ratio) if len(usable) >= 2 else 0
+    syllabus_digest = digest(usable)
+    out = []
+    for i in range(n):
+        rng = random.Random(f"{seed}:{syllabus_digest}:{i}")
+        if i < n - n_challenging:
+            s = rng.choice(usable)
+            k = rng.randint(1, min(MAX_CONCEPTS, len(s["key_concepts"])))
+            concepts = rng.sample(s["key_concepts"], k)
+            out.append(QuestionSample(i, "basic", (s["name"],), tuple(concepts)))
+        else:
+            a, b = sorted(rng.sample(range(len(usable)), 2))
+            first, second = usable[a], usable[b]
+            picked = [rng.choice(first["key_concepts"]), rng.choice(second["key_concepts"])]
+            rest = [c for c in first["key_concepts"] + second["key_concepts"] if c not in picked]
+            total = len(set(picked)) + len(rest)
+            k = rng.randint(2, max(2, min(MAX_CONCEPTS, total)))
+            concepts = list(dict.fromkeys(picked))
+            concepts += rng.sample(rest, min(len(rest), max(0, k - len(concepts))))
+            out.append(
+                QuestionSample(i, "challenging", (first["name"], second["name"]), tuple(concepts))
+            )
+    return out

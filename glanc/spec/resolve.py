@@ -1,0 +1,254 @@
+"""Turn a validated taxonomy document into a frozen ``Taxonomy``.
+
+Inheritance happens here and only here: each node's ``settings`` are merged
+over its parent's (``models`` and ``decoding`` key by key, everything else
+replaced), and every discipline carries its fully resolved settings.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from ..errors import GlancError, Problem, SpecError
+from ..keys import digest, normalise_name
+from . import models, resources
+from .contract import STAGES
+from .load import Document, JsonPath, load_yaml
+from .schema import schema_problems, template_problems
+from .types import (
+    Discipline,
+    FieldSpec,
+    ModelRef,
+    Settings,
+    StageTemplate,
+    Subject,
+    Taxonomy,
+    Template,
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a taxonomy node, subject, level or language, or
+    None: it must have a letter or digit and no control, format or bidi
+    character (NUL, a newline, U+202E would reach prompts, paths and the card)."""
+    bad = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")]
+    if bad:
+        return (
+            f"holds the invisible or control character U+{ord(bad[0]):04X}: "
+            "use printable text only"
+        )
+    if not normalise_name(name):
+        return "needs a letter or digit (it is blank or punctuation only)"
+    return None
+
+
+def _model_ref(value: Any) -> ModelRef:
+    if isinstance(value, str):
+        return ModelRef(value)
+    options = tuple(
+        sorted(
+            (k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+            for k, v in value.items()
+            if k != "id"
+        )
+    )
+    return ModelRef(value["id"], options)
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(parent)
+    for key, value in child.items():
+        if key == "models":
+            out["models"] = {**parent.get("models", {}), **value}
+        elif key == "decoding":
+            merged = {s: dict(v) for s, v in parent.get("decoding", {}).items()}
+            for stage, params in value.items():
+                merged[stage] = {**merged.get(stage, {}), **params}
+            out["decoding"] = merged
+        else:
+            out[key] = value
+    return out
+
+
+def _settings(raw: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("models", "decoding")}
+    if "levels" in values:
+        values["levels"] = tuple(values["levels"])
+    models_ = tuple(sorted((role, _model_ref(v)) for role, v in raw.get("models", {}).items()))
+    decoding = tuple(
+        sorted((stage, tuple(sorted(p.items()))) for stage, p in raw.get("decoding", {}).items())
+    )
+    return Settings(models=models_, decoding=decoding, **values)
+
+
+def load_template(ref: str, base_dir: Path) -> Template:
+    """Load ``default`` or a template file (relative to ``base_dir``); raise ``SpecError``."""
+    path = resources.default_template() if ref == "default" else (base_dir / ref)
+    doc = load_yaml(path)
+    problems = template_problems(doc)
+    if problems:
+        raise SpecError(problems)
+    stages = []
+    for stage in STAGES:
+        body = doc.data["stages"][stage]
+        stages.append(
+            (
+                stage,
+                StageTemplate(
+                    stage=stage,
+                    role=body["role"],
+                    instructions=body["instructions"].strip(),
+                    inputs=tuple(FieldSpec(n, s) for n, s in body["inputs"].items()),
+                    outputs=tuple(FieldSpec(n, s) for n, s in body["outputs"].items()),
+                    decoding=tuple(sorted((body.get("decoding") or {}).items())),
+                ),
+            )
+        )
+    return Template(name=doc.data["name"], path=path, stages=tuple(stages))
+
+
+class _Resolver:
+    def __init__(self, doc: Document, template: Template):
+        self.doc = doc
+        self.template = template
+        self.base_dir = doc.path.parent
+        self.problems: list[Problem] = []
+        self.disciplines: list[Discipline] = []
+        self.seen: dict[str, JsonPath] = {}
+        self.missing_roles: dict[str, list[JsonPath]] = {}
+
+    def check_models(self, raw: dict[str, Any], where: JsonPath) -> None:
+        for role, value in (raw.get("models") or {}).items():
+            try:
+                models.describe(_model_ref(value), self.base_dir)
+            except models.ModelSpecError as exc:
+                self.problems.append(self.doc.problem(where + ("models", role), str(exc)))
+
+    def check_names(self, value: Any, where: JsonPath) -> None:
+        """Every name a prompt, a path or the card will show: printable text."""
+        if isinstance(value, str):
+            if why := name_problem(value):
+                self.problems.append(self.doc.problem(where, why))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.check_names(item, where + (i,))
+        elif isinstance(value, dict):
+            for key in ("name", "level", "subtopics", "language", "levels", "subjects"):
+                if key in value:
+                    self.check_names(value[key], where + (key,))
+
+    def walk(self, nodes: list[dict], parents: tuple[str, ...], inherited: dict, where: JsonPath):
+        for i, node in enumerate(nodes):
+            here = where + (i,)
+            self.check_names(node, here)
+            self.check_names(node.get("settings") or {}, here + ("settings",))
+            own = node.get("settings") or {}
+            self.check_models(own, here + ("settings",))
+            merged = _merge(inherited, own)
+            path = parents + (node["name"],)
+            if "children" in node:
+                self.walk(node["children"], path, merged, here + ("children",))
+            else:
+                self.add_discipline(node, path, merged, here)
+
+    def add_discipline(self, node: dict, path: tuple[str, ...], merged: dict, where: JsonPath):
+        norm = normalise_name(node["name"])
+        if norm in self.seen:
+            line, _ = self.doc.where(self.seen[norm])
+            self.problems.append(
+                self.doc.problem(
+                    where + ("name",),
+                    (
+                        f"discipline {node['name']!r} is already defined at line {line}: "
+                        "discipline names must be unique"
+                    ),
+                )
+            )
+            return
+        self.seen[norm] = where
+        pinned = None
+        if "subjects" in node:
+            pinned = tuple(
+                Subject(s["name"], s.get("level", ""), tuple(s.get("subtopics", [])))
+                for s in node["subjects"]
+            )
+        settings = _settings(merged)
+        for stage in STAGES:
+            if stage == "subjects" and pinned is not None:
+                continue
+            role = self.template.stage(stage).role
+            if settings.model_for_stage(stage, role) is None:
+                self.missing_roles.setdefault(role, []).append(where)
+        line, _ = self.doc.where(where)
+        self.disciplines.append(Discipline(path, settings, pinned, line))
+
+    def report_missing_roles(self) -> None:
+        for role, wheres in self.missing_roles.items():
+            more = f" (and {len(wheres) - 1} more disciplines)" if len(wheres) > 1 else ""
+            self.problems.append(
+                self.doc.problem(
+                    wheres[0],
+                    (
+                        f"no model for role {role!r}{more}: set settings.models.{role} "
+                        "on this node or an ancestor"
+                    ),
+                )
+            )
+
+
+def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
+    """Load, validate and resolve a taxonomy spec; raise ``SpecError`` with every problem."""
+    doc = doc or load_yaml(path)
+    problems = schema_problems(doc, "taxonomy")
+    if problems:
+        raise SpecError(problems)
+    data = doc.data
+    try:
+        template = load_template(data.get("template", "default"), doc.path.parent)
+    except GlancError as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError([doc.problem(("template",), str(exc))]) from None
+    resolver = _Resolver(doc, template)
+    root = data.get("settings") or {}
+    resolver.check_names(root, ("settings",))
+    resolver.check_models(root, ("settings",))
+    resolver.walk(data["taxonomy"], (), root, ("taxonomy",))
+    resolver.report_missing_roles()
+    if not resolver.problems and not any(
+        d.settings.questions_per_subject for d in resolver.disciplines
+    ):
+        resolver.problems.append(
+            doc.problem(
+                ("settings", "questions_per_subject"),
+                "the spec asks for no rows (questions_per_subject is 0 everywhere): "
+                "set it above 0 on the disciplines to build",
+            )
+        )
+    if resolver.problems:
+        raise SpecError(sorted(resolver.problems, key=lambda p: (p.line, p.col)))
+    return Taxonomy(
+        name=data["name"],
+        path=doc.path,
+        seed=int(data.get("seed", 0)),
+        template=template,
+        disciplines=tuple(resolver.disciplines),
+        digest=digest({"taxonomy": data, "template": template_digest_source(template)}),
+        description=str(data.get("description", "")).strip(),
+        license=data.get("license"),
+    )
+
+
+def template_digest_source(template: Template) -> dict[str, Any]:
+    return {
+        stage: {
+            "role": t.role,
+            "instructions": t.instructions,
+            "inputs": [[f.name, f.schema] for f in t.inputs],
+            "outputs": [[f.name, f.schema] for f in t.outputs],
+            "decoding": dict(t.decoding),
+        }
+        for stage, t in template.stages
+    }

@@ -1,0 +1,128 @@
+"""The data types of a resolved spec, in one place.
+
+Everything downstream (graph, planner, executor, dataset writer) reads these
+frozen values and never the raw YAML, so inheritance and defaults are decided
+exactly once, in ``resolve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as a spec names it: ``id`` plus options (latency, api_base, ...)."""
+
+    id: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Values a taxonomy node sets for its subtree, after inheritance.
+
+    Defaults suit a quick build on the embedded model; ``taxonomies/glan.yaml``
+    sets the paper's values explicitly.
+    """
+
+    models: tuple[tuple[str, ModelRef], ...] = ()
+    decoding: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    subject_samples: int = 1
+    subjects_per_sample: int = 5
+    max_subjects: int | None = None
+    sessions: int = 6
+    key_concepts: int = 4
+    questions_per_subject: int = 4
+    challenging_ratio: float = 0.5
+    language: str = "English"
+    levels: tuple[str, ...] = ("introductory", "intermediate", "advanced")
+
+    def model(self, role: str) -> ModelRef | None:
+        return dict(self.models).get(role)
+
+    def model_for_stage(self, stage: str, role: str) -> ModelRef | None:
+        """A model set for the stage itself wins over the one set for its role."""
+        return self.model(stage) or self.model(role)
+
+    def decoding_for(self, stage: str) -> dict[str, Any]:
+        return dict(dict(self.decoding).get(stage, ()))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A subject of a discipline, pinned in the spec or produced by the model."""
+
+    name: str
+    level: str = ""
+    subtopics: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "level": self.level, "subtopics": list(self.subtopics)}
+
+
+@dataclass(frozen=True)
+class Discipline:
+    """A leaf of the taxonomy: the unit GLAN expands into subjects."""
+
+    path: tuple[str, ...]
+    settings: Settings
+    pinned_subjects: tuple[Subject, ...] | None = None
+    line: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+    @property
+    def path_str(self) -> str:
+        return "/".join(self.path)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One typed input or output field of a stage; ``schema`` is JSON Schema."""
+
+    name: str
+    schema: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class StageTemplate:
+    """One stage's prompt: what the model is told, given and must return."""
+
+    stage: str
+    role: str
+    instructions: str
+    inputs: tuple[FieldSpec, ...]
+    outputs: tuple[FieldSpec, ...]
+    decoding: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    path: Path
+    stages: tuple[tuple[str, StageTemplate], ...]
+
+    def stage(self, name: str) -> StageTemplate:
+        return dict(self.stages)[name]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A validated, resolved taxonomy spec: the input of the build graph."""
+
+    name: str
+    path: Path
+    seed: int
+    template: Template
+    disciplines: tuple[Discipline, ...]
+    digest: str
+    description: str = ""
+    license: str | None = None

@@ -1,0 +1,37 @@
+"""``glanc validate``: every problem in any number of taxonomy and template specs.
+
+Every problem is collected and reported together, each located as
+``file:line:col: json.path: message`` -- a user fixing a spec should not have
+to rerun once per mistake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import Problem, SpecError
+from .load import Document, load_yaml
+from .resolve import load_taxonomy
+from .schema import template_problems
+
+
+def kind_of(doc: Document) -> str:
+    """``template`` or ``taxonomy``, guessed from the top-level keys."""
+    if isinstance(doc.data, dict) and "stages" in doc.data:
+        return "template"
+    return "taxonomy"
+
+
+def validate_paths(paths: list[Path]) -> list[Problem]:
+    """Every problem in every given spec (taxonomy or template), for ``glanc validate``."""
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            doc = load_yaml(path)
+            if kind_of(doc) == "template":
+                problems += template_problems(doc)
+            else:
+                load_taxonomy(path, doc=doc)
+        except SpecError as exc:
+            problems += exc.problems
+    return problems

@@ -1,0 +1,389 @@
+"""The node store: every model call's result, keyed by content hash, in DuckDB.
+
+Finished nodes are committed in batches and appended to a journal at once
+(``glanc.store.journal``), so a killed build loses only the calls in flight.
+Only the coordinating thread touches the connection; workers never do.
+
+Besides its key, each record keeps its *slot* -- where in the taxonomy it sits
+(stage, discipline, subject, index) -- and digests of its program, model and
+decoding. The planner compares a changed node with the last record in its slot
+to say *why* it runs. A forced rerun moves the record it replaces to
+``history``, so nothing a build paid for is ever overwritten silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import GlancError
+from ..faults import store_message
+from .journal import Journal
+from .keyindex import KeyIndex
+from .opening import connect
+from .records import (
+    ALL_COLUMNS,
+    COLUMNS,
+    LOCK_SELECT,
+    SCHEMA,
+    TYPES,
+    Record,
+    SlotRecord,
+    StageAverages,
+    from_row,
+    values,
+)
+
+FLUSH_ROWS = 2000
+FLUSH_SECONDS = 1.0
+
+
+class Store:
+    """A DuckDB file of node records. Use as a context manager.
+
+    ``read_only`` opens without taking the write lock and never creates the
+    file: a missing store reads as an empty one (so ``glanc plan`` writes
+    nothing). ``on_wait`` makes opening wait for a store another process holds,
+    calling it once with the message it would otherwise raise.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+    ):
+        import duckdb
+
+        self.path = Path(path)
+        self.read_only = read_only
+        self._slots = True
+        self._from = "nodes"
+        self._pending: dict[str, tuple[Record, bool]] = {}
+        self._places: list[tuple[str, ...]] = []
+        self._used: list[tuple[str, str | None]] = []
+        self._bumped = False
+        self._keys = KeyIndex()
+        self._flushed = time.monotonic()
+        self._journal = Journal(self.path)
+        self._snapshot: str | None = None
+        if read_only and not self.path.exists():
+            self.con = duckdb.connect(":memory:")
+            self.con.execute(SCHEMA)
+            return
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con, self._snapshot = connect(self.path, read_only=read_only, on_wait=on_wait)
+        try:
+            if not read_only:
+                self.con.execute(SCHEMA)
+            columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
+            self.con.execute("SELECT count(*), max(key) FROM nodes").fetchone()  # reads its pages
+            if not read_only:
+                self._replay_journal()
+        except duckdb.Error as exc:
+            self.con.close()
+            raise GlancError(store_message(self.path, exc)) from None
+        self._slots = "slot" in columns
+
+    def _known(self, keys: list[str]) -> list[str]:
+        """The keys that may be stored (``KeyIndex``), loading the index once."""
+        if not self._keys.loaded:
+            self.flush()
+            self._keys.load(
+                self.con.execute(
+                    f"SELECT TRY_CAST('0x' || key[1:15] AS BIGINT) AS p FROM {self._from}"
+                ).fetchnumpy()["p"]
+            )
+        return self._keys.candidates(keys)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.con.close()
+            if self._snapshot is not None:
+                shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._journal.close()
+
+    def _replay_journal(self) -> None:
+        """Commit what a killed build left in the journal, then start appending."""
+        replayed = False
+        for record, keep in self._journal.replay():
+            self._pending[record.key] = (record, keep or self._kept(record.key))
+            replayed = True
+        if replayed:
+            self.flush()
+        self._journal.open()
+
+    def _kept(self, key: str) -> bool:
+        return key in self._pending and self._pending[key][1]
+
+    def get_many(self, keys: list[str], *, inputs: bool = False) -> dict[str, Record]:
+        """Records for whichever of ``keys`` are stored, in one query. ``inputs``
+        is left None unless asked for: a build never reads it back, and parsing
+        every question's syllabus again is most of a cached lookup's cost."""
+        found = {k: self._pending[k][0] for k in keys if k in self._pending}
+        rest = self._known([k for k in keys if k not in found] if found else keys)
+        if not rest:
+            return found
+        cols = COLUMNS if self._slots else COLUMNS.split(", slot")[0]
+        if not inputs:
+            cols = cols.replace("inputs,", "NULL,", 1)
+        rows = self.con.execute(
+            f"SELECT {cols} FROM {self._from} WHERE key IN (SELECT unnest(?))", [rest]
+        ).fetchall()
+        found.update((row[0], from_row(row)) for row in rows)
+        return found
+
+    def previous(self, slots: Iterable[str]) -> dict[str, SlotRecord]:
+        """The most recent record of each slot, for slots that have one."""
+        self.flush()
+        slots = list(slots)
+        if not slots or not self._slots:
+            return {}
+        rows = self.con.execute(
+            "SELECT slot, arg_max(key, created_at), arg_max(inputs, created_at), "
+            "arg_max(program, created_at), arg_max(model_key, created_at), "
+            f"arg_max(decoding_key, created_at) FROM {self._from} "
+            "WHERE slot IN (SELECT unnest(?)) GROUP BY slot",
+            [slots],
+        ).fetchall()
+        return {r[0]: SlotRecord(r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows}
+
+    def averages(self) -> dict[tuple[str, str], StageAverages]:
+        """Average tokens and attempts per (stage, model label) over finished nodes."""
+        self.flush()
+        rows = self.con.execute(
+            "SELECT stage, model, avg(tokens_in), avg(tokens_out), avg(attempts), count(*) "
+            f"FROM {self._from} WHERE status = 'ok' GROUP BY stage, model"
+        ).fetchall()
+        return {
+            (r[0], r[1]): StageAverages(r[2] or 0.0, r[3] or 0.0, r[4] or 1.0, r[5]) for r in rows
+        }
+
+    def put(self, record: Record, *, keep_old: bool = False) -> None:
+        """Insert or replace one record. Writes are buffered and committed in one
+        transaction every ``FLUSH_ROWS`` records, or by ``flush_if_due`` every
+        ``FLUSH_SECONDS`` (a commit per row costs milliseconds in DuckDB); a killed
+        build loses at most that much finished work. ``keep_old`` first copies the
+        record being replaced into ``history``.
+        """
+        keep = keep_old or self._kept(record.key)
+        self._journal.append(record, keep)
+        self._pending[record.key] = (record, keep)
+        self._keys.add(record.key)
+        if len(self._pending) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush_if_due(self) -> None:
+        if self._pending and time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the buffered records (and places)."""
+        self._flushed = time.monotonic()
+        if self._places:
+            places, self._places = self._places, []
+            cols = [list(c) for c in zip(*places, strict=True)]
+            self.con.execute(
+                "UPDATE nodes SET slot = u.slot, program = u.program, model_key = u.model_key, "
+                "decoding_key = u.decoding_key FROM (SELECT unnest(?::VARCHAR[]) AS key, "
+                "unnest(?::VARCHAR[]) AS slot, unnest(?::VARCHAR[]) AS program, "
+                "unnest(?::VARCHAR[]) AS model_key, unnest(?::VARCHAR[]) AS decoding_key) AS u "
+                "WHERE nodes.key = u.key",
+                cols,
+            )
+            self._bump()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        now = datetime.now(UTC).replace(tzinfo=None)
+        columns: list[list[Any]] = [[] for _ in range(18)]
+        for record, _ in pending.values():
+            for column, value in zip(columns, values(record, now), strict=True):
+                column.append(value)
+        kept = [key for key, (_, keep) in pending.items() if keep]
+        select = ", ".join(f"unnest(?::{t}[])" for t in TYPES)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if kept:
+                self.con.execute(
+                    f"INSERT INTO history ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM nodes "
+                    "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                    [kept],
+                )
+            self.con.execute(
+                f"INSERT OR REPLACE INTO nodes ({ALL_COLUMNS}) SELECT {select}", columns
+            )
+            self._bump()
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.con.execute("ROLLBACK")
+            self._pending = {**pending, **self._pending}
+            raise
+        self._journal.clear()
+
+    def generation(self) -> int:
+        """A number that changes whenever the store's records change: a recorded
+        build is still current only if no record changed since."""
+        self.flush()
+        row = self.con.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
+        return row[0] if row else 0
+
+    def _bump(self) -> None:
+        """Inside a write transaction: move the generation on, once per session
+        (any number past the recorded one says the records changed)."""
+        if self._bumped:
+            return
+        self._bumped = True
+        self.con.execute(
+            "INSERT OR REPLACE INTO meta SELECT 'generation', "
+            "coalesce((SELECT value FROM meta WHERE name = 'generation'), 0) + 1"
+        )
+
+    def recorded_build(self, out_dir: str) -> tuple[str, int, dict[str, Any]] | None:
+        """(fingerprint, generation, files) of the last complete build into ``out_dir``."""
+        row = self.con.execute(
+            "SELECT fingerprint, generation, files FROM builds WHERE out_dir = ?", [out_dir]
+        ).fetchone()
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+    def record_build(self, out_dir: str, fingerprint: str, files: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO builds VALUES (?, ?, ?, ?)",
+            [out_dir, fingerprint, self.generation(), json.dumps(files, sort_keys=True)],
+        )
+
+    def set_place(self, key: str, slot: str, program: str, model_key: str, decoding_key: str):
+        """Fill in the slot and digests of a record written before they were kept
+        (buffered, written with the next flush)."""
+        self._places.append((key, slot, program, model_key, decoding_key))
+        if len(self._places) >= FLUSH_ROWS:
+            self.flush()
+
+    def count(self, status: str | None = None) -> int:
+        self.flush()
+        if status is None:
+            return self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM nodes WHERE status = ?", [status]).fetchone()[
+            0
+        ]
+
+    def unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Rows whose key is not in ``keep``: ``{"nodes"|"history": {stage: n}}``."""
+        self.flush()
+        self._load_keep(keep)
+        out: dict[str, dict[str, int]] = {}
+        for table in ("nodes", "history"):
+            rows = self.con.execute(
+                f"SELECT stage, count(*) FROM {table} "
+                "WHERE key NOT IN (SELECT key FROM glanc_keep) GROUP BY stage ORDER BY stage"
+            ).fetchall()
+            out[table] = dict(rows)
+        return out
+
+    def delete_unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Delete rows whose key is not in ``keep``, in one transaction; return what went."""
+        gone = self.unreached(keep)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("nodes", "history"):
+                self.con.execute(
+                    f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM glanc_keep)"
+                )
+            self._bump()
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("CHECKPOINT")
+        return gone
+
+    def use(self, key: str, slot: str | None = None) -> None:
+        """Note that this build used ``key`` in ``slot``: the lock lists the keys
+        used. Kept in a DuckDB temp table, in batches, rather than a Python set."""
+        self._used.append((key, slot))
+        if len(self._used) >= FLUSH_ROWS:
+            self._flush_used()
+
+    def _flush_used(self) -> None:
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR, slot VARCHAR)")
+        if self._used:
+            keys, slots = zip(*self._used, strict=True)
+            self._used = []
+            self.con.execute(
+                "INSERT INTO glanc_used SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [list(keys), list(slots)],
+            )
+
+    def locked(self, batch: int = 5000) -> Iterator[tuple]:
+        """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
+        decoding_key)`` of the keys used (``use``), by key, streamed.
+
+        Nodes in two places may share a key (two identical questions make one
+        answer call); the lock names the smallest of the slots this build used
+        it in, not whichever finished first, so the lock's bytes do not depend
+        on the order calls completed in."""
+        self.flush()
+        self._flush_used()
+        cursor = self.con.execute(
+            "SELECT n.key, n.stage, n.model, n.output, n.tokens_in, n.tokens_out, "
+            "coalesce(u.slot, n.slot), n.program, n.model_key, n.decoding_key FROM nodes n "
+            "JOIN (SELECT key, min(slot) AS slot FROM glanc_used GROUP BY key) u ON n.key = u.key "
+            "WHERE n.status = 'ok' ORDER BY n.key"
+        )
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+
+    def import_lock(self, path: Path) -> int:
+        """Add the lock file's nodes the store lacks (read by DuckDB, in one
+        transaction); return how many were added."""
+        self.flush()
+        before = self.count()
+        self.con.execute(
+            f"INSERT INTO nodes ({ALL_COLUMNS}) {LOCK_SELECT} "
+            "WHERE key NOT IN (SELECT key FROM nodes)",
+            [str(path)],
+        )
+        self._keys.reset()
+        added = self.count() - before
+        if added:
+            self._bump()
+        return added
+
+    def overlay_lock(self, path: Path) -> None:
+        """Read-only stores: see the lock's nodes as if imported, writing nothing
+        (``glanc plan`` on a fresh clone plans what ``build`` will do)."""
+        if not self._slots or not path.is_file():
+            return
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
+            "WHERE key NOT IN (SELECT key FROM nodes)",
+            [str(path)],
+        )
+        self._from = (
+            f"(SELECT {ALL_COLUMNS} FROM nodes UNION ALL SELECT {ALL_COLUMNS} FROM lock_nodes)"
+        )
+        self._keys.reset()
+
+    def _load_keep(self, keep: Iterable[str]) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE glanc_keep (key VARCHAR)")
+        keys = list(keep)
+        if keys:
+            self.con.execute("INSERT INTO glanc_keep SELECT unnest(?)", [keys])

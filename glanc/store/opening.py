@@ -1,0 +1,79 @@
+"""Opening the store's DuckDB file: wait for another writer, or read a copy of
+what it has committed, and say in one line why a store cannot be opened."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import GlancError
+from ..faults import store_message
+
+WAIT_POLL_S = 0.5
+
+
+def connect(
+    path: Path, *, read_only: bool, on_wait: Callable[[str], None] | None
+) -> tuple[Any, str | None]:
+    """(connection, snapshot directory or None). A store another process holds is
+    an error naming it, or with ``on_wait`` a wait (``on_wait`` is told once); a
+    reader that need not wait reads a snapshot copy instead."""
+    import duckdb
+
+    told = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only), None
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise GlancError(store_message(path, exc)) from None
+            message = _lock_message(path, str(exc))
+            if read_only and on_wait is None:
+                snapshot = _open_snapshot(path)
+                if snapshot is not None:
+                    return snapshot  # a reader need not wait for the build that holds the store
+            if on_wait is None or "in use" not in message:
+                raise GlancError(message) from None
+            if not told:
+                on_wait(message)
+                told = True
+            time.sleep(WAIT_POLL_S)
+        except duckdb.Error as exc:
+            raise GlancError(store_message(path, exc)) from None
+
+
+def _open_snapshot(path: Path) -> tuple[Any, str] | None:
+    """Read a copy of a store another process holds (``glanc plan`` while a
+    build runs): what was committed when the copy was taken. None when the copy
+    cannot be read (caught mid-write)."""
+    import duckdb
+
+    snapshot = tempfile.mkdtemp(prefix="glanc-plan-")
+    copy = Path(snapshot) / path.name
+    try:
+        shutil.copyfile(path, copy)
+        wal = Path(f"{path}.wal")
+        if wal.exists():
+            shutil.copyfile(wal, Path(f"{copy}.wal"))
+        con = duckdb.connect(str(copy))
+        con.execute("SELECT count(*) FROM nodes").fetchone()
+        return con, snapshot
+    except (OSError, duckdb.Error):
+        shutil.rmtree(snapshot, ignore_errors=True)
+        return None
+
+
+def _lock_message(path: Path, detail: str) -> str:
+    pid = re.search(r"PID (\d+)", detail)
+    who = f"process {pid.group(1)}" if pid else "another process"
+    if "lock" in detail.lower():
+        return (
+            f"{path}: the store is in use by {who}; wait for it to finish, "
+            "pass --wait to wait for it, or pass --store to use another file"
+        )
+    return f"{path}: cannot open the store: {detail.splitlines()[0]}"

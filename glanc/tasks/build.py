@@ -1,0 +1,190 @@
+"""``glanc build``: the whole flow for one taxonomy, from spec to artifact.
+
+Resolve every model and check the remote ones, open the store, reuse the lock,
+schedule the graph on a backend, then write the artifact as a whole. The
+phases it strings together live in their own packages; this module only
+orders them and reports what happened.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..artifact import card, publish
+from ..artifact.manifest import decoding, manifest
+from ..artifact.write import RowSpool, write_dataset
+from ..errors import Interrupted
+from ..execute.backends.threads import ThreadBackend
+from ..execute.events import Observer, Observers, Tick
+from ..execute.preflight import preflight
+from ..execute.scheduler import Scheduler
+from ..execute.tally import Failure, StageStats, Tally
+from ..lm.call import Caller
+from ..lm.usage import Ledger
+from ..options import DATASET, LOCK, BuildOptions, Workspace
+from ..plan.decide import Decider
+from ..recipe.graph import Graph
+from ..recipe.node import Node
+from ..spec.contract import STAGES
+from ..spec.types import Taxonomy
+from ..store import Store
+from ..store.lockfile import lock_lines, rehydrate
+from . import uptodate
+
+
+@dataclass
+class BuildResult:
+    """What a build did; ``as_json`` is the ``--json`` summary."""
+
+    stages: dict[str, StageStats]
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    rows: int
+    dataset: Path
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: list[Node] = field(default_factory=list)
+    usage: Ledger = field(default_factory=Ledger)  # this run's calls, per model and stage
+    up_to_date: bool = False  # nothing changed since the last build: no node was walked
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stages": {s: st.as_json() for s, st in self.stages.items()},
+            "lm_calls": self.lm_calls,
+            "tokens": {"in": self.tokens_in, "out": self.tokens_out},
+            "models": self.usage.as_json(),
+            "rows": self.rows,
+            "failed": [f.__dict__ for f in self.failures],
+            "dataset": str(self.dataset),
+            "seconds": round(self.seconds, 3),
+            "up_to_date": self.up_to_date,
+        }
+
+
+def build(
+    taxonomy: Taxonomy,
+    workspace: Workspace | None = None,
+    options: BuildOptions | None = None,
+    observer: Observer | None = None,
+) -> BuildResult:
+    """Build ``taxonomy``'s dataset into ``workspace.builds/<name>/``; see the CLI's
+    ``build``. ``observer`` sees every build event (the CLI's progress display)."""
+    started = time.monotonic()
+    workspace, options = workspace or Workspace(), options or BuildOptions()
+    build_dir = workspace.build_dir(taxonomy.name)
+    graph = Graph(taxonomy, options.model)
+    for d in taxonomy.disciplines:  # resolve every model before touching the store
+        for stage in STAGES:
+            graph.model(d, stage)
+    if not options.selection.runs_nothing:
+        preflight(graph)
+    publish.ensure_writable(build_dir)
+    plain = options.selection.everything and not options.force and workspace.lock_from is None
+    with Store(workspace.store, on_wait=workspace.wait) as store, RowSpool() as rows:
+        stamp = None
+        if plain:
+            stamp = uptodate.stamp(taxonomy, graph, options.model, build_dir, options.use_lock)
+            previous = uptodate.unchanged(store, stamp, build_dir)
+            if previous is not None:
+                return _up_to_date(previous, build_dir, started)
+        if options.use_lock:
+            rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK)
+        tally = Tally()
+        emit = Observers([tally] if observer is None else [tally, observer])
+        _schedule(taxonomy, graph, store, rows, tally, emit, options)
+        emit(Tick(final=True))
+        result = _finish(taxonomy, tally, store, rows, workspace, started)
+        if stamp is not None and result.ok and not result.skipped:
+            uptodate.record(store, stamp, build_dir)
+        return result
+
+
+def _schedule(
+    taxonomy: Taxonomy,
+    graph: Graph,
+    store: Store,
+    rows: RowSpool,
+    tally: Tally,
+    emit: Observers,
+    options: BuildOptions,
+) -> None:
+    """Run the graph to the end on the thread backend; Ctrl-C keeps what finished."""
+    concurrency = max(1, options.concurrency)
+    backend = ThreadBackend(Caller(taxonomy.template), workers=concurrency)
+    scheduler = Scheduler(
+        graph,
+        store,
+        backend,
+        Decider(options.selection, options.force),
+        emit,
+        rows.add,
+        concurrency=concurrency,
+        rpm=options.rpm,
+        tpm=options.tpm,
+    )
+    scheduler.start(taxonomy.disciplines)
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        backend.cancel()
+        raise Interrupted(
+            f"interrupted: {tally.finished_here} node(s) finished in this run are kept in the "
+            f"store, {backend.inflight} call(s) in flight abandoned; run the same command "
+            "again to resume",
+            abandon=True,
+        ) from None
+    backend.close()
+
+
+def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> BuildResult:
+    """The result of a rebuild that nothing changed: the last build's counts, all cached."""
+    stages = {s: StageStats(cached=n) for s, n in previous["counts"]["nodes"].items()}
+    return BuildResult(
+        stages={s: stages.get(s, StageStats()) for s in STAGES},
+        lm_calls=0,
+        tokens_in=0,
+        tokens_out=0,
+        rows=previous["rows"],
+        dataset=build_dir / DATASET,
+        seconds=time.monotonic() - started,
+        up_to_date=True,
+    )
+
+
+def _finish(
+    taxonomy: Taxonomy,
+    tally: Tally,
+    store: Store,
+    rows: RowSpool,
+    workspace: Workspace,
+    started: float,
+) -> BuildResult:
+    """Write the artifact of a finished build (dataset, lock, manifest, card) and
+    summarise it."""
+    meta = manifest(taxonomy, tally, rows.count)
+    counts = {c: rows.counts(c) for c in ("field", "discipline", "level", "difficulty")}
+    spec = card.spec_path(taxonomy, workspace.spec_root)
+    text = card.render(taxonomy, meta, counts, decoding(tally), spec)
+    build_dir = workspace.build_dir(taxonomy.name)
+    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text)
+    spent = tally.spent.grand_total()
+    return BuildResult(
+        stages=tally.stages(),
+        lm_calls=spent.calls,
+        tokens_in=spent.tokens_in,
+        tokens_out=spent.tokens_out,
+        rows=rows.count,
+        dataset=dataset,
+        failures=tally.failures,
+        seconds=time.monotonic() - started,
+        skipped=tally.skipped,
+        usage=tally.spent,
+    )

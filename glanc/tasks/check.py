@@ -1,0 +1,98 @@
+"""``glanc check``: is the committed build exactly what the spec and its lock make?
+
+The check rebuilds into a scratch directory from the committed lock alone,
+with a selection that runs nothing: no model call, no network, and the user's
+store is never read (a node missing from the lock must not be papered over by
+a local cache). Then it compares the files byte for byte.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..artifact.diff import Diff, diff_datasets
+from ..options import ARTIFACT, DATASET, LOCK, BuildOptions, Workspace
+from ..plan.select import NOTHING
+from ..spec.types import Taxonomy
+from ..store import Store
+from .build import build
+
+
+@dataclass(frozen=True)
+class Missing:
+    stage: str
+    path: str
+    index: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    build_dir: Path
+    missing: tuple[Missing, ...]
+    stale: tuple[str, ...]  # files that differ from what spec and lock produce
+    rows: Diff | None  # committed dataset -> expected dataset, when they differ
+    # (stage, key) of lock entries whose output differs from the local store's
+    rewritten: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.stale
+
+
+def check(
+    taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None, store: Path | None = None
+) -> CheckResult:
+    """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only;
+    with a ``store``, also list lock outputs that differ from it for the same key."""
+    build_dir = out_dir / taxonomy.name
+    with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
+        scratch = Path(tmp)
+        workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",
+                              lock_from=build_dir)  # fmt: skip
+        result = build(taxonomy, workspace, BuildOptions(model=model, selection=NOTHING))
+        expected = workspace.build_dir(taxonomy.name)
+        stale = tuple(name for name in ARTIFACT if not _same(build_dir / name, expected / name))
+        rows = None
+        if DATASET in stale:
+            rows = diff_datasets(
+                build_dir / DATASET,
+                expected / DATASET,
+                old_label="committed",
+                new_label="expected",
+            )
+    missing = tuple(Missing(n.stage, "/".join(n.path), n.sample) for n in result.skipped)
+    rewritten = _rewritten(build_dir / LOCK, store) if store is not None else ()
+    return CheckResult(build_dir, missing, stale, rows, rewritten)
+
+
+def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
+    """(stage, key) of lock entries whose output the store holds otherwise."""
+    if not lock.is_file() or not store_path.is_file():
+        return ()
+    entries: dict[str, tuple[str, Any]] = {}
+    with lock.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+                entries[entry["key"]] = (entry["stage"], entry["output"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a malformed lock fails the rebuild with its own message
+    out = []
+    with Store(store_path, read_only=True) as store:
+        keys = list(entries)
+        for i in range(0, len(keys), 5000):
+            found = store.get_many(keys[i : i + 5000])
+            for key, record in found.items():
+                stage, output = entries[key]
+                if record.status == "ok" and record.output != output:
+                    out.append((stage, key))
+    return tuple(sorted(out))
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)
