@@ -85,7 +85,7 @@ def dspy_floor(store: Path, spec: Path, adapter: str = "dspy") -> dict:
     from glanc.lm import programs
     from glanc.lm.engines import make_lm
     from glanc.recipe.graph import Graph
-    from glanc.spec.resolve import load_taxonomy
+    from glanc.specs.resolve import load_taxonomy
 
     taxonomy = load_taxonomy(spec)
     graph = Graph(taxonomy)
@@ -295,7 +295,7 @@ def diff(built: dict, repeat: int) -> dict:
 
 
 def plan_glan(repeat: int) -> dict:
-    from glanc.spec.resolve import load_taxonomy
+    from glanc.specs.resolve import load_taxonomy
 
     spec = ROOT / "taxonomies" / "glan.yaml"
     work = Path(tempfile.mkdtemp(prefix="glanc-bench-"))

@@ -51,7 +51,7 @@ def glanc_build(spec: Path, work: Path) -> tuple[dict, list[tuple[list, dict]], 
 def direct(calls: list[tuple[list, dict]]) -> tuple[int, float]:
     from llama_cpp import Llama
 
-    from glanc.spec.models import embedded_gguf
+    from glanc.specs.models import embedded_gguf
 
     start = time.perf_counter()
     llm = Llama(

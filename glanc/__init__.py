@@ -9,12 +9,11 @@ library caller gets the CLI's defaults::
     result = build(taxonomy, Workspace(builds=Path("builds")), BuildOptions(model="stub"))
 """
 
-__version__ = "0.1.0"
-
-from .options import BuildOptions, Workspace  # noqa: E402
-from .spec.resolve import load_taxonomy  # noqa: E402
-from .tasks.build import BuildResult, build  # noqa: E402
-from .tasks.plan import plan  # noqa: E402
+from .options import BuildOptions, Workspace
+from .specs.resolve import load_taxonomy
+from .tasks.build import BuildResult, build
+from .tasks.plan import plan
+from .version import __version__
 
 __all__ = [
     "BuildOptions",

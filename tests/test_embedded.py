@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from glanc.spec.models import embedded_gguf
+from glanc.specs.models import embedded_gguf
 
 SPEC = """
 glanc: 1

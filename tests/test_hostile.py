@@ -272,7 +272,7 @@ def test_a_missing_key_variable_is_found_before_the_store_is_touched(glanc, tmp_
 ])
 def test_template_output_names_that_break_the_program_are_located_errors(glanc, tmp_path,
                                                                           name, message):
-    from glanc.spec import resources
+    from glanc.specs import resources
 
     text = resources.default_template().read_text()
     head, answer = text.split("\n  answer:", 1)
@@ -291,7 +291,7 @@ def test_the_reserved_names_cover_the_installed_dspy_and_pydantic():
     import dspy
     import pydantic
 
-    from glanc.spec.contract import RESERVED_NAMES
+    from glanc.specs.contract import RESERVED_NAMES
 
     public = {n for n in dir(pydantic.BaseModel) + dir(dspy.Signature) if not n.startswith("_")}
     assert public <= RESERVED_NAMES

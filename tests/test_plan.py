@@ -248,7 +248,7 @@ def test_plan_cost_from_model_prices(glanc, tiny):
 
 def test_selectors_join_words_of_names_with_spaces(tmp_path):
     from glanc.plan.select import parse
-    from glanc.spec.resolve import load_taxonomy
+    from glanc.specs.resolve import load_taxonomy
 
     spec = tmp_path / "s.yaml"
     spec.write_text(

@@ -84,7 +84,7 @@ def test_build_over_http_with_faults_retries_and_converges(glanc, tmp_path, fake
 def test_build_through_llama_cpp_server(glanc, tmp_path, monkeypatch):
     """End to end over HTTP: llama-cpp-python's own OpenAI-compatible server, on
     loopback, serving the embedded SmolLM2 GGUF."""
-    from glanc.spec.models import embedded_gguf
+    from glanc.specs.models import embedded_gguf
 
     monkeypatch.setenv("GLANC_TEST_KEY", SECRET)
     port = free_port()

@@ -14,7 +14,7 @@ from conftest import ROOT, SPECS
 from glanc.artifact.diff import diff_datasets, render_markdown
 from glanc.lm import programs
 from glanc.recipe.graph import Graph
-from glanc.spec.resolve import load_taxonomy
+from glanc.specs.resolve import load_taxonomy
 
 SYLLABUS = {"sessions": [
     {"name": "Vectors", "description": "Quantities with direction.",

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..spec.types import Taxonomy
+from ..specs.types import Taxonomy
 
 LANGUAGES = {
     "english": "en", "chinese": "zh", "french": "fr", "german": "de", "spanish": "es",

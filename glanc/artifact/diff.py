@@ -145,6 +145,24 @@ def diff_datasets(
     a missing file is an empty dataset), grouped by taxonomy path, with up to
     ``samples`` example rows per kind and group; with both lock files, the
     entries whose output changed without their input."""
+    counts, picked, old_rows, new_rows = _compare(old, new, samples)
+    groups = _groups(counts, picked)
+    return Diff(
+        old_label or str(old),
+        new_label or str(new),
+        old_rows,
+        new_rows,
+        sum(g.added for g in groups),
+        sum(g.removed for g in groups),
+        sum(g.changed for g in groups),
+        groups,
+        rewritten_outputs(old_lock, new_lock),
+    )
+
+
+def _compare(old: Path | None, new: Path | None, samples: int) -> tuple[list, list, int, int]:
+    """Join the two datasets by row id in DuckDB: (per-path counts of added, removed
+    and changed rows; up to ``samples`` example rows per path and kind; row counts)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -188,6 +206,10 @@ def diff_datasets(
         new_rows = con.execute("SELECT count(*) FROM n").fetchone()[0]
     finally:
         con.close()
+    return counts, picked, old_rows, new_rows
+
+
+def _groups(counts: list, picked: list) -> tuple[Group, ...]:
     by_path: dict[str, list[Sample]] = {}
     for path, kind, rid, subject, q, a, oq, oa, old_line, new_line in picked:
         extra: dict[str, Any] = {}
@@ -200,20 +222,9 @@ def diff_datasets(
         by_path.setdefault(path, []).append(
             Sample(kind, rid, subject or "", q or "", a or "", **extra)
         )
-    groups = tuple(
+    return tuple(
         Group(path, added, removed, changed, tuple(by_path.get(path, ())))
         for path, added, removed, changed in counts
-    )
-    return Diff(
-        old_label or str(old),
-        new_label or str(new),
-        old_rows,
-        new_rows,
-        sum(g.added for g in groups),
-        sum(g.removed for g in groups),
-        sum(g.changed for g in groups),
-        groups,
-        rewritten_outputs(old_lock, new_lock),
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
 from ..execute.tally import Tally
-from ..spec.types import Taxonomy
+from ..specs.types import Taxonomy
+from ..version import __version__
 
 
 def manifest(taxonomy: Taxonomy, tally: Tally, rows: int) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def validate(specs: tuple[Path, ...]) -> None:
     Example:
         glanc validate taxonomies/science.yaml taxonomies/glan.yaml
     """
-    from ..spec.validate import validate_paths
+    from ..specs.validate import validate_paths
 
     problems = validate_paths(list(specs))
     for problem in problems:
@@ -109,7 +109,7 @@ def build(
         glanc build taxonomies/science.yaml --model stub --json
         glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
     """
-    from ..spec.resolve import load_taxonomy
+    from ..specs.resolve import load_taxonomy
     from ..tasks.build import build as run_build
     from .progress import Progress
     from .render import build_summary
@@ -165,7 +165,7 @@ def plan(
         glanc plan taxonomies/science.yaml
         glanc plan taxonomies/science.yaml --select 'Natural Sciences/Physics+' --json
     """
-    from ..spec.resolve import load_taxonomy
+    from ..specs.resolve import load_taxonomy
     from ..tasks.plan import plan as make_plan
     from .render import plan_text
 
@@ -199,7 +199,7 @@ def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_
     Example:
         glanc gc taxonomies/science.yaml taxonomies/glan.yaml --dry-run
     """
-    from ..spec.resolve import load_taxonomy
+    from ..specs.resolve import load_taxonomy
     from ..tasks.gc import collect
 
     taxonomies = [load_taxonomy(spec) for spec in specs]

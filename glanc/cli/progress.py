@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..execute.events import Event, Tick
 from ..execute.tally import Tally
-from ..spec.contract import STAGES
+from ..specs.contract import STAGES
 
 
 class Progress:

@@ -41,7 +41,7 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
         glanc check taxonomies/science.yaml
     """
     from ..artifact.diff import render_text
-    from ..spec.resolve import load_taxonomy
+    from ..specs.resolve import load_taxonomy
     from ..tasks.check import check as run_check
 
     taxonomy = load_taxonomy(spec)

@@ -24,6 +24,15 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class Decided:
+    """The scheduler decided a node (``glanc.plan.decide``): ``action`` is cached,
+    skipped, run or join, as ``glanc plan`` would say for a node it knows."""
+
+    node: Node
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """A node has its record (``ok`` or ``failed``): read from the store or shared
     with another node of the same key (``cached``), or from its own call."""
@@ -56,7 +65,7 @@ class Tick:
     final: bool = False
 
 
-Event = Queued | Finished | Skipped | Called | Tick
+Event = Queued | Decided | Finished | Skipped | Called | Tick
 Observer = Callable[[Event], None]
 
 

@@ -24,10 +24,10 @@ from ..recipe.expand import Expander
 from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..recipe.row import row
-from ..spec.types import Discipline
+from ..specs.types import Discipline
 from ..store import Record, Store
 from .backends import Backend
-from .events import Called, Event, Finished, Queued, Skipped, Tick
+from .events import Called, Decided, Event, Finished, Queued, Skipped, Tick
 from .limits import ModelLimits
 
 LOOKUP_BATCH = 512
@@ -105,6 +105,7 @@ class Scheduler:
         for node in batch:
             rec = found.get(node.key)
             decision = self.decider.decide(node, rec, previous.get(node.slot))
+            self.emit(Decided(node, decision.action))
             if decision.action == CACHED:
                 if rec.slot is None:  # written by an older glanc: record its place now
                     self.store.set_place(

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..lm.usage import Ledger
 from ..recipe.node import Node
-from ..spec.contract import STAGES
+from ..specs.contract import STAGES
 from .events import Called, Event, Finished, Queued, Skipped
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import TRANSPORT
-from ..spec.models import ModelInfo
-from ..spec.types import Template
+from ..specs.models import ModelInfo
+from ..specs.types import Template
 from . import programs
 from .credentials import endpoint, redact
 from .engines import make_lm
@@ -125,9 +125,6 @@ class Caller:
             return self._lms[info]
 
     def __call__(self, node: Request) -> Outcome:
-        from dspy.utils.exceptions import AdapterParseError
-        from dspy.utils.usage_tracker import UsageTracker
-
         template = self.template.stage(node.stage)
         signature = programs.signature(template)
         try:
@@ -136,56 +133,60 @@ class Caller:
             error = redact(_one_line(exc), self._secrets.get(node.model, ()))
             return Outcome(None, None, error, 1, 0, 0, 0.0)
         tokens_in = tokens_out = 0
-        output: dict[str, Any] | None = None
-        raw: str | None = None
-        error: str | None = None
         start = time.perf_counter()
-        attempt = 0
+        attempt, tried = 0, _Try(None, None, None)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self.stopping.is_set():
                 raise Cancelled()
-            config = dict(node.decoding)
-            config["seed"] = (node.seed + attempt - 1) % (2**31)
-            if attempt > 1 and not config.get("temperature"):
-                config["temperature"] = RETRY_TEMPERATURE
-            tracker = UsageTracker()
-            retry = True
-            try:
-                prediction = self._predict(signature, node, lm, tracker, config)
-                output = programs.to_json(prediction, template)
-                error = invalid(output, template)
-                # the text is kept for outputs glanc rejects; an accepted one is its output
-                raw = None if error is None else json.dumps(output, ensure_ascii=False)
-            except TransportFailure as exc:
-                raw = None
-                error = f"{TRANSPORT}{exc}"
-                retry = False
-            except Cancelled:
-                raise
-            except AdapterParseError as exc:
-                raw = exc.lm_response
-                error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
-            except Exception as exc:
-                cut = _cut_short(exc)
-                if cut is not None:  # never repaired into shorter data: a failed try
-                    raw = cut.text
-                    error = str(cut)
-                    if cut.reason == "length":
-                        error += f": raise decoding.{node.stage}.max_tokens in the spec"
-                    tokens_in += cut.tokens[0]
-                    tokens_out += cut.tokens[1]
-                else:  # a failure that retrying will not mend
-                    raw = None
-                    error = _one_line(exc)
-                    retry = False
-            tokens_in, tokens_out = _add_usage(tracker, tokens_in, tokens_out)
-            if error is None or not retry:
+            tried = self._try(signature, template, node, lm, attempt)
+            tokens_in, tokens_out = tokens_in + tried.tokens[0], tokens_out + tried.tokens[1]
+            if tried.error is None or not tried.retry:
                 break
         latency = (time.perf_counter() - start) * 1000
-        kept = output if error is None else None
+        error = tried.error
         if error is not None:  # stored, printed and in --json: never a secret
             error = redact(error, self._secrets.get(node.model, ()))
-        return Outcome(kept, raw, error, attempt, tokens_in, tokens_out, latency)
+        kept = tried.output if error is None else None
+        return Outcome(kept, tried.raw, error, attempt, tokens_in, tokens_out, latency)
+
+    def _try(self, signature, template, node: Request, lm, attempt: int) -> _Try:
+        """One draw of the program (its own seed), judged: an output glanc takes, or
+        why not and whether another draw may mend it."""
+        from dspy.utils.exceptions import AdapterParseError
+        from dspy.utils.usage_tracker import UsageTracker
+
+        config = dict(node.decoding)
+        config["seed"] = (node.seed + attempt - 1) % (2**31)
+        if attempt > 1 and not config.get("temperature"):
+            config["temperature"] = RETRY_TEMPERATURE
+        tracker = UsageTracker()
+        cut_tokens = (0, 0)
+        try:
+            prediction = self._predict(signature, node, lm, tracker, config)
+            output = programs.to_json(prediction, template)
+            error = invalid(output, template)
+            # the text is kept for outputs glanc rejects; an accepted one is its output
+            raw = None if error is None else json.dumps(output, ensure_ascii=False)
+            tried = _Try(output, raw, error)
+        except TransportFailure as exc:
+            tried = _Try(None, None, f"{TRANSPORT}{exc}", retry=False)
+        except Cancelled:
+            raise
+        except AdapterParseError as exc:
+            error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
+            tried = _Try(None, exc.lm_response, error)
+        except Exception as exc:
+            cut = _cut_short(exc)
+            if cut is None:  # a failure that retrying will not mend
+                tried = _Try(None, None, _one_line(exc), retry=False)
+            else:  # never repaired into shorter data: a failed try
+                error = str(cut)
+                if cut.reason == "length":
+                    error += f": raise decoding.{node.stage}.max_tokens in the spec"
+                tried = _Try(None, cut.text, error)
+                cut_tokens = cut.tokens
+        tokens = _add_usage(tracker, *cut_tokens)
+        return _Try(tried.output, tried.raw, tried.error, tried.retry, tokens)
 
     def _predict(self, signature, node: Request, lm, tracker, config: dict[str, Any]):
         """One program call; the same request again, after a backoff, while the
@@ -216,6 +217,18 @@ class Caller:
                 if self.stopping.wait(max(wait, backoff)):
                     raise Cancelled() from exc
         raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Try:
+    """One draw's result: ``output`` when glanc takes it, else ``error``;
+    ``retry``: whether a new draw may mend it; ``tokens``: (in, out) it spent."""
+
+    output: dict[str, Any] | None
+    raw: str | None
+    error: str | None
+    retry: bool = True
+    tokens: tuple[int, int] = (0, 0)
 
 
 class Cancelled(Exception):

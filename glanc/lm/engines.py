@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..spec.models import ModelInfo
+from ..specs.models import ModelInfo
 from .stub import StubEngine
 from .wire import CutShort, chat_messages, finished, response, response_schema
 

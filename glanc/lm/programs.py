@@ -15,7 +15,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from ..spec.types import StageTemplate
+from ..specs.types import StageTemplate
 
 if TYPE_CHECKING:
     import dspy

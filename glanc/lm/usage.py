@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.contract import STAGES
-from ..spec.models import ModelInfo
+from ..specs.contract import STAGES
+from ..specs.models import ModelInfo
 
 
 def price_of(info: ModelInfo) -> tuple[float, float] | None:

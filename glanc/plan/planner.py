@@ -20,8 +20,8 @@ from ..recipe import glan
 from ..recipe.expand import Expander
 from ..recipe.graph import Graph
 from ..recipe.node import Node
-from ..spec.contract import STAGES
-from ..spec.types import Discipline, Taxonomy
+from ..specs.contract import STAGES
+from ..specs.types import Discipline, Taxonomy
 from ..store import StageAverages, Store
 from .decide import CACHED, REASONS, SKIPPED, Decider, Decision
 from .select import Selection, normalise_path

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from ..errors import GlancError
 from ..keys import normalise_name
 from ..recipe.glan import own_stage
-from ..spec.contract import STAGES
-from ..spec.types import Taxonomy
+from ..specs.contract import STAGES
+from ..specs.types import Taxonomy
 
 STATES = ("new", "modified", "failed")
 _METHODS = ("stage:", "state:", "path:")

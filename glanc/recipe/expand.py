@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..spec.types import Discipline
+from ..specs.types import Discipline
 from .graph import Graph
 from .node import Node
 

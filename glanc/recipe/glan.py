@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..spec.contract import STAGES
-from ..spec.types import Settings
+from ..specs.contract import STAGES
+from ..specs.types import Settings
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 from ..errors import GlancError
 from ..keys import canonical_json, digest, node_key_from_json, normalise_name
 from ..lm import programs
-from ..spec import models
-from ..spec.contract import STAGES
-from ..spec.types import Discipline, ModelRef, Subject, Taxonomy
+from ..specs import models
+from ..specs.contract import STAGES
+from ..specs.types import Discipline, ModelRef, Subject, Taxonomy
 from .node import Node, slot_of
 from .sampling import clean_sessions, render_syllabus, sample_questions
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..keys import digest, normalise_name
-from ..spec.models import ModelInfo
-from ..spec.types import Discipline, Subject
+from ..specs.models import ModelInfo
+from ..specs.types import Discipline, Subject
 
 
 @dataclass(frozen=True)

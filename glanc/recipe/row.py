@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..keys import digest, normalise_name
-from ..spec.types import Discipline, Subject
+from ..specs.types import Discipline, Subject
 from .graph import Graph
 from .node import Node
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..keys import digest
-from ..spec.types import Discipline
+from ..specs.types import Discipline
 
 MAX_CONCEPTS = 5  # GLAN: 1-5 key concepts per question
 

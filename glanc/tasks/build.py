@@ -28,8 +28,8 @@ from ..options import DATASET, LOCK, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..recipe.graph import Graph
 from ..recipe.node import Node
-from ..spec.contract import STAGES
-from ..spec.types import Taxonomy
+from ..specs.contract import STAGES
+from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.lockfile import lock_lines, rehydrate
 from . import uptodate

@@ -18,7 +18,7 @@ from typing import Any
 from ..artifact.diff import Diff, diff_datasets
 from ..options import ARTIFACT, DATASET, LOCK, BuildOptions, Workspace
 from ..plan.select import NOTHING
-from ..spec.types import Taxonomy
+from ..specs.types import Taxonomy
 from ..store import Store
 from .build import build
 

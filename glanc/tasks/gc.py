@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..plan.planner import reachable
-from ..spec.types import Taxonomy
+from ..specs.types import Taxonomy
 from ..store import Store
 
 

@@ -14,7 +14,7 @@ from ..plan.decide import Decision
 from ..plan.planner import Plan
 from ..plan.planner import plan as walk
 from ..recipe.node import Node
-from ..spec.types import Taxonomy
+from ..specs.types import Taxonomy
 from ..store import Store
 
 

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..keys import canonical_json, digest
 from ..options import ARTIFACT, MANIFEST
 from ..recipe.graph import Graph
-from ..spec import models
-from ..spec.types import Taxonomy
+from ..specs import models
+from ..specs.types import Taxonomy
 from ..store import Store
+from ..version import __version__
 
 Stamp = tuple[str, str]  # (the build directory, resolved; the build's fingerprint)
 

@@ -3,7 +3,7 @@
 from glanc import load_taxonomy
 from glanc.recipe.graph import Graph
 from glanc.recipe.sampling import clean_sessions, render_syllabus, sample_questions
-from glanc.spec.types import Discipline, Settings
+from glanc.specs.types import Discipline, Settings
 
 SYLLABUS = {
     "sessions": [

@@ -1,0 +1,84 @@
+"""``glanc plan`` and ``glanc build`` decide every node through the same code: over
+the same store states, the plan's decision for each node it knows is the build's."""
+
+from pathlib import Path
+
+import pytest
+
+from glanc import BuildOptions, Workspace, build, load_taxonomy, plan
+from glanc.execute.events import Decided
+from glanc.plan.select import parse
+
+
+def decisions_of_plan(taxonomy, workspace, options) -> dict:
+    seen = {}
+    result = plan(taxonomy, workspace, options,
+                  on_decision=lambda node, d: seen.setdefault((node.slot, node.key), d.action))
+    return seen, result
+
+
+def decisions_of_build(taxonomy, workspace, options) -> dict:
+    seen = {}
+
+    def observe(event):
+        if isinstance(event, Decided):
+            seen.setdefault((event.node.slot, event.node.key), event.action)
+
+    result = build(taxonomy, workspace, options, observe)
+    return seen, result
+
+
+def agree(spec: Path, workspace: Workspace, select=(), force=False) -> tuple[dict, dict]:
+    taxonomy = load_taxonomy(spec)
+    options = BuildOptions(selection=parse(taxonomy, select), force=force, concurrency=4)
+    planned, p = decisions_of_plan(taxonomy, workspace, options)
+    built, b = decisions_of_build(taxonomy, workspace, options)
+    assert planned, "the plan knew no node"
+    if b.up_to_date:  # the no-op fast path walked nothing: the plan must find nothing to do
+        assert set(planned.values()) == {"cached"} and p.lm_calls == 0
+        return planned, planned
+    for node, action in planned.items():
+        assert built.get(node) == action, (node, action, built.get(node))
+    # nothing the plan knows runs beyond what it said, and every call it knew was made
+    ran_known = sum(1 for n, a in planned.items() if a == "run")
+    assert ran_known == sum(s.run for _, s in p.stages)
+    if not p.has_estimates:
+        assert b.lm_calls == p.lm_calls
+    return planned, built
+
+
+def actions(decisions: dict) -> dict:
+    out: dict = {}
+    for action in decisions.values():
+        out[action] = out.get(action, 0) + 1
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    return Workspace(store=tmp_path / "cache.duckdb", builds=tmp_path / "builds")
+
+
+def test_plan_and_build_decide_alike_over_every_store_state(tiny, workspace):
+    # empty store, with a selection: only Physics runs, Chemistry is skipped
+    planned, _ = agree(tiny, workspace, select=("Science/Physics+",))
+    assert set(actions(planned)) == {"run", "skipped"}
+    # partial store: Physics cached, Chemistry new
+    planned, _ = agree(tiny, workspace)
+    assert set(actions(planned)) == {"run", "cached"}
+    # complete store
+    planned, _ = agree(tiny, workspace)
+    assert set(actions(planned)) == {"cached"}
+    # --force on one stage: every answer reruns, the rest is cached
+    planned, built = agree(tiny, workspace, select=("stage:answer",), force=True)
+    assert actions(planned) == {"cached": 14, "run": 9} and actions(built) == actions(planned)
+    # a changed template: the question stage and what lies below it run again
+    template = (Path(__file__).parents[3] / "glanc" / "templates" / "default.yaml").read_text()
+    edited = template.replace("teacher writing one homework question", "teacher writing exactly one homework question")
+    assert edited != template
+    (tiny.parent / "edited.yaml").write_text(edited)
+    tiny.write_text(tiny.read_text().replace("seed: 1", "seed: 1\ntemplate: edited.yaml"))
+    planned, _ = agree(tiny, workspace, select=("state:modified",))
+    assert actions(planned) == {"cached": 5, "run": 9}
+    planned, _ = agree(tiny, workspace)
+    assert set(actions(planned)) == {"cached"}
