@@ -120,7 +120,7 @@ def build(
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
                            concurrency=concurrency, rpm=rpm, tpm=tpm)  # fmt: skip
-    result = run_build(taxonomy, workspace, options, Progress(enabled=not quiet))
+    result = run_build(taxonomy, workspace, options, None if quiet else Progress())
     if not quiet:
         click.echo("\n".join(build_summary(result)), err=True)
     if as_json:

@@ -69,20 +69,22 @@ class Tally:
     _counts: dict[str, _Counts] = field(default_factory=lambda: {s: _Counts() for s in STAGES})
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Finished):
-            self._finished(event)
-        elif isinstance(event, Called):
-            o = event.outcome
-            self.spent.add(
-                event.node.model, event.node.stage, o.tokens_in, o.tokens_out, o.attempts
-            )
-        elif isinstance(event, Queued):
-            self._counts[event.stage].queued += event.count
-        elif isinstance(event, Skipped):
-            counts = self._counts[event.node.stage]
-            counts.queued -= 1
-            counts.skipped += 1
-            self.skipped.append(event.node)
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _called(self, event: Called) -> None:
+        o = event.outcome
+        self.spent.add(event.node.model, event.node.stage, o.tokens_in, o.tokens_out, o.attempts)
+
+    def _queued(self, event: Queued) -> None:
+        self._counts[event.stage].queued += event.count
+
+    def _skipped(self, event: Skipped) -> None:
+        counts = self._counts[event.node.stage]
+        counts.queued -= 1
+        counts.skipped += 1
+        self.skipped.append(event.node)
 
     def _finished(self, event: Finished) -> None:
         node, record = event.node, event.record
@@ -122,3 +124,12 @@ class Tally:
     def finished_here(self) -> int:
         """Nodes this run called a model for (kept in the store, ok or failed)."""
         return sum(c.run + c.failed for c in self._counts.values())
+
+
+# event type -> what the tally does with it (a dict: the build sends several events a node)
+_HANDLERS = {
+    Finished: Tally._finished,
+    Called: Tally._called,
+    Queued: Tally._queued,
+    Skipped: Tally._skipped,
+}

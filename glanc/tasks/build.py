@@ -98,7 +98,7 @@ def build(
         if options.use_lock:
             rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK)
         tally = Tally()
-        emit = Observers([tally] if observer is None else [tally, observer])
+        emit = tally if observer is None else Observers([tally, observer])
         _schedule(taxonomy, graph, store, rows, tally, emit, options)
         emit(Tick(final=True))
         result = _finish(taxonomy, tally, store, rows, workspace, started)
@@ -113,7 +113,7 @@ def _schedule(
     store: Store,
     rows: RowSpool,
     tally: Tally,
-    emit: Observers,
+    emit: Observer,
     options: BuildOptions,
 ) -> None:
     """Run the graph to the end on the thread backend; Ctrl-C keeps what finished."""
