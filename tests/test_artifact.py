@@ -51,7 +51,8 @@ def test_dataset_card_front_matter_and_counts(glanc, tiny, tmp_path):
     assert meta["configs"] == [{"config_name": "default",
                                 "data_files": [{"split": "train", "path": "dataset.jsonl"}]}]
     assert "| Science | 9 |" in body and "| Science/Physics | 6 |" in body
-    assert "| intermediate | 3 |" in body  # Chemistry's pinned subject
+    # Chemistry's pinned subject, and Physics' second subject: its level is the spec's, never the model's
+    assert "| intermediate | 6 |" in body and "| introductory | 3 |" in body
     assert "stub model: placeholder text" in body
     assert "glanc build tiny.yaml" in body  # relative to the builds directory's parent
 

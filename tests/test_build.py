@@ -78,12 +78,12 @@ def test_model_override_and_stub_latency_with_concurrency(glanc, tiny):
 
 
 def test_unparseable_outputs_are_retried_then_recorded_failed(glanc, tiny, tmp_path):
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     # the stub's answers are ~20 characters: a 200-character minimum can never parse
     custom = tmp_path / "strict.yaml"
     custom.write_text(template.replace("answer: {type: string, minLength: 20}",
                                        "answer: {type: string, minLength: 200}"))
-    tiny.write_text(tiny.read_text().replace("seed: 1", "seed: 1\ntemplate: strict.yaml"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: strict.yaml"))
     result = glanc("build", str(tiny), "--json")
     assert result.exit_code == 1
     s = summary(result)

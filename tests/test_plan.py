@@ -89,11 +89,11 @@ def test_renaming_a_discipline_reruns_its_subtree_only(glanc, tiny):
 
 def test_changing_the_answer_template_reruns_answers_only(glanc, tiny, tmp_path):
     build(glanc, tiny)
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     old = "You are an expert tutor."
     assert old in template
     (tmp_path / "mine.yaml").write_text(template.replace(old, "You are a patient tutor."))
-    tiny.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: mine.yaml"))
     p = plan(glanc, tiny)
     assert todo(p) == {"answer": (9, 0, {"program_changed": 9})}
     assert build(glanc, tiny)["lm_calls"] == p["lm_calls"] == 9
@@ -144,11 +144,11 @@ def test_reordering_and_editing_comments_and_descriptions_reruns_nothing(glanc, 
 
 
 def test_failed_nodes_plan_as_failed_before_and_select_as_state_failed(glanc, tiny, tmp_path):
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     strict = template.replace("answer: {type: string, minLength: 20}",
                               "answer: {type: string, minLength: 200}")
     (tmp_path / "strict.yaml").write_text(strict)
-    tiny.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: strict.yaml\n"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: strict.yaml"))
     assert glanc("build", str(tiny), "-q").exit_code == 1
     p = plan(glanc, tiny)
     assert todo(p) == {"answer": (9, 0, {"failed_before": 9})}
@@ -159,9 +159,9 @@ def test_failed_nodes_plan_as_failed_before_and_select_as_state_failed(glanc, ti
 
 def test_select_runs_only_the_selection_and_the_build_agrees(glanc, tiny, tmp_path):
     build(glanc, tiny)
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     (tmp_path / "mine.yaml").write_text(template.replace("expert tutor", "kind tutor"))
-    tiny.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: mine.yaml"))
     p = plan(glanc, tiny, "--select", "Science/Physics+")
     assert todo(p) == {"answer": (6, 0, {"program_changed": 6})}
     assert p["stages"]["answer"]["skipped"] == 3

@@ -121,10 +121,10 @@ def test_busy_store_is_an_error_naming_the_process_or_a_wait(glanc, tiny, tmp_pa
 
 def test_gc_removes_only_unreachable_rows(glanc, tiny, tmp_path):
     assert glanc("build", str(tiny), "-q").exit_code == 0
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     (tmp_path / "mine.yaml").write_text(template.replace("expert tutor", "kind tutor"))
     changed = tmp_path / "changed.yaml"
-    changed.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n"))
+    changed.write_text(tiny.read_text().replace("template: json", "template: mine.yaml"))
     assert glanc("build", str(changed), "-q").exit_code == 0  # same name: same builds dir
 
     both = glanc("gc", str(tiny), str(changed), "--dry-run")

@@ -43,6 +43,25 @@ def test_golden_prompts_per_stage(snapshot):
         snapshot.assert_match(messages(node.stage, node.inputs, taxonomy), node.stage)
 
 
+def test_golden_plain_text_prompts_per_stage(snapshot):
+    """The default template's chats: instructions, the example turn, the prompt;
+    no JSON and no field names."""
+    taxonomy = load_taxonomy(ROOT / "taxonomies" / "science.yaml")
+    graph = Graph(taxonomy)
+    physics = taxonomy.disciplines[0]
+    subjects = graph.subjects_nodes(physics)[1]
+    syllabus = graph.syllabus_node(physics, graph.merge_subjects(
+        physics, [{"subjects": [{"name": "Classical Mechanics"}]}, {"subjects": []}])[0])
+    question = graph.question_nodes(syllabus, SYLLABUS)[-1]
+    answer = graph.answer_node(question, {"question": "Add the vectors (1, 2) and (3, -1)."})
+    for node in (subjects, syllabus, question, answer):
+        template = taxonomy.template.stage(node.stage)
+        adapter = programs.adapter_for(template)
+        chat = adapter.format(programs.signature(template), demos=[], inputs=node.inputs)
+        assert not any("{" in m["content"] or "JSON" in m["content"] for m in chat)
+        snapshot.assert_match(chat, f"text-{node.stage}")
+
+
 def test_the_memoising_adapter_writes_what_dspys_writes(tiny):
     """glanc's adapter computes the system message and response schema once per
     signature; twice over, they are DSPy's JSONAdapter's, byte for byte."""
@@ -86,9 +105,9 @@ def test_stub_build_and_diff_of_two_builds(glanc, tiny, tmp_path, monkeypatch, s
     for name in ("dataset.jsonl", "manifest.json", "README.md"):
         snapshot.assert_match((first / name).read_text(), f"build {name}")
 
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     (tmp_path / "mine.yaml").write_text(template.replace("expert tutor", "kind tutor"))
-    text = tiny.read_text().replace("seed: 1\n", "seed: 1\ntemplate: mine.yaml\n")
+    text = tiny.read_text().replace("template: json", "template: mine.yaml")
     tiny.write_text(text.replace("      - name: Chemistry\n", "      - name: Biology\n      - name: Chemistry\n"))
     second = stub_build(glanc, tiny, "new")
     diff = diff_datasets(first / "dataset.jsonl", second / "dataset.jsonl", samples=1,

@@ -69,6 +69,7 @@ def test_template_errors_point_into_the_template_file(glanc):
     ROOT / "taxonomies" / "science.yaml",
     ROOT / "taxonomies" / "glan.yaml",
     ROOT / "glanc" / "templates" / "default.yaml",
+    ROOT / "glanc" / "templates" / "json.yaml",
     SPECS / "good" / "tiny.yaml",
 ])
 def test_shipped_specs_are_valid(glanc, path):

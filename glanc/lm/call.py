@@ -98,20 +98,12 @@ class Caller:
         self._lms: dict[ModelInfo, Any] = {}
         self._secrets: dict[ModelInfo, tuple[str, ...]] = {}
         self._lock = threading.Lock()
-        self._adapter: Any = None
         self.stopping = threading.Event()  # set on Ctrl-C: workers give up between tries
 
     def stop(self) -> None:
         """Make every worker give up at its next try or backoff, so an interrupted
         build leaves no thread retrying in the background."""
         self.stopping.set()
-
-    @property
-    def adapter(self):
-        """One JSONAdapter for every call: it holds no per-call state."""
-        if self._adapter is None:
-            self._adapter = programs.adapter()
-        return self._adapter
 
     def lm(self, info: ModelInfo):
         with self._lock:
@@ -162,7 +154,7 @@ class Caller:
         tracker = UsageTracker()
         cut_tokens = (0, 0)
         try:
-            prediction = self._predict(signature, node, lm, tracker, config)
+            prediction = self._predict(signature, template, node, lm, tracker, config)
             output = programs.to_json(prediction, template)
             error = invalid(output, template)
             # the text is kept for outputs glanc rejects; an accepted one is its output
@@ -179,16 +171,15 @@ class Caller:
             cut = _cut_short(exc)
             if cut is None:  # a failure that retrying will not mend
                 tried = _Try(None, None, _one_line(exc), retry=False)
-            else:  # never repaired into shorter data: a failed try
-                error = str(cut)
-                if cut.reason == "length":
-                    error += f": raise decoding.{node.stage}.max_tokens in the spec"
-                tried = _Try(None, cut.text, error)
+            else:
                 cut_tokens = cut.tokens
+                tried = _cut_try(template, node.stage, cut)
         tokens = _add_usage(tracker, *cut_tokens)
         return _Try(tried.output, tried.raw, tried.error, tried.retry, tokens)
 
-    def _predict(self, signature, node: Request, lm, tracker, config: dict[str, Any]):
+    def _predict(
+        self, signature, template, node: Request, lm, tracker, config: dict[str, Any]
+    ):
         """One program call; the same request again, after a backoff, while the
         failure is the transport's (429 honouring Retry-After, 5xx, timeouts,
         dropped connections, a body that is not JSON, an empty reply)."""
@@ -201,7 +192,7 @@ class Caller:
                 # their inputs, and pops the oldest off the front of a list per call
                 with dspy.context(
                     lm=lm,
-                    adapter=self.adapter,
+                    adapter=programs.adapter_for(template),
                     usage_tracker=tracker,
                     disable_history=True,
                     trace=None,
@@ -217,6 +208,25 @@ class Caller:
                 if self.stopping.wait(max(wait, backoff)):
                     raise Cancelled() from exc
         raise AssertionError("unreachable")
+
+
+def _cut_try(template, stage: str, cut: CutShort) -> _Try:
+    """A reply cut short: a list keeps its whole items (the unfinished last one
+    left out) when it then validates; anything else is a failed try, never
+    repaired into a shorter whole."""
+    if template.format in ("list", "outline"):
+        from .formats import FormatError, parse
+
+        try:
+            output = parse(template, cut.text, cut=True)
+        except FormatError:
+            output = None
+        if output is not None and invalid(output, template) is None:
+            return _Try(output, None, None)
+    error = str(cut)
+    if cut.reason == "length":
+        error += f": raise decoding.{stage}.max_tokens in the spec"
+    return _Try(None, cut.text, error)
 
 
 @dataclass(frozen=True)

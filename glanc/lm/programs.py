@@ -21,16 +21,24 @@ if TYPE_CHECKING:
     import dspy
 
 ADAPTER = "JSONAdapter"
+TEXT_ADAPTER = "glanc.TemplateAdapter"
 
 
 def fingerprint(template: StageTemplate) -> dict[str, Any]:
-    """Everything about a stage's program that reaches the prompt or the parser."""
-    return {
+    """Everything about a stage's program that reaches the prompt or the parser.
+    A json stage's is as it was before plain-text formats existed (its keys stay)."""
+    out: dict[str, Any] = {
         "instructions": template.instructions,
         "inputs": [[f.name, f.schema] for f in template.inputs],
         "outputs": [[f.name, f.schema] for f in template.outputs],
-        "adapter": ADAPTER,
+        "adapter": ADAPTER if template.structured else TEXT_ADAPTER,
     }
+    if not template.structured:
+        example = template.example
+        out["format"] = template.format
+        out["prompt"] = template.prompt
+        out["example"] = None if example is None else [dict(example[0]), example[1]]
+    return out
 
 
 def _class_name(name: str) -> str:
@@ -182,3 +190,38 @@ def adapter() -> dspy.JSONAdapter:
             return super().parse(signature, completion)
 
     return MemoJSONAdapter()
+
+
+def adapter_for(template: StageTemplate):
+    """The adapter of a stage: DSPy's JSONAdapter (memoised) for a json stage, the
+    template's own messages and parser for a text, list or outline stage."""
+    return adapter() if template.structured else _template_adapter(template)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_adapter(template: StageTemplate):
+    import dspy
+    from dspy.utils.exceptions import AdapterParseError
+
+    from . import formats
+
+    class TemplateAdapter(dspy.Adapter):
+        """Formats a stage's messages from its template (instructions, example,
+        prompt) and parses the reply in the stage's format; no JSON, no field
+        markers: nothing of the machinery reaches the model's text."""
+
+        def format(self, signature, demos, inputs):
+            return formats.messages(template, inputs)
+
+        def parse(self, signature, completion):
+            try:
+                return formats.parse(template, completion)
+            except formats.FormatError as exc:
+                raise AdapterParseError(
+                    adapter_name="TemplateAdapter",
+                    signature=signature,
+                    lm_response=completion,
+                    message=str(exc),
+                ) from None
+
+    return TemplateAdapter()

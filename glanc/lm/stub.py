@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -18,9 +19,10 @@ from .wire import response, response_schema
 class StubEngine:
     """A deterministic fake model for tests and dry runs.
 
-    It answers every request with JSON that satisfies the response schema,
-    derived from a hash of the request (so from the node key's contents), after
-    an optional simulated latency. Never a default; its rows are marked stub.
+    It answers a structured request with JSON that satisfies the response
+    schema, and a plain-text one in the shape of its example turn, derived from
+    a hash of the request (so from the node key's contents), after an optional
+    simulated latency. Never a default; its rows are marked stub.
     """
 
     supports_response_schema = True
@@ -37,12 +39,59 @@ class StubEngine:
             [request.system, [m.text for m in request.messages], request.config.seed, *self.salt],
             sort_keys=True,
         )
-        schema = response_schema(request.config.response_format) or {"type": "object"}
-        value = _fake(schema, schema, hashlib.sha256(seed_text.encode()).hexdigest(), "value")
-        text = json.dumps(value)
+        seed = hashlib.sha256(seed_text.encode()).hexdigest()
+        example = _example_reply(request)
+        if request.config.response_format is None and example is not None:
+            text = _mimic(example, request.messages[-1].text or "", seed)
+        else:
+            schema = response_schema(request.config.response_format) or {"type": "object"}
+            text = json.dumps(_fake(schema, schema, seed, "value"))
         tokens_in = sum(len((m.text or "").split()) for m in request.messages)
         tokens_in += len((request.system or "").split())
         return response(request, text, "stop", tokens_in, len(text.split()))
+
+
+def _example_reply(request: Any) -> str | None:
+    """The text of the last assistant turn (a plain-text stage's example), if any."""
+    for message in reversed(request.messages):
+        if message.role == "assistant" and message.text:
+            return message.text
+    return None
+
+
+_PREFIX = re.compile(r"^(\s*(?:\d+\s*[.):]|[-*]|[A-Za-z ]{3,20}\d*\s*:)?\s*)(.*)$")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+
+
+def _mimic(example: str, prompt: str, seed: str) -> str:
+    """A plain-text reply in the shape of the example's (its lines, numbering,
+    'Key concepts:' labels, comma lists and end punctuation), in words of this
+    call's prompt picked by ``seed``: numbered lists parse, questions end with a
+    question mark, and every reply is on its prompt's topic."""
+    pool = sorted(set(_WORD.findall(prompt))) or ["stub"]
+    out = []
+    for i, line in enumerate(example.splitlines()):
+        prefix, rest = _PREFIX.match(line).groups()
+        if not rest:
+            out.append(line)
+            continue
+        parts = [p for p in rest.split(",")] if "," in rest and len(rest) < 200 else [rest]
+        made = []
+        for j, part in enumerate(parts):
+            n = max(1, min(len(part.split()), 40))
+            words = [_pick(pool, seed, i, j, k) for k in range(n)]
+            if i == 0 and j == 0:
+                words[0] = f"Stub-{seed[:6]}"
+            made.append(" ".join(words))
+        text = ", ".join(made)
+        end = rest.rstrip()[-1:]
+        out.append(prefix + text[0].upper() + text[1:] + (end if end in ".?!" else ""))
+    return "\n".join(out)
+
+
+def _pick(pool: list[str], seed: str, *where: int) -> str:
+    digest = hashlib.sha256(f"{seed}/{'/'.join(map(str, where))}".encode()).digest()
+    return pool[int.from_bytes(digest[:4], "big") % len(pool)]
 
 
 def _fake(schema: dict[str, Any], root: dict[str, Any], seed: str, name: str) -> Any:

@@ -36,17 +36,15 @@ class CutShort(Exception):
 
 
 def finished(request: Any, text: str, finish: str | None, tokens: tuple[Any, Any] = (0, 0)) -> str:
-    """The reply's finish reason, raising ``CutShort`` for a structured reply
-    (one asked for JSON) that did not stop by itself. A free-text reply cut short
-    is returned as such (``length``) for the quality checks to judge."""
+    """``stop``, or ``CutShort`` for a reply that did not end by itself (cut by
+    ``max_tokens``, stopped by a filter): never repaired into a shorter whole.
+    The caller decides what a cut reply is worth (a list keeps its whole items)."""
     finish = finish or "stop"
     if finish == "stop":
         return finish
-    if request.config.response_format:
-        raise CutShort(
-            finish, text, request.config.max_tokens, (int(tokens[0] or 0), int(tokens[1] or 0))
-        )
-    return "length"
+    raise CutShort(
+        finish, text, request.config.max_tokens, (int(tokens[0] or 0), int(tokens[1] or 0))
+    )
 
 
 def chat_messages(request: Any) -> list[dict[str, str]]:

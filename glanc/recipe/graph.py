@@ -96,35 +96,46 @@ class Graph:
 
     # -- subjects -------------------------------------------------------------
     def subjects_nodes(self, d: Discipline) -> list[Node]:
+        """One call per subjects sample; sample k asks for subjects of the spec's
+        level ``levels[k % len(levels)]``, so levels come from the spec, never
+        from the model."""
         if d.pinned_subjects is not None:
             return []
         s = d.settings
-        provided = {
-            "discipline": d.name,
-            "taxonomy_path": " / ".join(d.path),
-            "language": s.language,
-            "levels": list(s.levels),
-            "num_subjects": s.subjects_per_sample,
-        }
-        return [
-            self.node("subjects", d, provided, k, {}, (None, k)) for k in range(s.subject_samples)
-        ]
+        nodes = []
+        for k in range(s.subject_samples):
+            provided = {
+                "discipline": d.name,
+                "taxonomy_path": " / ".join(d.path),
+                "language": s.language,
+                "levels": list(s.levels),
+                "level": sample_level(s.levels, k),
+                "num_subjects": s.subjects_per_sample,
+            }
+            nodes.append(self.node("subjects", d, provided, k, {}, (None, k)))
+        return nodes
 
     def merge_subjects(self, d: Discipline, outputs: list[dict[str, Any]]) -> list[Subject]:
-        """Subjects of all samples, in sample order, de-duplicated by normalised name."""
+        """Subjects of all samples, taken in turn (each sample's first, then each
+        one's second, ...) so that ``max_subjects`` keeps every level, de-duplicated
+        by normalised name. A subject's level is the one its reply gave when that is
+        one of the spec's levels, else its sample's."""
         if d.pinned_subjects is not None:
             merged = list(d.pinned_subjects)
         else:
             merged, seen = [], set()
-            for out in outputs:
-                for item in out.get("subjects") or []:
-                    name = " ".join(str(item.get("name", "")).split())
-                    norm = normalise_name(name)
-                    if not norm or norm in seen:
-                        continue
-                    seen.add(norm)
-                    subtopics = tuple(str(t) for t in item.get("subtopics") or [])
-                    merged.append(Subject(name, str(item.get("level", "")), subtopics))
+            levels = d.settings.levels
+            for k, item in _interleaved(outputs):
+                name = " ".join(str(item.get("name", "")).split())
+                norm = normalise_name(name)
+                if not norm or norm in seen:
+                    continue
+                seen.add(norm)
+                subtopics = tuple(str(t) for t in item.get("subtopics") or [])
+                level = str(item.get("level", ""))
+                if level not in levels:
+                    level = sample_level(levels, k)
+                merged.append(Subject(name, level, subtopics))
         if d.settings.max_subjects is not None:
             merged = merged[: d.settings.max_subjects]
         return merged
@@ -180,3 +191,17 @@ class Graph:
         context = {**question.context, "question_key": question.key}
         place = (subject.name, question.context["sample"].index)
         return self.node("answer", d, provided, 0, context, place)
+
+
+def sample_level(levels: tuple[str, ...], sample: int) -> str:
+    """The level subjects sample ``sample`` asks for: the spec's levels in turn."""
+    return levels[sample % len(levels)] if levels else ""
+
+
+def _interleaved(outputs: list[dict[str, Any]]):
+    """(sample, item) for each sample's first subject, then each one's second, ..."""
+    lists = [out.get("subjects") or [] for out in outputs]
+    for i in range(max((len(items) for items in lists), default=0)):
+        for k, items in enumerate(lists):
+            if i < len(items):
+                yield k, items[i]

@@ -21,6 +21,7 @@ PROVIDED_INPUTS: dict[str, dict[str, str]] = {
         "taxonomy_path": "string",
         "language": "string",
         "levels": "array",
+        "level": "string",
         "num_subjects": "integer",
     },
     "syllabus": {

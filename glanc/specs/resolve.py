@@ -84,8 +84,10 @@ def _settings(raw: dict[str, Any]) -> Settings:
 
 
 def load_template(ref: str, base_dir: Path) -> Template:
-    """Load ``default`` or a template file (relative to ``base_dir``); raise ``SpecError``."""
-    path = resources.default_template() if ref == "default" else (base_dir / ref)
+    """Load a built-in template (``default``, ``json``) or a template file (relative to
+    ``base_dir``); raise ``SpecError``."""
+    builtin = ref in resources.BUILTIN_TEMPLATES
+    path = resources.builtin_template(ref) if builtin else (base_dir / ref)
     doc = load_yaml(path)
     problems = template_problems(doc)
     if problems:
@@ -102,11 +104,27 @@ def load_template(ref: str, base_dir: Path) -> Template:
                     instructions=body["instructions"].strip(),
                     inputs=tuple(FieldSpec(n, s) for n, s in body["inputs"].items()),
                     outputs=tuple(FieldSpec(n, s) for n, s in body["outputs"].items()),
-                    decoding=tuple(sorted((body.get("decoding") or {}).items())),
+                    decoding=tuple(
+                        sorted((k, _frozen(v)) for k, v in (body.get("decoding") or {}).items())
+                    ),
+                    format=body.get("format", "json"),
+                    prompt=body.get("prompt", "").strip(),
+                    example=_example(body.get("example")),
                 ),
             )
         )
     return Template(name=doc.data["name"], path=path, stages=tuple(stages))
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _example(raw: dict[str, Any] | None) -> tuple | None:
+    if raw is None:
+        return None
+    inputs = tuple(sorted((k, _frozen(v)) for k, v in raw["inputs"].items()))
+    return inputs, raw["output"].strip()
 
 
 class _Resolver:
@@ -249,6 +267,16 @@ def template_digest_source(template: Template) -> dict[str, Any]:
             "inputs": [[f.name, f.schema] for f in t.inputs],
             "outputs": [[f.name, f.schema] for f in t.outputs],
             "decoding": dict(t.decoding),
+            **_prompt_digest_source(t),
         }
         for stage, t in template.stages
     }
+
+
+def _prompt_digest_source(t: StageTemplate) -> dict[str, Any]:
+    """A text, list or outline stage's prompt; nothing for a json stage, so that
+    the digests of templates written before these formats stay as they were."""
+    if t.structured:
+        return {}
+    example = None if t.example is None else [dict(t.example[0]), t.example[1]]
+    return {"format": t.format, "prompt": t.prompt, "example": example}

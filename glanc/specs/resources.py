@@ -27,5 +27,13 @@ def schema(name: str) -> dict[str, Any]:
     return json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
+BUILTIN_TEMPLATES = ("default", "json")
+
+
+def builtin_template(name: str) -> Path:
+    """``default`` (plain-text stages, for any model) or ``json`` (structured stages)."""
+    return _PACKAGE / "templates" / f"{name}.yaml"
+
+
 def default_template() -> Path:
-    return _PACKAGE / "templates" / "default.yaml"
+    return builtin_template("default")

@@ -7,6 +7,7 @@ to rerun once per mistake.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -144,7 +145,54 @@ def template_problems(doc: Document) -> list[Problem]:
         for field_kind in ("inputs", "outputs"):
             for name, schema in body[field_kind].items():
                 problems += _required_problems(doc, schema, base + (field_kind, name))
+        problems += _format_problems(doc, body, base)
     return problems
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SHAPES = {
+    "text": ("string", "a string"),
+    "list": ("array", "an array"),
+    "outline": ("array", "an array of objects with name and key_concepts"),
+}
+
+
+def _format_problems(doc: Document, body: dict[str, Any], base: JsonPath) -> list[Problem]:
+    """A text, list or outline stage: its prompt names only its inputs, its example
+    fills them, and it has the one output that kind of reply can fill."""
+    fmt = body.get("format", "json")
+    if fmt == "json":
+        for key in ("prompt", "example"):
+            if key in body:
+                return [doc.problem(base + (key,), f"{key!r} needs format text, list or outline")]
+        return []
+    if "prompt" not in body:
+        return [doc.problem(base, f"format {fmt!r} needs a 'prompt' (the user message)")]
+    out: list[Problem] = []
+    inputs = body["inputs"]
+    for name in _PLACEHOLDER.findall(body["prompt"]):
+        if name not in inputs:
+            out.append(
+                doc.problem(
+                    base + ("prompt",),
+                    f"{{{name}}} is not an input of this stage: use one of {', '.join(inputs)}",
+                )
+            )
+    example = body.get("example")
+    if example is not None:
+        for name in sorted(set(_PLACEHOLDER.findall(body["prompt"])) - set(example["inputs"])):
+            out.append(
+                doc.problem(base + ("example", "inputs"), f"the example needs a value for {name!r}")
+            )
+    outputs = body["outputs"]
+    want, words = _SHAPES[fmt]
+    if len(outputs) != 1:
+        out.append(
+            doc.problem(base + ("outputs",), f"format {fmt!r} fills exactly one output field")
+        )
+    elif next(iter(outputs.values())).get("type") != want:
+        out.append(doc.problem(base + ("outputs",), f"format {fmt!r} fills {words}"))
+    return out
 
 
 def _required_problems(doc: Document, schema: dict[str, Any], path: JsonPath) -> list[Problem]:

@@ -102,6 +102,14 @@ class StageTemplate:
     inputs: tuple[FieldSpec, ...]
     outputs: tuple[FieldSpec, ...]
     decoding: tuple[tuple[str, Any], ...] = ()
+    format: str = "json"  # json | text | list | outline (see template.schema.json)
+    prompt: str = ""  # the user message of a text, list or outline stage
+    example: tuple[tuple[tuple[str, Any], ...], str] | None = None  # (inputs, reply)
+
+    @property
+    def structured(self) -> bool:
+        """The reply is JSON constrained by the output schema (DSPy's JSONAdapter)."""
+        return self.format == "json"
 
 
 @dataclass(frozen=True)

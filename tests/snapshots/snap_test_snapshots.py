@@ -7,6 +7,90 @@ from snapshottest import Snapshot
 
 snapshots = Snapshot()
 
+snapshots['test_golden_plain_text_prompts_per_stage text-answer'] = [
+    {
+        'content': "You are an expert tutor. Answer the student's question correctly and clearly in one short paragraph, then stop.",
+        'role': 'system'
+    },
+    {
+        'content': 'Why does a cake baked at too low an oven temperature come out dense?',
+        'role': 'user'
+    },
+    {
+        'content': 'The gas from the baking powder and the air beaten into the batter lift the cake only while the batter is still soft. At too low a temperature the gas escapes slowly and the batter sets before it has risen, so the crumb stays dense. At the temperature the recipe gives, the cake rises fully before its structure sets.',
+        'role': 'assistant'
+    },
+    {
+        'content': 'Add the vectors (1, 2) and (3, -1).',
+        'role': 'user'
+    }
+]
+
+snapshots['test_golden_plain_text_prompts_per_stage text-question'] = [
+    {
+        'content': 'You are a teacher writing homework. Write exactly one self-contained question that a student can answer, and nothing else: no answer, no heading, no list of options.',
+        'role': 'system'
+    },
+    {
+        'content': 'Write one basic homework question for students of Baking Fundamentals (introductory level). The question tests these key concepts: leavening agents.',
+        'role': 'user'
+    },
+    {
+        'content': 'Why does a loaf made with yeast rise while it proves, and what would the bread be like if the yeast were left out?',
+        'role': 'assistant'
+    },
+    {
+        'content': 'Write one challenging homework question for students of Classical Mechanics (introductory level). The question tests these key concepts: dot product, velocity, unit vectors, vector addition, acceleration.',
+        'role': 'user'
+    }
+]
+
+snapshots['test_golden_plain_text_prompts_per_stage text-subjects'] = [
+    {
+        'content': 'You are an education expert who writes course catalogues for schools, colleges and universities. Name each subject plainly, as a catalogue would.',
+        'role': 'system'
+    },
+    {
+        'content': 'List 4 subjects taught at the introductory level in the discipline of Culinary Arts, one per line, numbered.',
+        'role': 'user'
+    },
+    {
+        'content': '''1. Knife Skills
+2. Food Safety and Hygiene
+3. Baking Fundamentals
+4. Stocks and Sauces''',
+        'role': 'assistant'
+    },
+    {
+        'content': 'List 3 subjects taught at the intermediate level in the discipline of Physics, one per line, numbered.',
+        'role': 'user'
+    }
+]
+
+snapshots['test_golden_plain_text_prompts_per_stage text-syllabus'] = [
+    {
+        'content': 'You are a teacher designing a course. Write its class sessions in teaching order, each followed by the key concepts it teaches.',
+        'role': 'system'
+    },
+    {
+        'content': 'Write the syllabus of the course Baking Fundamentals (introductory level): 3 class sessions, each with 3 key concepts.',
+        'role': 'user'
+    },
+    {
+        'content': '''Session 1: Ingredients and what they do
+Key concepts: flour strength, leavening agents, role of fat
+Session 2: Measuring and mixing
+Key concepts: weighing by mass, creaming method, folding
+Session 3: Baking and cooling
+Key concepts: oven spring, doneness tests, cooling racks''',
+        'role': 'assistant'
+    },
+    {
+        'content': 'Write the syllabus of the course Classical Mechanics (introductory level): 4 class sessions, each with 3 key concepts.',
+        'role': 'user'
+    }
+]
+
 snapshots['test_golden_prompts_per_stage answer'] = [
     {
         'content': '''Your input fields are:
@@ -269,7 +353,7 @@ Respond with a JSON object in the following order of fields: `sessions` (must be
 snapshots['test_plan_of_the_science_taxonomy json'] = {
     'cost': None,
     'estimated': True,
-    'lm_calls': 33,
+    'lm_calls': 36,
     'stages': {
         'answer': {
             'cached': 0,
@@ -304,9 +388,9 @@ snapshots['test_plan_of_the_science_taxonomy json'] = {
             'cost': None,
             'estimated': 0,
             'reasons': {
-                'new': 3
+                'new': 6
             },
-            'run': 3,
+            'run': 6,
             'skipped': 0,
             'tokens': {
                 'in': None,
@@ -336,18 +420,21 @@ snapshots['test_plan_of_the_science_taxonomy json'] = {
 }
 
 snapshots['test_plan_of_the_science_taxonomy text'] = '''stage        cached      run  estimated  skipped  reasons
-subjects          -        3          -        -  new 3
+subjects          -        6          -        -  new 6
 syllabus          -        -         ~6        -  new 6
 question          -        -        ~12        -  new 12
 answer            -        -        ~12        -  new 12
 
-model calls: ~33 (3 known now, ~30 estimated from the spec's counts; retries not counted)
+model calls: ~36 (6 known now, ~30 estimated from the spec's counts; retries not counted)
 tokens: unknown (no finished nodes of these stages in the store yet)
 
 will run:
-  subjects  new               92ee3e22d6f5  Natural Sciences/Physics #0
-  subjects  new               b00a9c86a824  Natural Sciences/Chemistry #0
-  subjects  new               d10ff760bedd  Natural Sciences/Biology #0
+  subjects  new               0d1d726416c6  Natural Sciences/Physics #0
+  subjects  new               7bb212992be7  Natural Sciences/Physics #1
+  subjects  new               383f7452ffcf  Natural Sciences/Chemistry #0
+  subjects  new               1ff0f6d5bc95  Natural Sciences/Chemistry #1
+  subjects  new               36524b36dd57  Natural Sciences/Biology #0
+  subjects  new               af54705b933e  Natural Sciences/Biology #1
 '''
 
 snapshots['test_stub_build_and_diff_of_two_builds build README.md'] = '''---
@@ -376,7 +463,7 @@ configs:
 
 **Made with glanc's stub model: placeholder text, not training data.**
 
-9 question-answer pairs generated with glanc 0.1.0 by the GLAN method (Li et al. 2024): a taxonomy of disciplines is expanded into subjects, syllabi, homework questions and answers. Spec: `tiny.yaml`, template `glan-default`.
+9 question-answer pairs generated with glanc 0.1.0 by the GLAN method (Li et al. 2024): a taxonomy of disciplines is expanded into subjects, syllabi, homework questions and answers. Spec: `tiny.yaml`, template `glan-json`.
 
 Each line of `dataset.jsonl` holds `messages` (the question as the user turn, the answer as the assistant turn), `taxonomy_path`, `discipline`, `subject`, `level`, `sessions`, `key_concepts`, `difficulty`, `models`, `stub` and the node `keys`.
 
@@ -399,9 +486,8 @@ Each line of `dataset.jsonl` holds `messages` (the question as the user turn, th
 
 | level | rows |
 | --- | ---: |
-| intermediate | 3 |
-| stub level 361274d8 | 3 |
-| stub level e3efb8d5 | 3 |
+| intermediate | 6 |
+| introductory | 3 |
 
 ### By difficulty
 
@@ -421,7 +507,7 @@ Each line of `dataset.jsonl` holds `messages` (the question as the user turn, th
 
 ## Tokens
 
-Model calls behind this dataset: 23 nodes (subjects 2, syllabus 3, question 9, answer 9); tokens 6,141 in / 347 out.
+Model calls behind this dataset: 23 nodes (subjects 2, syllabus 3, question 9, answer 9); tokens 6,113 in / 347 out.
 
 ## Rebuild
 
@@ -431,15 +517,15 @@ glanc check tiny.yaml        # CI: the committed files are what spec and lock pr
 ```
 '''
 
-snapshots['test_stub_build_and_diff_of_two_builds build dataset.jsonl'] = '''{"difficulty": "challenging", "discipline": "Physics", "id": "0546a069a9fa5de9", "key_concepts": ["stub key_concepts 7fda0103", "stub key_concepts 4c255451", "stub key_concepts c3e54e7b", "stub key_concepts ee406df7", "stub key_concepts f2d6f0c0"], "keys": {"answer": "fa46ea514b80104243410d144678178e2cb1575ff03845d9de34c4369c956040", "question": "df9759f7b30cd1dd688ab466b05d10fe176e38ee76a618a160806c2d5d38bcf1", "syllabus": "1306d59bd88c1497722b54c3b6648b0436bd392a1d904642360c19427b6a999e"}, "level": "stub level e3efb8d5", "messages": [{"content": "stub question 5bb8633d", "role": "user"}, {"content": "stub answer 15066e24", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 2b982f6d", "stub name 96c946d2"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
-{"difficulty": "challenging", "discipline": "Physics", "id": "247bed098059d4e6", "key_concepts": ["stub key_concepts 3ce71ce7", "stub key_concepts 80159742", "stub key_concepts d4f6abdd", "stub key_concepts f01ea318"], "keys": {"answer": "0906303bf22d8764edfa33fd9059fd3c4492555a18fdb1d345e2a2ec9b86dee6", "question": "518213e5a898044e837d7010a8353ccf9cc5a706cf7151596afdd99f5c73233e", "syllabus": "d55f80ac78f888e8d55a7ad8066f1f2698f1ed95296aaedc9986bc66356ca6c6"}, "level": "stub level 361274d8", "messages": [{"content": "stub question a1d153b5", "role": "user"}, {"content": "stub answer be2a1a27", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 858c6ec0", "stub name a547bce8"], "stub": true, "subject": "stub name c77aeb30", "taxonomy_path": ["Science", "Physics"]}
-{"difficulty": "challenging", "discipline": "Physics", "id": "51b68721f3a304d7", "key_concepts": ["stub key_concepts 7fda0103", "stub key_concepts f2d6f0c0"], "keys": {"answer": "7df2d023ead8a79b0ef42c9d376318ca9edd146481a1479f91cbdcf52405bd56", "question": "caffe0b011a2bf68def14d5a404636a8f31da99ac69d66b38a546edc9a7b9d3c", "syllabus": "1306d59bd88c1497722b54c3b6648b0436bd392a1d904642360c19427b6a999e"}, "level": "stub level e3efb8d5", "messages": [{"content": "stub question b44c63a9", "role": "user"}, {"content": "stub answer adf901e1", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 2b982f6d", "stub name 96c946d2"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
-{"difficulty": "basic", "discipline": "Physics", "id": "558c2f1426171ee7", "key_concepts": ["stub key_concepts c3e54e7b", "stub key_concepts 7fda0103"], "keys": {"answer": "90c938603991b9037445ff7272c73b63f27a557693fb9dfff1e858615674d4aa", "question": "dd96afc1d2a1180336a3fa3e5ccf27affbdf7f393a7c2cdb189ea0de2c829667", "syllabus": "1306d59bd88c1497722b54c3b6648b0436bd392a1d904642360c19427b6a999e"}, "level": "stub level e3efb8d5", "messages": [{"content": "stub question 71843a58", "role": "user"}, {"content": "stub answer e16a2bb3", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 2b982f6d"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
+snapshots['test_stub_build_and_diff_of_two_builds build dataset.jsonl'] = '''{"difficulty": "challenging", "discipline": "Physics", "id": "0458999f1d2c8ad4", "key_concepts": ["stub key_concepts 3aa99b0c", "stub key_concepts 59a97f3b", "stub key_concepts 42576201"], "keys": {"answer": "777ebe18f036b0a727e7bcf81ede8b8062201a5a3b6c92be0f71fce73e9749d8", "question": "18c8a4bb9762639c88505a6998999be21569723be2bd34e9f45d8e139a6302e9", "syllabus": "df63b0b0bd6bdf1c90ac99358ba343abebbe0c2a42b6c0a8eab2d8614677d246"}, "level": "intermediate", "messages": [{"content": "stub question 9aacc2ed", "role": "user"}, {"content": "stub answer 48e5dbcc", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 2f04c308", "stub name 9d6abe17"], "stub": true, "subject": "stub name d2cd0214", "taxonomy_path": ["Science", "Physics"]}
+{"difficulty": "challenging", "discipline": "Physics", "id": "0546a069a9fa5de9", "key_concepts": ["stub key_concepts 30e64a86", "stub key_concepts 70066a67", "stub key_concepts d14a391e", "stub key_concepts ab9e4065"], "keys": {"answer": "7f56420336184523385fbebad6cd2661615a186940c4c8a89b61c60a60f4b1ea", "question": "8baabf524a859d33d4666b053da44f7365a5ce913bb7c46cfcf8dfe6b6bd2bbd", "syllabus": "117e62d3dc22c300bdf6cd1b5c65c454344adfe6312fa7fd80407d0ff6b22e2d"}, "level": "introductory", "messages": [{"content": "stub question 56f2c966", "role": "user"}, {"content": "stub answer 58a88179", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name f4f3d618", "stub name 22c27b10"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
+{"difficulty": "basic", "discipline": "Physics", "id": "4b923af4837ecc81", "key_concepts": ["stub key_concepts 1bf17022", "stub key_concepts c153423c", "stub key_concepts c1a5e0f9"], "keys": {"answer": "9cb8f00e915274ec40a6dc37e6e61d2bb413048827b8c4cb6c0c67c372f6114c", "question": "7c23f64dae580a5bf3e78a49639389a32b501eeddf9eae7a346a1c0ec0e1cefe", "syllabus": "df63b0b0bd6bdf1c90ac99358ba343abebbe0c2a42b6c0a8eab2d8614677d246"}, "level": "intermediate", "messages": [{"content": "stub question a8929a91", "role": "user"}, {"content": "stub answer 00a76a75", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name fbe8c002"], "stub": true, "subject": "stub name d2cd0214", "taxonomy_path": ["Science", "Physics"]}
+{"difficulty": "challenging", "discipline": "Physics", "id": "51b68721f3a304d7", "key_concepts": ["stub key_concepts 70066a67", "stub key_concepts 6b7cd8c0"], "keys": {"answer": "1fee32f0582b3a79e9be5e38eae1ecf45856fe1abcbb0a95b20a36ecb0db2470", "question": "be67b6577779aba72f6703212d9dd2352813ddd30b74d7a6c77d71d9322fe306", "syllabus": "117e62d3dc22c300bdf6cd1b5c65c454344adfe6312fa7fd80407d0ff6b22e2d"}, "level": "introductory", "messages": [{"content": "stub question ab123e19", "role": "user"}, {"content": "stub answer 30fbac44", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 22c27b10", "stub name 86c11063"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
+{"difficulty": "basic", "discipline": "Physics", "id": "558c2f1426171ee7", "key_concepts": ["stub key_concepts 09813467"], "keys": {"answer": "f37cc0c3ea966ca539f601cf9204f636ec802a4feb6224431684bf465ddfdbb1", "question": "4b6b48d8d735cd3203ce7803f77b5efabe4638cbfb25cd804d782837834ce2cf", "syllabus": "117e62d3dc22c300bdf6cd1b5c65c454344adfe6312fa7fd80407d0ff6b22e2d"}, "level": "introductory", "messages": [{"content": "stub question ee1100d4", "role": "user"}, {"content": "stub answer 15362360", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 86c11063"], "stub": true, "subject": "stub name fb9992f0", "taxonomy_path": ["Science", "Physics"]}
 {"difficulty": "basic", "discipline": "Chemistry", "id": "7d8e3a5a3b9fc07e", "key_concepts": ["stub key_concepts e20e23a5", "stub key_concepts 41c6ef09"], "keys": {"answer": "343d5f20ac13ff332ad50f138f89a527f61682b9466debff2906fb79fc85a2cd", "question": "230b457c16c522c84921035769cfcb025e46e6b6cfabfc957f59a041d311d397", "syllabus": "de32ba305a1668d673a763568fb3736a5a8486d0b98faa38b03a8af0c2516311"}, "level": "intermediate", "messages": [{"content": "stub question 3af22fc3", "role": "user"}, {"content": "stub answer 68012218", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name fdb5be8f"], "stub": true, "subject": "Organic Chemistry", "taxonomy_path": ["Science", "Chemistry"]}
+{"difficulty": "challenging", "discipline": "Physics", "id": "93dcc87145d9d34f", "key_concepts": ["stub key_concepts 1bf17022", "stub key_concepts 6475624f"], "keys": {"answer": "6bf14bc63d17c56a32a051f232a9e443bdc8ae1ab4bd1d243c519af76416256f", "question": "3dd2c9bb660aec0f980155a9b57e36fcca27134ed1998aaa1b94b6c76c93ab66", "syllabus": "df63b0b0bd6bdf1c90ac99358ba343abebbe0c2a42b6c0a8eab2d8614677d246"}, "level": "intermediate", "messages": [{"content": "stub question 6d4f5a5a", "role": "user"}, {"content": "stub answer 1d425a37", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name fbe8c002", "stub name 9d6abe17"], "stub": true, "subject": "stub name d2cd0214", "taxonomy_path": ["Science", "Physics"]}
 {"difficulty": "challenging", "discipline": "Chemistry", "id": "ac4064e545a42172", "key_concepts": ["stub key_concepts 41c6ef09", "stub key_concepts 986118ab"], "keys": {"answer": "1c2281a7554fafb0baf8b42769bd26fd8478f1b2c3c83144159ce2d5b649ba02", "question": "d96ab22f30b8c0d67bdc2327cbcf404854692c87a5318668c3e540214ff3022a", "syllabus": "de32ba305a1668d673a763568fb3736a5a8486d0b98faa38b03a8af0c2516311"}, "level": "intermediate", "messages": [{"content": "stub question 624327df", "role": "user"}, {"content": "stub answer afdd60f7", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name fdb5be8f", "stub name ee5616bb"], "stub": true, "subject": "Organic Chemistry", "taxonomy_path": ["Science", "Chemistry"]}
-{"difficulty": "challenging", "discipline": "Physics", "id": "ce7c11e86aa1907c", "key_concepts": ["stub key_concepts 3ce71ce7", "stub key_concepts 80159742", "stub key_concepts 0acff841", "stub key_concepts f01ea318", "stub key_concepts d4f6abdd"], "keys": {"answer": "f3b53dce99b66f311932f5de9e92150ec221dd7b97b3abacf1afdfce3248457b", "question": "1d6b34161abec65df773ca44f68a3feea0bfa5398a05064924d3d9409316ca22", "syllabus": "d55f80ac78f888e8d55a7ad8066f1f2698f1ed95296aaedc9986bc66356ca6c6"}, "level": "stub level 361274d8", "messages": [{"content": "stub question b74f7e31", "role": "user"}, {"content": "stub answer ddd1d424", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name 858c6ec0", "stub name a547bce8"], "stub": true, "subject": "stub name c77aeb30", "taxonomy_path": ["Science", "Physics"]}
 {"difficulty": "challenging", "discipline": "Chemistry", "id": "e1ba764758f2069d", "key_concepts": ["stub key_concepts a736a2f2", "stub key_concepts 8a717dc3", "stub key_concepts 41c6ef09", "stub key_concepts 6ddb7484"], "keys": {"answer": "02142eb4ed1deb3a9966c18f4727feea156902b58e2aa62c9e03d6b2270e97d0", "question": "b8038fbb0e5b76dc7a0b59c6a4ffd55813583f3a9f2819f2f5e469ca1cd1e031", "syllabus": "de32ba305a1668d673a763568fb3736a5a8486d0b98faa38b03a8af0c2516311"}, "level": "intermediate", "messages": [{"content": "stub question c84f7fb0", "role": "user"}, {"content": "stub answer 5c71964d", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name fdb5be8f", "stub name ee5616bb"], "stub": true, "subject": "Organic Chemistry", "taxonomy_path": ["Science", "Chemistry"]}
-{"difficulty": "basic", "discipline": "Physics", "id": "f05e4750322d21e7", "key_concepts": ["stub key_concepts d4f6abdd"], "keys": {"answer": "c6f8ab72784fea7d46340922376573e051088e3b79ce6d5431c0809693139f18", "question": "3bfbe50b32a6ee291823b019ef770b69c52a74de1fc35b08b7068d9bbba855bf", "syllabus": "d55f80ac78f888e8d55a7ad8066f1f2698f1ed95296aaedc9986bc66356ca6c6"}, "level": "stub level 361274d8", "messages": [{"content": "stub question b0d39c1b", "role": "user"}, {"content": "stub answer 653103dd", "role": "assistant"}], "models": {"answer": "stub", "question": "stub"}, "sessions": ["stub name a547bce8"], "stub": true, "subject": "stub name c77aeb30", "taxonomy_path": ["Science", "Physics"]}
 '''
 
 snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
@@ -481,11 +567,11 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
     ]
   },
   "rows": 9,
-  "spec_digest": "44c0d6670f7dd509b2ff19028f3fce966aacc84d450ff73c5ab679cef8c17bec",
+  "spec_digest": "e4eb9fdd917eea70fd6a56209ab970b0e751fe949ad2e48ff7b2d266e0fea446",
   "taxonomy": "tiny",
-  "template": "glan-default",
+  "template": "glan-json",
   "tokens": {
-    "in": 6141,
+    "in": 6113,
     "out": 347
   },
   "usage": {
@@ -499,7 +585,7 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
         },
         "question": {
           "nodes": 9,
-          "tokens_in": 3312,
+          "tokens_in": 3288,
           "tokens_out": 36
         },
         "subjects": {
@@ -509,11 +595,11 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
         },
         "syllabus": {
           "nodes": 3,
-          "tokens_in": 932,
+          "tokens_in": 928,
           "tokens_out": 165
         }
       },
-      "tokens_in": 6141,
+      "tokens_in": 6113,
       "tokens_out": 347
     }
   }
@@ -532,9 +618,9 @@ snapshots['test_stub_build_and_diff_of_two_builds diff markdown'] = '''### glanc
 
 <details><summary>Science/Biology: samples</summary>
 
-- **added** `05b774b7d3044f21` *stub name 285c248d*
-  - Q: stub question 60073690
-  - A: stub answer 5bf2b662
+- **added** `92264417fd7e0d5a` *stub name 844c76d5*
+  - Q: stub question de5388ad
+  - A: stub answer de43516d
 
 </details>
 
@@ -549,10 +635,10 @@ snapshots['test_stub_build_and_diff_of_two_builds diff markdown'] = '''### glanc
 
 <details><summary>Science/Physics: samples</summary>
 
-- **changed** (answer) `0546a069a9fa5de9` *stub name fb9992f0*
-  - Q: stub question 5bb8633d
-  - A: stub answer 8fc281df
-  - was A: stub answer 15066e24
+- **changed** (answer) `0458999f1d2c8ad4` *stub name d2cd0214*
+  - Q: stub question 9aacc2ed
+  - A: stub answer 8afcaff6
+  - was A: stub answer 48e5dbcc
 
 </details>
 '''

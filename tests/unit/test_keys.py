@@ -54,11 +54,11 @@ def test_descriptions_and_comments_stay_out_of_keys(tiny):
 def test_a_template_change_changes_keys(tiny, tmp_path):
     from conftest import ROOT
 
-    template = (ROOT / "glanc" / "templates" / "default.yaml").read_text()
+    template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
     custom = tmp_path / "custom.yaml"
     custom.write_text(template.replace("You are an education expert.", "You are a professor."))
     before = _keys(tiny)
-    tiny.write_text(tiny.read_text().replace("seed: 1", "seed: 1\ntemplate: custom.yaml"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: custom.yaml"))
     after = _keys(tiny)
     assert before != after
     # only the subjects stage's prompt changed: the pinned syllabus key is unchanged

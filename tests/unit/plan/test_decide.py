@@ -73,11 +73,11 @@ def test_plan_and_build_decide_alike_over_every_store_state(tiny, workspace):
     planned, built = agree(tiny, workspace, select=("stage:answer",), force=True)
     assert actions(planned) == {"cached": 14, "run": 9} and actions(built) == actions(planned)
     # a changed template: the question stage and what lies below it run again
-    template = (Path(__file__).parents[3] / "glanc" / "templates" / "default.yaml").read_text()
+    template = (Path(__file__).parents[3] / "glanc" / "templates" / "json.yaml").read_text()
     edited = template.replace("teacher writing one homework question", "teacher writing exactly one homework question")
     assert edited != template
     (tiny.parent / "edited.yaml").write_text(edited)
-    tiny.write_text(tiny.read_text().replace("seed: 1", "seed: 1\ntemplate: edited.yaml"))
+    tiny.write_text(tiny.read_text().replace("template: json", "template: edited.yaml"))
     planned, _ = agree(tiny, workspace, select=("state:modified",))
     assert actions(planned) == {"cached": 5, "run": 9}
     planned, _ = agree(tiny, workspace)
