@@ -12,12 +12,15 @@ from pathlib import Path
 
 from .plan.select import Selection
 
-# the artifact of a build: builds/<name>/ holds these four files
+# the artifact of a build: builds/<name>/ holds these four files, and the rows the
+# quality layer dropped (with their reasons) when the layer is on
 DATASET = "dataset.jsonl"
 LOCK = "lock.jsonl"
 MANIFEST = "manifest.json"
 CARD = "README.md"
-ARTIFACT = (DATASET, LOCK, MANIFEST, CARD)
+DROPPED = "dropped.jsonl"
+CORE = (DATASET, LOCK, MANIFEST, CARD)
+ARTIFACT = (*CORE, DROPPED)
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_BUILDS = Path("builds")

@@ -24,7 +24,7 @@ KEY = "sk-live-abcdefgh12345678"
 def remote_spec(tmp_path: Path, model: str, name: str = "remote", questions: int = 3) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(
-        f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\n"
+        f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\nquality: {{enabled: false}}\n"
         f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
         f"  subject_samples: 1\n  max_subjects: 2\n  questions_per_subject: {questions}\n"
         "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n      - name: Chemistry\n"

@@ -18,7 +18,7 @@ def spec(tmp_path: Path, base: str, name: str = "remote") -> Path:
              "timeout: 1, max_retries: 1}")
     path = tmp_path / f"{name}.yaml"
     path.write_text(
-        f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\n"
+        f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\nquality: {{enabled: false}}\n"
         f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
         "  subject_samples: 1\n  max_subjects: 2\n  questions_per_subject: 3\n"
         "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n      - name: Chemistry\n"
@@ -109,7 +109,7 @@ def test_build_through_llama_cpp_server(glanc, tmp_path, monkeypatch):
                  "api_key: 'env:GLANC_TEST_KEY', timeout: 120, structured_output: json_object}")
         path = tmp_path / "served.yaml"
         path.write_text(
-            "glanc: 1\nname: served\nseed: 5\ntemplate: json\n"
+            "glanc: 1\nname: served\nseed: 5\ntemplate: json\nquality: {enabled: false}\n"
             f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
             "  sessions: 2\n  key_concepts: 2\n  questions_per_subject: 2\n"
             "  decoding: {syllabus: {max_tokens: 400, temperature: 0.3}, "

@@ -122,6 +122,8 @@ def render(
             ", ".join(f"{k}={v}" for k, v in sorted(d.items())) for d in decoding.get(stage, [])
         )
         lines.append(f"| {stage} | {', '.join(models)} | {settings} |")
+    if "quality" in manifest:
+        lines += _quality(manifest["quality"], rows)
     nodes = manifest["counts"]["nodes"]
     tokens = manifest["tokens"]
     lines += [
@@ -141,3 +143,38 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _quality(quality: dict[str, Any], rows: int) -> list[str]:
+    """The card's quality section: what the gate dropped and why, how many rows
+    passed at their first draw, and where a quota is still short."""
+    first = quality["first_draw"]
+    share = f" ({first['passed'] / first['rows']:.0%})" if first["rows"] else ""
+    dropped = quality["dropped"]
+    lines = [
+        "## Quality",
+        "",
+        f"Every row passed glanc's quality checks; {sum(dropped.values()):,} generated rows were "
+        f"dropped (listed with their reasons in `dropped.jsonl`) and {quality['redraws']:,} "
+        "drawn again with a new homework sample and seed. "
+        f"{first['passed']:,} of {first['rows']:,} rows{share} passed every check at their "
+        "first draw.",
+        "",
+    ]
+    if dropped:
+        lines += [*_table(("check", "rows dropped"), sorted(dropped.items())), ""]
+    short = quality["short"]
+    if short:
+        lines += [
+            f"{len(short)} row(s) are missing: every draw was dropped.",
+            "",
+            "| taxonomy path | subject | last check | reason |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(s['taxonomy_path'])} | {_cell(s['subject'])} | {s['check']} | "
+            f"{_cell(s['reason'])} |"
+            for s in short
+        ]
+        lines.append("")
+    return lines

@@ -52,10 +52,12 @@ class Diff:
     # (stage, key) of lock entries whose output changed while their key (all the
     # call's inputs) stayed: a hand-edited lock, or a call made again (--force)
     rewritten: tuple[tuple[str, str], ...] = ()
+    # (check, rows it dropped in old, in new) for the checks whose counts differ
+    dropped: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.rewritten)
+        return not (self.added or self.removed or self.changed or self.rewritten or self.dropped)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,11 @@ class Diff:
             "outputs_changed_without_input": [
                 {"stage": stage, "key": key} for stage, key in self.rewritten
             ],
+            **(
+                {"dropped": {c: {"old": o, "new": n} for c, o, n in self.dropped}}
+                if self.dropped
+                else {}
+            ),
             "groups": [
                 {
                     "path": g.path,
@@ -140,6 +147,8 @@ def diff_datasets(
     new_label: str = "",
     old_lock: Path | None = None,
     new_lock: Path | None = None,
+    old_dropped: Path | None = None,
+    new_dropped: Path | None = None,
 ) -> Diff:
     """Rows added, removed and changed from ``old`` to ``new`` (JSONL files; None or
     a missing file is an empty dataset), grouped by taxonomy path, with up to
@@ -157,7 +166,30 @@ def diff_datasets(
         sum(g.changed for g in groups),
         groups,
         rewritten_outputs(old_lock, new_lock),
+        dropped_changes(old_dropped, new_dropped),
     )
+
+
+def dropped_changes(old: Path | None, new: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Per check, the rows the quality layer dropped on each side, where they differ."""
+    a, b = _dropped_counts(old), _dropped_counts(new)
+    return tuple(
+        (c, a.get(c, 0), b.get(c, 0)) for c in sorted(set(a) | set(b)) if a.get(c, 0) != b.get(c, 0)
+    )
+
+
+def _dropped_counts(path: Path | None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if path is None or not path.is_file():
+        return counts
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                check = json.loads(line)["dropped"]["check"]
+            except (ValueError, KeyError, TypeError):
+                check = "(unreadable line)"
+            counts[check] = counts.get(check, 0) + 1
+    return counts
 
 
 def _compare(old: Path | None, new: Path | None, samples: int) -> tuple[list, list, int, int]:
@@ -273,9 +305,18 @@ def render_text(diff: Diff) -> str:
             lines.append(f"    ! {stage:<9} {key[:16]}")
         if len(diff.rewritten) > 20:
             lines.append(f"    ... and {len(diff.rewritten) - 20} more")
+    lines += _dropped_lines(diff, "  ")
     if diff.empty:
         lines.append("  no row changed")
     return "\n".join(lines)
+
+
+def _dropped_lines(diff: Diff, indent: str) -> list[str]:
+    if not diff.dropped:
+        return []
+    out = [f"{indent}dropped rows (dropped.jsonl), by check: old -> new"]
+    out += [f"{indent}  {check}: {old} -> {new}" for check, old, new in diff.dropped]
+    return out
 
 
 def _md(text: str | None, n: int = 160) -> str:
@@ -299,6 +340,10 @@ def render_markdown(diff: Diff) -> str:
             f"(hand-edited, or regenerated with --force or on another machine): {keys}{more}",
             "",
         ]
+    if diff.dropped:
+        lines += ["Rows the quality layer dropped (`dropped.jsonl`), by check:", ""]
+        lines += [f"- {check}: {old:,} → {new:,}" for check, old, new in diff.dropped]
+        lines.append("")
     if diff.empty:
         return "\n".join(lines + ["No row changed.", ""])
     lines += ["| taxonomy path | added | removed | changed |", "| --- | ---: | ---: | ---: |"]

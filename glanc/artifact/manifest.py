@@ -14,10 +14,13 @@ from ..specs.types import Taxonomy
 from ..version import __version__
 
 
-def manifest(taxonomy: Taxonomy, tally: Tally, rows: int) -> dict[str, Any]:
+def manifest(
+    taxonomy: Taxonomy, tally: Tally, rows: int, quality: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``quality``: what the quality gate dropped, and why (absent when it is off)."""
     stats = tally.stages()
     tokens = tally.dataset.grand_total()
-    return {
+    out = {
         "glanc_version": __version__,
         "taxonomy": taxonomy.name,
         "spec_digest": taxonomy.digest,
@@ -34,6 +37,9 @@ def manifest(taxonomy: Taxonomy, tally: Tally, rows: int) -> dict[str, Any]:
         "usage": tally.dataset.as_json(calls="nodes"),
         "models": {s: sorted(m) for s, m in tally.models_by_stage.items()},
     }
+    if quality is not None:
+        out["quality"] = quality
+    return out
 
 
 def decoding(tally: Tally) -> dict[str, list[dict[str, Any]]]:

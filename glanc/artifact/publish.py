@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import GlancError
+from ..options import ARTIFACT
 
 NEW = ".glanc-new-"
 OLD = ".glanc-old-"
@@ -69,7 +70,8 @@ def publish(staged: Path, target: Path) -> None:
     ``target`` that ``staged`` lacks (a user's own notes) are carried over."""
     if target.is_dir():
         for entry in target.iterdir():
-            if not (staged / entry.name).exists() and not entry.name.startswith(".glanc-"):
+            ours = entry.name.startswith(".glanc-") or entry.name in ARTIFACT
+            if not (staged / entry.name).exists() and not ours:
                 _carry(entry, staged / entry.name)
     checkpoint("staged")
     if not target.exists():

@@ -129,7 +129,9 @@ def diff(
             )
             for i, d in enumerate(dirs):
                 old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
-                pairs.append((old, (str(d), d / "dataset.jsonl", d / "lock.jsonl")))
+                pairs.append(
+                    (old, (str(d), d / "dataset.jsonl", d / "lock.jsonl", d / "dropped.jsonl"))
+                )
         else:
             if len(paths) != 2:
                 raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
@@ -145,6 +147,8 @@ def diff(
                 new_label=new[0],
                 old_lock=old[2],
                 new_lock=new[2],
+                old_dropped=old[3],
+                new_dropped=new[3],
             )
             for old, new in pairs
         ]
@@ -159,8 +163,8 @@ def diff(
         sys.exit(1)
 
 
-# a diff side: its label, its dataset file and its lock file (None when missing)
-Side = tuple[str, Path | None, Path | None]
+# a diff side: its label, its dataset, lock and dropped-rows files (None when missing)
+Side = tuple[str, Path | None, Path | None, Path | None]
 
 
 def _from_git(rev: str, build_dir: Path, dest: Path) -> Side:
@@ -169,16 +173,23 @@ def _from_git(rev: str, build_dir: Path, dest: Path) -> Side:
     found = git.show(rev, build_dir / "dataset.jsonl", dest)
     lock = dest.with_suffix(".lock.jsonl")
     has_lock = git.show(rev, build_dir / "lock.jsonl", lock)
-    return (f"{rev}:{build_dir.as_posix()}", dest if found else None, lock if has_lock else None)
+    dropped = dest.with_suffix(".dropped.jsonl")
+    has_dropped = git.show(rev, build_dir / "dropped.jsonl", dropped)
+    return (
+        f"{rev}:{build_dir.as_posix()}",
+        dest if found else None,
+        lock if has_lock else None,
+        dropped if has_dropped else None,
+    )
 
 
 def _source(arg: str, dest: Path) -> Side:
     """A diff side: a build directory, a dataset file, or REV:DIR."""
     path = Path(arg)
     if path.is_dir():
-        return (arg, path / "dataset.jsonl", path / "lock.jsonl")
+        return (arg, path / "dataset.jsonl", path / "lock.jsonl", path / "dropped.jsonl")
     if path.is_file():
-        return (arg, path, path.parent / "lock.jsonl")
+        return (arg, path, path.parent / "lock.jsonl", path.parent / "dropped.jsonl")
     if ":" in arg:
         rev, _, rest = arg.partition(":")
         rest_path = Path(rest or ".")
@@ -188,7 +199,7 @@ def _source(arg: str, dest: Path) -> Side:
             lock = dest.with_suffix(".lock.jsonl")
             found = git.show(rev, rest_path, dest)
             has_lock = git.show(rev, rest_path.parent / "lock.jsonl", lock)
-            return (arg, dest if found else None, lock if has_lock else None)
+            return (arg, dest if found else None, lock if has_lock else None, None)
         return _from_git(rev, rest_path, dest)
     raise GlancError(f"{arg}: no such build directory or dataset file (or REV:DIR)")
 

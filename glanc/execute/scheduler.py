@@ -36,7 +36,8 @@ LOOKUP_MIN = 256
 
 class Scheduler:
     """Walks one build: decides each node, keeps the backend busy within each
-    model's limits, records results, and hands finished rows to ``on_row``."""
+    model's limits, records results, and hands finished rows to ``on_row``, which
+    returns the nodes that redraw a row it dropped."""
 
     def __init__(
         self,
@@ -45,7 +46,7 @@ class Scheduler:
         backend: Backend,
         decider: Decider,
         emit: Callable[[Event], None],
-        on_row: Callable[[dict[str, Any]], None],
+        on_row: Callable[[Node, dict[str, Any]], list[Node]],
         *,
         concurrency: int,
         rpm: int | None = None,
@@ -78,7 +79,7 @@ class Scheduler:
     def finished(self, node: Node, output: dict[str, Any] | None) -> None:
         """Expand the graph below a finished node (``output`` None when it failed)."""
         if node.stage == glan.ROW_STAGE and output is not None:
-            self.on_row(row(self.graph, node, output))
+            self.push(self.on_row(node, row(self.graph, node, output)))  # redraws, if any
         else:
             self.push(self.expander.children(node, output))
 

@@ -61,37 +61,55 @@ def _example_reply(request: Any) -> str | None:
 
 _PREFIX = re.compile(r"^(\s*(?:\d+\s*[.):]|[-*]|[A-Za-z ]{3,20}\d*\s*:)?\s*)(.*)$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+_SHORT = frozenset(
+    "what which with that this these their there when where does from have into".split()
+)
+
+
+# words a stub reply fills in after its prompt's own: enough that no reply repeats itself
+_FILLER = tuple(
+    """account action amount answer area balance basis behaviour boundary capacity case cause
+    centre change choice claim class condition context contrast control cost course cycle data
+    decision degree design detail difference direction distance effect element energy event
+    evidence example factor feature field figure force form frame function group growth history
+    idea image impact increase instance interval island journey language layer level limit link
+    material matter measure method model moment motion network number object order outcome part
+    pattern period picture place point policy position practice pressure principle problem
+    process property purpose quality question range rate reason record region relation report
+    resource result river role route rule sample scale season sense series shape signal skill
+    source space speed stage standard state step story structure study surface system table task
+    term test theory thing time tool topic trade unit value view volume water weight window world
+    """.split()
+)
 
 
 def _mimic(example: str, prompt: str, seed: str) -> str:
-    """A plain-text reply in the shape of the example's (its lines, numbering,
-    'Key concepts:' labels, comma lists and end punctuation), in words of this
-    call's prompt picked by ``seed``: numbered lists parse, questions end with a
-    question mark, and every reply is on its prompt's topic."""
-    pool = sorted(set(_WORD.findall(prompt))) or ["stub"]
+    """A plain-text reply in the shape of the example's: its lines, numbering,
+    labels and punctuation, and its short words, with every longer word replaced
+    by a word of this call's prompt (then of a fixed list), picked by ``seed``
+    without repeats. Lists parse, questions end with a question mark, and every
+    reply is on its prompt's topic."""
+    topical = sorted({w.lower() for w in _WORD.findall(prompt)} - _SHORT)
+    words_in = iter(_shuffled(topical, seed) + _shuffled(list(_FILLER), seed))
     out = []
     for i, line in enumerate(example.splitlines()):
         prefix, rest = _PREFIX.match(line).groups()
-        if not rest:
-            out.append(line)
-            continue
-        parts = [p for p in rest.split(",")] if "," in rest and len(rest) < 200 else [rest]
-        made = []
-        for j, part in enumerate(parts):
-            n = max(1, min(len(part.split()), 40))
-            words = [_pick(pool, seed, i, j, k) for k in range(n)]
-            if i == 0 and j == 0:
-                words[0] = f"Stub-{seed[:6]}"
-            made.append(" ".join(words))
-        text = ", ".join(made)
-        end = rest.rstrip()[-1:]
-        out.append(prefix + text[0].upper() + text[1:] + (end if end in ".?!" else ""))
+        words = []
+        for token in rest.split():
+            core = token.strip(".,;:?!()'\"")
+            if len(core) >= 4 and core.isalpha() and core.lower() not in _SHORT:
+                pick = next(words_in, "stub")
+                pick = pick.capitalize() if core[0].isupper() else pick
+                token = token.replace(core, pick, 1)
+            words.append(token)
+        if i == 0 and words:
+            words.insert(0, f"Stub-{seed[:6]}")
+        out.append(prefix + " ".join(words))
     return "\n".join(out)
 
 
-def _pick(pool: list[str], seed: str, *where: int) -> str:
-    digest = hashlib.sha256(f"{seed}/{'/'.join(map(str, where))}".encode()).digest()
-    return pool[int.from_bytes(digest[:4], "big") % len(pool)]
+def _shuffled(items: list[str], seed: str) -> list[str]:
+    return sorted(items, key=lambda w: hashlib.sha256(f"{seed}/{w}".encode()).digest())
 
 
 def _fake(schema: dict[str, Any], root: dict[str, Any], seed: str, name: str) -> Any:

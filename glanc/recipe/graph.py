@@ -18,7 +18,13 @@ from ..specs import models
 from ..specs.contract import STAGES
 from ..specs.types import Discipline, ModelRef, Subject, Taxonomy
 from .node import Node, slot_of
-from .sampling import clean_sessions, render_syllabus, sample_questions
+from .sampling import (
+    QuestionSample,
+    clean_sessions,
+    draw_question,
+    render_syllabus,
+    sample_questions,
+)
 
 
 class Graph:
@@ -61,7 +67,7 @@ class Graph:
         provided: dict[str, Any],
         sample: int,
         context: dict,
-        place: tuple[str | None, int],
+        place: tuple[str | None, int | str],
     ) -> Node:
         """``place`` (subject name or None, index) says where in the discipline
         the node sits; with the stage it makes the node's slot."""
@@ -157,25 +163,52 @@ class Graph:
     # -- questions ------------------------------------------------------------
     def question_nodes(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
         d: Discipline = syllabus.discipline
-        subject: Subject = syllabus.context["subject"]
         sessions = clean_sessions(output)
-        text = render_syllabus(sessions)
-        nodes = []
-        for sample in sample_questions(self.taxonomy.seed, d, sessions):
-            provided = {
-                "discipline": d.name,
-                "subject": subject.name,
-                "level": subject.level,
-                "syllabus": text,
-                "sessions": list(sample.sessions),
-                "key_concepts": list(sample.key_concepts),
-                "difficulty": sample.difficulty,
-                "language": d.settings.language,
-            }
-            context = {"subject": subject, "sample": sample, "syllabus_key": syllabus.key}
-            place = (subject.name, sample.index)
-            nodes.append(self.node("question", d, provided, sample.index, context, place))
-        return nodes
+        return [
+            self._question(syllabus.context["subject"], d, sessions, sample, syllabus.key)
+            for sample in sample_questions(self.taxonomy.seed, d, sessions)
+        ]
+
+    def redraw_question(self, question: Node) -> Node:
+        """The next draw of a question whose row the quality layer dropped: a new
+        sample of sessions and key concepts, a new key, a new seed."""
+        sample: QuestionSample = question.context["sample"]
+        sessions = question.context["syllabus_sessions"]
+        usable = [s for s in sessions if s["key_concepts"]]
+        again = draw_question(
+            self.taxonomy.seed, question.discipline, usable, sample.index, sample.draw + 1
+        )
+        subject = question.context["subject"]
+        return self._question(
+            subject, question.discipline, sessions, again, question.context["syllabus_key"]
+        )
+
+    def _question(
+        self,
+        subject: Subject,
+        d: Discipline,
+        sessions: list[dict[str, Any]],
+        sample: QuestionSample,
+        syllabus_key: str,
+    ) -> Node:
+        provided = {
+            "discipline": d.name,
+            "subject": subject.name,
+            "level": subject.level,
+            "syllabus": render_syllabus(sessions),
+            "sessions": list(sample.sessions),
+            "key_concepts": list(sample.key_concepts),
+            "difficulty": sample.difficulty,
+            "language": d.settings.language,
+        }
+        context = {
+            "subject": subject,
+            "sample": sample,
+            "syllabus_key": syllabus_key,
+            "syllabus_sessions": sessions,
+        }
+        place = (subject.name, sample.place)
+        return self.node("question", d, provided, sample.key_sample, context, place)
 
     # -- answers --------------------------------------------------------------
     def answer_node(self, question: Node, output: dict[str, Any]) -> Node:
@@ -189,7 +222,7 @@ class Graph:
             "language": d.settings.language,
         }
         context = {**question.context, "question_key": question.key}
-        place = (subject.name, question.context["sample"].index)
+        place = (subject.name, question.context["sample"].place)
         return self.node("answer", d, provided, 0, context, place)
 
 

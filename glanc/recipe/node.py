@@ -54,7 +54,9 @@ class Node:
         return self.discipline.path + ((subject.name,) if subject else ())
 
 
-def slot_of(taxonomy: str, stage: str, discipline: str, subject: str | None, index: int) -> str:
+def slot_of(
+    taxonomy: str, stage: str, discipline: str, subject: str | None, index: int | str
+) -> str:
     """Where a node sits, independent of its content: what ``plan`` compares a
     changed node with. Names count as the same under ``normalise_name``."""
     parts = [taxonomy, stage, normalise_name(discipline), "" if subject is None else "s"]

@@ -24,6 +24,17 @@ class QuestionSample:
     difficulty: str
     sessions: tuple[str, ...]
     key_concepts: tuple[str, ...]
+    draw: int = 0  # 0, then 1, 2, ... for each redraw of a row the quality layer dropped
+
+    @property
+    def place(self) -> int | str:
+        """Where the question sits in its subject: its index, and its draw after a redraw."""
+        return self.index if not self.draw else f"{self.index}~{self.draw}"
+
+    @property
+    def key_sample(self) -> int:
+        """The ``sample`` number in the node key: the index, its draw in the high bits."""
+        return self.index | (self.draw << 20)
 
 
 def clean_sessions(output: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,26 +86,29 @@ def sample_questions(
     n = d.settings.questions_per_subject
     if not usable or n == 0:
         return []
+    return [draw_question(seed, d, usable, i) for i in range(n)]
+
+
+def draw_question(
+    seed: int, d: Discipline, usable: list[dict[str, Any]], i: int, draw: int = 0
+) -> QuestionSample:
+    """Question ``i``'s draw (``draw`` > 0: its redraws, each independent of the rest)."""
+    n = d.settings.questions_per_subject
     n_challenging = round(n * d.settings.challenging_ratio) if len(usable) >= 2 else 0
     syllabus_digest = digest(usable)
-    out = []
-    for i in range(n):
-        rng = random.Random(f"{seed}:{syllabus_digest}:{i}")
-        if i < n - n_challenging:
-            s = rng.choice(usable)
-            k = rng.randint(1, min(MAX_CONCEPTS, len(s["key_concepts"])))
-            concepts = rng.sample(s["key_concepts"], k)
-            out.append(QuestionSample(i, "basic", (s["name"],), tuple(concepts)))
-        else:
-            a, b = sorted(rng.sample(range(len(usable)), 2))
-            first, second = usable[a], usable[b]
-            picked = [rng.choice(first["key_concepts"]), rng.choice(second["key_concepts"])]
-            rest = [c for c in first["key_concepts"] + second["key_concepts"] if c not in picked]
-            total = len(set(picked)) + len(rest)
-            k = rng.randint(2, max(2, min(MAX_CONCEPTS, total)))
-            concepts = list(dict.fromkeys(picked))
-            concepts += rng.sample(rest, min(len(rest), max(0, k - len(concepts))))
-            out.append(
-                QuestionSample(i, "challenging", (first["name"], second["name"]), tuple(concepts))
-            )
-    return out
+    rng = random.Random(f"{seed}:{syllabus_digest}:{i}" + (f":{draw}" if draw else ""))
+    if i < n - n_challenging:
+        s = rng.choice(usable)
+        k = rng.randint(1, min(MAX_CONCEPTS, len(s["key_concepts"])))
+        concepts = rng.sample(s["key_concepts"], k)
+        return QuestionSample(i, "basic", (s["name"],), tuple(concepts), draw)
+    a, b = sorted(rng.sample(range(len(usable)), 2))
+    first, second = usable[a], usable[b]
+    picked = [rng.choice(first["key_concepts"]), rng.choice(second["key_concepts"])]
+    rest = [c for c in first["key_concepts"] + second["key_concepts"] if c not in picked]
+    total = len(set(picked)) + len(rest)
+    k = rng.randint(2, max(2, min(MAX_CONCEPTS, total)))
+    concepts = list(dict.fromkeys(picked))
+    concepts += rng.sample(rest, min(len(rest), max(0, k - len(concepts))))
+    pair = (first["name"], second["name"])
+    return QuestionSample(i, "challenging", pair, tuple(concepts), draw)

@@ -18,9 +18,12 @@ from .contract import STAGES
 from .load import Document, JsonPath, load_yaml
 from .schema import schema_problems, template_problems
 from .types import (
+    CHECKS,
+    Benchmark,
     Discipline,
     FieldSpec,
     ModelRef,
+    QualitySpec,
     Settings,
     StageTemplate,
     Subject,
@@ -36,8 +39,7 @@ def name_problem(name: str) -> str | None:
     bad = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")]
     if bad:
         return (
-            f"holds the invisible or control character U+{ord(bad[0]):04X}: "
-            "use printable text only"
+            f"holds the invisible or control character U+{ord(bad[0]):04X}: use printable text only"
         )
     if not normalise_name(name):
         return "needs a letter or digit (it is blank or punctuation only)"
@@ -245,6 +247,7 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
                 "set it above 0 on the disciplines to build",
             )
         )
+    quality = _quality(doc, data.get("quality") or {}, resolver.problems)
     if resolver.problems:
         raise SpecError(sorted(resolver.problems, key=lambda p: (p.line, p.col)))
     return Taxonomy(
@@ -256,6 +259,7 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
         digest=digest({"taxonomy": data, "template": template_digest_source(template)}),
         description=str(data.get("description", "")).strip(),
         license=data.get("license"),
+        quality=quality,
     )
 
 
@@ -271,6 +275,36 @@ def template_digest_source(template: Template) -> dict[str, Any]:
         }
         for stage, t in template.stages
     }
+
+
+def _quality(doc: Document, raw: dict[str, Any], problems: list[Problem]) -> QualitySpec:
+    """The ``quality:`` section with its defaults; benchmark files must exist."""
+    checks = []
+    for name in CHECKS:
+        value = (raw.get("checks") or {}).get(name, True)
+        if value is not False:
+            params = value if isinstance(value, dict) else {}
+            checks.append((name, tuple(sorted(params.items()))))
+    dedup = raw.get("dedup", True)
+    threshold = None if dedup is False else (dedup.get("threshold", 0.8) if dedup is not True
+                                             else 0.8)  # fmt: skip
+    benchmarks = []
+    for i, item in enumerate(raw.get("decontaminate") or []):
+        item = {"path": item} if isinstance(item, str) else item
+        path = (doc.path.parent / item["path"]).resolve()
+        if not path.is_file():
+            where = ("quality", "decontaminate", i)
+            problems.append(doc.problem(where, f"benchmark file {item['path']!r} not found: "
+                                               "give a path relative to this spec"))  # fmt: skip
+            continue
+        benchmarks.append(Benchmark(path, item.get("field"), int(item.get("ngram", 13))))
+    return QualitySpec(
+        enabled=bool(raw.get("enabled", True)),
+        redraws=int(raw.get("redraws", 3)),
+        checks=tuple(checks),
+        dedup=None if threshold is None else float(threshold),
+        benchmarks=tuple(benchmarks),
+    )
 
 
 def _prompt_digest_source(t: StageTemplate) -> dict[str, Any]:

@@ -122,6 +122,44 @@ class Template:
         return dict(self.stages)[name]
 
 
+CHECKS = (
+    "length",
+    "echo",
+    "refusal",
+    "truncation",
+    "question_form",
+    "repetition",
+    "off_topic",
+    "language",
+)  # the row checks, in the order a row meets them
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark file to decontaminate against: ``field`` None reads the first
+    of the usual fields (question, prompt, input, problem, text)."""
+
+    path: Path
+    field: str | None = None
+    ngram: int = 13
+
+
+@dataclass(frozen=True)
+class QualitySpec:
+    """The spec's ``quality:`` section, with every default filled in."""
+
+    enabled: bool = True
+    redraws: int = 3
+    checks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = tuple((c, ()) for c in CHECKS)
+    dedup: float | None = 0.8  # Jaccard threshold; None: off
+    benchmarks: tuple[Benchmark, ...] = ()
+
+    def params(self, check: str) -> dict[str, Any] | None:
+        """A row check's parameters, or None when it is off."""
+        found = dict(self.checks).get(check)
+        return None if found is None else dict(found)
+
+
 @dataclass(frozen=True)
 class Taxonomy:
     """A validated, resolved taxonomy spec: the input of the build graph."""
@@ -134,3 +172,4 @@ class Taxonomy:
     digest: str
     description: str = ""
     license: str | None = None
+    quality: QualitySpec = QualitySpec()

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..artifact import card, publish
 from ..artifact.manifest import decoding, manifest
-from ..artifact.write import RowSpool, write_dataset
+from ..artifact.write import write_dataset
 from ..errors import Interrupted
 from ..execute.backends.threads import ThreadBackend
 from ..execute.events import Observer, Observers, Tick
@@ -26,12 +26,14 @@ from ..lm.call import Caller
 from ..lm.usage import Ledger
 from ..options import DATASET, LOCK, BuildOptions, Workspace
 from ..plan.decide import Decider
+from ..quality.gate import Gate
 from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.contract import STAGES
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.lockfile import lock_lines, rehydrate
+from ..store.spool import RowSpool
 from . import uptodate
 
 
@@ -88,7 +90,11 @@ def build(
         preflight(graph)
     publish.ensure_writable(build_dir)
     plain = options.selection.everything and not options.force and workspace.lock_from is None
-    with Store(workspace.store, on_wait=workspace.wait) as store, RowSpool() as rows:
+    with (
+        Store(workspace.store, on_wait=workspace.wait) as store,
+        RowSpool() as rows,
+        RowSpool() as dropped,
+    ):
         stamp = None
         if plain:
             stamp = uptodate.stamp(taxonomy, graph, options.model, build_dir, options.use_lock)
@@ -99,9 +105,10 @@ def build(
             rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK)
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
-        _schedule(taxonomy, graph, store, rows, tally, emit, options)
+        gate = Gate(taxonomy, graph, rows, dropped) if taxonomy.quality.enabled else None
+        _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
         emit(Tick(final=True))
-        result = _finish(taxonomy, tally, store, rows, workspace, started)
+        result = _finish(taxonomy, tally, store, rows, gate, workspace, started)
         if stamp is not None and result.ok and not result.skipped:
             uptodate.record(store, stamp, build_dir)
         return result
@@ -112,20 +119,30 @@ def _schedule(
     graph: Graph,
     store: Store,
     rows: RowSpool,
+    gate: Gate | None,
     tally: Tally,
     emit: Observer,
     options: BuildOptions,
 ) -> None:
-    """Run the graph to the end on the thread backend; Ctrl-C keeps what finished."""
+    """Run the graph to the end on the thread backend, round after round while the
+    quality gate redraws rows; Ctrl-C keeps what finished."""
     concurrency = max(1, options.concurrency)
     backend = ThreadBackend(Caller(taxonomy.template), workers=concurrency)
+    if gate is not None:
+        on_row = gate.offer
+    else:
+
+        def on_row(node: Node, row: dict[str, Any]) -> list[Node]:
+            rows.add(row)
+            return []
+
     scheduler = Scheduler(
         graph,
         store,
         backend,
         Decider(options.selection, options.force),
         emit,
-        rows.add,
+        on_row,
         concurrency=concurrency,
         rpm=options.rpm,
         tpm=options.tpm,
@@ -133,6 +150,9 @@ def _schedule(
     scheduler.start(taxonomy.disciplines)
     try:
         scheduler.run()
+        while gate is not None and (redraws := gate.end_round()):
+            scheduler.push(redraws)
+            scheduler.run()
     except KeyboardInterrupt:
         backend.cancel()
         raise Interrupted(
@@ -164,17 +184,20 @@ def _finish(
     tally: Tally,
     store: Store,
     rows: RowSpool,
+    gate: Gate | None,
     workspace: Workspace,
     started: float,
 ) -> BuildResult:
-    """Write the artifact of a finished build (dataset, lock, manifest, card) and
-    summarise it."""
-    meta = manifest(taxonomy, tally, rows.count)
+    """Write the artifact of a finished build (dataset, lock, manifest, card, the
+    dropped rows) and summarise it."""
+    quality = None if gate is None else gate.report.as_json()
+    meta = manifest(taxonomy, tally, rows.count, quality)
     counts = {c: rows.counts(c) for c in ("field", "discipline", "level", "difficulty")}
     spec = card.spec_path(taxonomy, workspace.spec_root)
     text = card.render(taxonomy, meta, counts, decoding(tally), spec)
     build_dir = workspace.build_dir(taxonomy.name)
-    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text)
+    dropped = None if gate is None else gate.dropped
+    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
     spent = tally.spent.grand_total()
     return BuildResult(
         stages=tally.stages(),

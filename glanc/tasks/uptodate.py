@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..keys import canonical_json, digest
-from ..options import ARTIFACT, MANIFEST
+from ..options import ARTIFACT, CORE, MANIFEST
 from ..recipe.graph import Graph
 from ..specs import models
 from ..specs.types import Taxonomy
@@ -52,7 +52,7 @@ def unchanged(store: Store, stamp: Stamp, build_dir: Path) -> dict[str, Any] | N
     fingerprint, generation, written = recorded
     if fingerprint != stamp[1] or generation != store.generation():
         return None
-    if written != files(build_dir) or len(written) != len(ARTIFACT):
+    if written != files(build_dir) or not set(CORE) <= set(written):
         return None
     return json.loads((build_dir / MANIFEST).read_text())
 

@@ -7,6 +7,8 @@ gets the same answer, as from glanc's stub model), after ``--latency-ms``.
 429 with Retry-After, 500, a stall past the client's timeout, a response body
 cut short, a body that is not JSON, empty ``choices``, a dropped connection, a
 reply cut at max_tokens (``cut``: ``finish_reason: length``, half the JSON).
+A plain-text request (glanc's default template) is answered in the shape of its
+example turn; ``--bad-every N`` makes every Nth of those a refusal, per stage.
 ``--jitter-ms`` shuffles the order replies come back in, ``--constant question``
 makes every question the same (answer nodes then share keys), ``--hang-after N``
 stalls every request after N good answers (to kill a build at a known point).
@@ -29,7 +31,9 @@ from pathlib import Path
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from glanc.lm.stub import _fake  # noqa: E402
+from glanc.lm.stub import _fake, _mimic  # noqa: E402
+
+REFUSAL = "I cannot answer that question without more information"
 
 TRANSPORT_FAULTS = ("429", "500", "stall", "truncated", "not_json", "empty_choices", "drop")
 FAULTS = (*TRANSPORT_FAULTS, "cut")  # "cut" is the model's: not in the default mix
@@ -57,10 +61,23 @@ def schema_of(body: dict) -> dict:
     return {"type": "object", "properties": props}
 
 
+def plain_example(body: dict) -> str | None:
+    """A plain-text request's example reply (its last assistant turn), if it has one."""
+    if body.get("response_format"):
+        return None
+    turns = [m for m in body.get("messages") or [] if m.get("role") == "assistant"]
+    return str(turns[-1].get("content", "")) if turns else None
+
+
 def answer(body: dict, constant: tuple[str, ...] = ()) -> tuple[str, int, int]:
     seed_text = json.dumps([body.get("messages"), body.get("seed")], sort_keys=True)
-    schema = schema_of(body)
     seed = hashlib.sha256(seed_text.encode()).hexdigest()
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    example = plain_example(body)
+    if example is not None:  # glanc's plain-text stages: a reply in the example's shape
+        text = _mimic(example, str((body.get("messages") or [{}])[-1].get("content", "")), seed)
+        return text, prompt, len(text.split())
+    schema = schema_of(body)
     if schema.get("type") == "object" and "properties" in schema and "$defs" not in schema:
         # each field's schema is its own root: its $refs point into its own $defs
         value = {
@@ -73,7 +90,6 @@ def answer(body: dict, constant: tuple[str, ...] = ()) -> tuple[str, int, int]:
         if isinstance(value, dict) and name in value:
             value[name] = f"the same {name} for everyone"
     text = json.dumps(value)
-    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     return text, prompt, len(text.split())
 
 
@@ -88,7 +104,10 @@ class Server:
         jitter_ms: float = 0,
         constant: tuple[str, ...] = (),
         hang_after: int | None = None,
+        bad_every: int | None = None,
     ):
+        self.bad_every = bad_every  # every Nth plain-text reply of each stage is a refusal
+        self.plain: dict[str, int] = {}  # plain-text requests so far, per example (stage)
         self.faults = faults
         self.jitter = jitter_ms / 1000
         self.constant = constant
@@ -133,6 +152,11 @@ class Server:
             request.transport.close()
             return web.Response(status=500)
         text, prompt, completion = answer(body, self.constant)
+        example = plain_example(body)
+        if self.bad_every and example is not None:
+            self.plain[example] = self.plain.get(example, 0) + 1
+            if self.plain[example] % self.bad_every == 0:
+                text = REFUSAL
         if fault == "cut":  # max_tokens reached: the JSON stops halfway
             text = text[: len(text) // 2]
         choices = [
@@ -186,11 +210,20 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=0, help="random extra latency")
     parser.add_argument("--constant", default="", help="output fields answered the same always")
     parser.add_argument("--hang-after", type=int, help="hang every request after N good answers")
+    parser.add_argument("--bad-every", type=int, help="every Nth plain-text reply of a stage: a refusal")
     a = parser.parse_args()
     faults = tuple(f for f in a.faults.split(",") if f)
     constant = tuple(f for f in a.constant.split(",") if f)
     server = Server(
-        a.latency_ms, a.fault_rate, a.stall_s, a.seed, faults, a.jitter_ms, constant, a.hang_after
+        a.latency_ms,
+        a.fault_rate,
+        a.stall_s,
+        a.seed,
+        faults,
+        a.jitter_ms,
+        constant,
+        a.hang_after,
+        a.bad_every,
     )
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server.chat)

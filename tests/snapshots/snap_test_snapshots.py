@@ -13,11 +13,11 @@ snapshots['test_golden_plain_text_prompts_per_stage text-answer'] = [
         'role': 'system'
     },
     {
-        'content': 'Why does a cake baked at too low an oven temperature come out dense?',
+        'content': 'Why does a minor key sound different from the major key with the same tonic?',
         'role': 'user'
     },
     {
-        'content': 'The gas from the baking powder and the air beaten into the batter lift the cake only while the batter is still soft. At too low a temperature the gas escapes slowly and the batter sets before it has risen, so the crumb stays dense. At the temperature the recipe gives, the cake rises fully before its structure sets.',
+        'content': 'The two keys share their first note but not all their steps. In the minor scale the third, sixth and seventh notes lie a semitone lower than in the major scale, and the lowered third changes the tonic chord itself. That smaller interval above the tonic is what most listeners hear as the darker colour of the minor key.',
         'role': 'assistant'
     },
     {
@@ -32,11 +32,11 @@ snapshots['test_golden_plain_text_prompts_per_stage text-question'] = [
         'role': 'system'
     },
     {
-        'content': 'Write one basic homework question for students of Baking Fundamentals (introductory level). The question tests these key concepts: leavening agents.',
+        'content': 'Write one basic homework question for students of Music Theory (introductory level). The question tests these key concepts: key signature, accidentals.',
         'role': 'user'
     },
     {
-        'content': 'Why does a loaf made with yeast rise while it proves, and what would the bread be like if the yeast were left out?',
+        'content': 'How does a key signature tell a musician which notes to play sharp or flat, and when would a composer need an accidental to cancel it?',
         'role': 'assistant'
     },
     {
@@ -51,14 +51,14 @@ snapshots['test_golden_plain_text_prompts_per_stage text-subjects'] = [
         'role': 'system'
     },
     {
-        'content': 'List 4 subjects taught at the introductory level in the discipline of Culinary Arts, one per line, numbered.',
+        'content': 'List 4 subjects taught at the introductory level in the discipline of Music, one per line, numbered.',
         'role': 'user'
     },
     {
-        'content': '''1. Knife Skills
-2. Food Safety and Hygiene
-3. Baking Fundamentals
-4. Stocks and Sauces''',
+        'content': '''1. Music Theory
+2. Ear Training
+3. History of Western Music
+4. Keyboard Skills''',
         'role': 'assistant'
     },
     {
@@ -73,16 +73,16 @@ snapshots['test_golden_plain_text_prompts_per_stage text-syllabus'] = [
         'role': 'system'
     },
     {
-        'content': 'Write the syllabus of the course Baking Fundamentals (introductory level): 3 class sessions, each with 3 key concepts.',
+        'content': 'Write the syllabus of the course Music Theory (introductory level): 3 class sessions, each with 3 key concepts.',
         'role': 'user'
     },
     {
-        'content': '''Session 1: Ingredients and what they do
-Key concepts: flour strength, leavening agents, role of fat
-Session 2: Measuring and mixing
-Key concepts: weighing by mass, creaming method, folding
-Session 3: Baking and cooling
-Key concepts: oven spring, doneness tests, cooling racks''',
+        'content': '''Session 1: Notes and the staff
+Key concepts: treble clef, bass clef, ledger lines
+Session 2: Scales and keys
+Key concepts: major scale, key signature, accidentals
+Session 3: Chords
+Key concepts: triads, chord inversions, cadences''',
         'role': 'assistant'
     },
     {
@@ -429,12 +429,12 @@ model calls: ~36 (6 known now, ~30 estimated from the spec's counts; retries not
 tokens: unknown (no finished nodes of these stages in the store yet)
 
 will run:
-  subjects  new               0d1d726416c6  Natural Sciences/Physics #0
-  subjects  new               7bb212992be7  Natural Sciences/Physics #1
-  subjects  new               383f7452ffcf  Natural Sciences/Chemistry #0
-  subjects  new               1ff0f6d5bc95  Natural Sciences/Chemistry #1
-  subjects  new               36524b36dd57  Natural Sciences/Biology #0
-  subjects  new               af54705b933e  Natural Sciences/Biology #1
+  subjects  new               3d678b74a05f  Natural Sciences/Physics #0
+  subjects  new               c8c5d39e6fb8  Natural Sciences/Physics #1
+  subjects  new               c9ad8360be86  Natural Sciences/Chemistry #0
+  subjects  new               36bba6b5885e  Natural Sciences/Chemistry #1
+  subjects  new               b7eebc2af9ec  Natural Sciences/Biology #0
+  subjects  new               154cb1d170d9  Natural Sciences/Biology #1
 '''
 
 snapshots['test_stub_build_and_diff_of_two_builds build README.md'] = '''---
@@ -567,7 +567,7 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
     ]
   },
   "rows": 9,
-  "spec_digest": "e4eb9fdd917eea70fd6a56209ab970b0e751fe949ad2e48ff7b2d266e0fea446",
+  "spec_digest": "e80e21e910598e8957318ff402d034ed8e606c56d2fc33f776be0761c3b82dbb",
   "taxonomy": "tiny",
   "template": "glan-json",
   "tokens": {

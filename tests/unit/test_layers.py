@@ -16,6 +16,7 @@ FLOORS = (
     {"plan"},
     {"options"},
     {"execute"},
+    {"quality"},
     {"artifact"},
     {"tasks"},
     {"cli"},

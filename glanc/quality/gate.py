@@ -1,0 +1,133 @@
+"""The quality gate: every finished row passes it on its way into the dataset.
+
+A row first meets the row checks (and decontamination) as it arrives; the one
+that drops it is named in ``dropped.jsonl`` with its reason, and the row is
+drawn again (a new homework sample and seed) while the spec's ``redraws`` last.
+Rows that pass wait for the end of the round, when near-duplicates are found
+across the whole build (``dedup``); those dropped are redrawn the same way, in
+a next round, until no row is left to redraw.
+
+Everything here depends only on the rows, never on the order calls finished in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..recipe.graph import Graph
+from ..recipe.node import Node
+from ..specs.types import CHECKS, Taxonomy
+from ..store.spool import RowSpool
+from .checks import CHECKS as CHECK_FUNCTIONS
+from .checks import Echoes
+from .decont import Index
+from .dedup import NearDuplicates
+
+DEDUP = "near_duplicate"
+CONTAMINATION = "contamination"
+ORDER = (*CHECKS, CONTAMINATION, DEDUP)  # every reason a row can be dropped for
+
+
+@dataclass
+class Report:
+    """What the gate did: drops by check, first draws, slots left short."""
+
+    dropped: Counter = field(default_factory=Counter)
+    first_draws: int = 0
+    first_draws_kept: int = 0
+    redraws: int = 0
+    short: dict[str, dict[str, Any]] = field(default_factory=dict)  # row id -> where and why
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dropped": {check: self.dropped[check] for check in ORDER if self.dropped[check]},
+            "first_draw": {"rows": self.first_draws, "passed": self.first_draws_kept},
+            "redraws": self.redraws,
+            "short": [self.short[k] for k in sorted(self.short)],
+        }
+
+
+class Gate:
+    """Decides each row of one build; ``offer`` as rows finish, ``end_round`` when
+    the scheduler has nothing left to run."""
+
+    def __init__(self, taxonomy: Taxonomy, graph: Graph, rows: RowSpool, dropped: RowSpool):
+        self.quality = taxonomy.quality
+        self.graph, self.rows, self.dropped = graph, rows, dropped
+        self.echoes = Echoes.of(taxonomy.template)
+        self.index = Index(self.quality.benchmarks) if self.quality.benchmarks else None
+        threshold = self.quality.dedup
+        self.duplicates = NearDuplicates(threshold) if threshold is not None else None
+        self._waiting: dict[str, tuple[str, Node]] = {}  # row id -> (question, node)
+        self.report = Report()
+
+    def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
+        """A finished row: kept for now, or dropped; returns the node that redraws it."""
+        draw = node.context["sample"].draw
+        if draw == 0:
+            self.report.first_draws += 1
+        verdict = self._row_checks(node, row)
+        if verdict is not None:
+            return self._drop(node, row, *verdict)
+        self.rows.add(row)
+        self._waiting[row["id"]] = (row["messages"][0]["content"] or "", node)
+        return []
+
+    def end_round(self) -> list[Node]:
+        """Near-duplicates among the rows kept since the last round (and against all
+        kept before); returns the nodes that redraw the rows dropped."""
+        waiting, self._waiting = self._waiting, {}
+        duplicates: dict[str, tuple[str, float]] = {}
+        if self.duplicates is not None:
+            duplicates = self.duplicates.round([(rid, q) for rid, (q, _) in waiting.items()])
+        redraws: list[Node] = []
+        for row in self.rows.take(sorted(duplicates)):
+            kept, similarity = duplicates[row["id"]]
+            node = waiting[row["id"]][1]
+            reason = f"near-duplicate (Jaccard {similarity:.2f}) of row {kept}"
+            redraws += self._drop(node, row, DEDUP, reason, {"kept": kept})
+        for rid, (_, node) in waiting.items():
+            if rid not in duplicates and node.context["sample"].draw == 0:
+                self.report.first_draws_kept += 1
+        return redraws
+
+    def _row_checks(self, node: Node, row: dict[str, Any]) -> tuple | None:
+        for name in CHECKS:
+            params = self.quality.params(name)
+            if params is None:
+                continue
+            if name == "language":
+                params.setdefault("language", node.discipline.settings.language)
+            reason = CHECK_FUNCTIONS[name](row, params, self.echoes)
+            if reason is not None:
+                return name, reason, None
+        if self.index is not None:
+            match = self.index.match(row["messages"][0]["content"] or "")
+            if match is not None:
+                reason = f"contaminated: {match.how} with {match.benchmark} item {match.item}"
+                return CONTAMINATION, reason, match.as_json()
+        return None
+
+    def _drop(
+        self, node: Node, row: dict[str, Any], check: str, reason: str, detail: Any
+    ) -> list[Node]:
+        draw = node.context["sample"].draw
+        record: dict[str, Any] = {"check": check, "reason": reason, "draw": draw}
+        if detail is not None:
+            record["match" if check == CONTAMINATION else "detail"] = detail
+        self.dropped.add({**row, "dropped": record})
+        self.report.dropped[check] += 1
+        if draw < self.quality.redraws:
+            self.report.redraws += 1
+            self.report.short.pop(row["id"], None)
+            return [self.graph.redraw_question(node)]
+        self.report.short[row["id"]] = {
+            "id": row["id"],
+            "taxonomy_path": "/".join(row["taxonomy_path"]),
+            "subject": row["subject"],
+            "check": check,
+            "reason": reason,
+        }
+        return []

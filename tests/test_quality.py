@@ -1,0 +1,106 @@
+"""The quality layer end to end: rows dropped with their reasons, redrawn until the
+spec's quota is met, decontaminated against benchmark files, checked by
+``glanc check`` and shown by ``glanc diff``."""
+
+import json
+from pathlib import Path
+
+from conftest import summary
+
+SPEC = """glanc: 1
+name: q
+seed: 7
+settings:
+  models: {{generator: {model}, answerer: {model}}}
+  subject_samples: 2
+  subjects_per_sample: 2
+  max_subjects: 2
+  sessions: 3
+  key_concepts: 3
+  questions_per_subject: 3
+  levels: [introductory, advanced]
+{quality}taxonomy:
+  - name: Science
+    children:
+      - name: Physics
+      - name: Astronomy
+"""
+
+
+def spec(tmp_path: Path, model: str = "stub", quality: str = "") -> Path:
+    path = tmp_path / "q.yaml"
+    path.write_text(SPEC.format(model=model, quality=quality))
+    return path
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_model_failing_every_other_call_still_meets_the_quota(glanc, tmp_path, fake_server):
+    base = fake_server(bad_every=2)
+    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
+    path = spec(tmp_path, model, "quality: {redraws: 8}\n")
+    result = glanc("build", str(path), "-q", "--json", "--concurrency", "1")
+    assert result.exit_code == 0, result.output
+    build = tmp_path / "builds" / "q"
+    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    assert len(rows) == summary(result)["rows"] == 12  # 2 disciplines x 2 subjects x 3
+    reasons = {d["dropped"]["check"] for d in dropped}
+    assert reasons and reasons <= {"refusal", "question_form", "length", "off_topic"}
+    assert all("I cannot answer" in json.dumps(d["messages"]) for d in dropped)
+    assert not any("I cannot answer" in json.dumps(r["messages"]) for r in rows)
+    manifest = json.loads((build / "manifest.json").read_text())
+    quality = manifest["quality"]
+    assert sum(quality["dropped"].values()) == len(dropped) == quality["redraws"]
+    assert quality["short"] == [] and quality["first_draw"]["rows"] == 12
+    card = (build / "README.md").read_text()
+    assert "## Quality" in card and "passed every check at their first draw" in card
+    assert glanc("check", str(path)).exit_code == 0
+
+
+def test_dropped_rows_are_byte_stable_checked_and_diffed(glanc, tmp_path):
+    path = spec(tmp_path, quality="quality: {redraws: 1, checks: {length: {max_question_words: 26}}}\n")
+    assert glanc("build", str(path), "-q").exit_code == 0
+    build = tmp_path / "builds" / "q"
+    dropped = (build / "dropped.jsonl").read_bytes()
+    assert dropped and all(d["dropped"]["check"] == "length" for d in lines(build / "dropped.jsonl"))
+    ids = [d["id"] for d in lines(build / "dropped.jsonl")]
+    assert ids == sorted(ids)
+    again = tmp_path / "again"
+    assert glanc("build", str(path), "-q", "--no-lock", "--concurrency", "1", "--out", str(again),
+                 "--store", str(tmp_path / "other.duckdb"), store=False).exit_code == 0
+    assert (again / "q" / "dropped.jsonl").read_bytes() == dropped
+    assert glanc("check", str(path)).exit_code == 0
+    (build / "dropped.jsonl").write_text("")
+    result = glanc("check", str(path))
+    assert result.exit_code == 1 and "dropped.jsonl differs" in result.stderr
+    diff = glanc("diff", str(again / "q"), str(build))
+    assert "dropped" in diff.stdout and "length" in diff.stdout
+
+
+def test_a_question_found_in_a_benchmark_is_dropped_with_its_match(glanc, tmp_path):
+    path = spec(tmp_path)
+    assert glanc("build", str(path), "-q").exit_code == 0
+    rows = lines(tmp_path / "builds" / "q" / "dataset.jsonl")
+    leaked = rows[0]["messages"][0]["content"]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"question": "Before. " + leaked + " After, explain."}) + "\n"
+                     + json.dumps({"question": "Something else entirely."}) + "\n")
+    path.write_text(SPEC.format(model="stub", quality="quality: {decontaminate: [bench.jsonl]}\n"))
+    assert glanc("build", str(path), "-q").exit_code == 0
+    build = tmp_path / "builds" / "q"
+    dropped = lines(build / "dropped.jsonl")
+    hit = [d for d in dropped if d["dropped"]["check"] == "contamination"]
+    assert len(hit) == 1 and hit[0]["id"] == rows[0]["id"]
+    assert hit[0]["dropped"]["match"]["benchmark"] == "bench.jsonl"
+    assert hit[0]["dropped"]["match"]["item"] == 0
+    kept = lines(build / "dataset.jsonl")
+    assert len(kept) == len(rows) and leaked not in {r["messages"][0]["content"] for r in kept}
+
+
+def test_a_missing_benchmark_file_is_a_spec_error(glanc, tmp_path):
+    path = spec(tmp_path, quality="quality: {decontaminate: [nowhere.jsonl]}\n")
+    result = glanc("build", str(path), "-q")
+    assert result.exit_code == 2
+    assert "q.yaml:" in result.stderr and "benchmark file 'nowhere.jsonl' not found" in result.stderr
