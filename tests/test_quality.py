@@ -104,3 +104,31 @@ def test_a_missing_benchmark_file_is_a_spec_error(glanc, tmp_path):
     result = glanc("build", str(path), "-q")
     assert result.exit_code == 2
     assert "q.yaml:" in result.stderr and "benchmark file 'nowhere.jsonl' not found" in result.stderr
+
+
+def test_report_is_one_offline_page_holding_each_plots_data(glanc, tmp_path):
+    import re
+
+    path = spec(tmp_path)
+    assert glanc("build", str(path), "-q").exit_code == 0
+    rows = lines(tmp_path / "builds" / "q" / "dataset.jsonl")
+    (tmp_path / "bench.txt").write_text(rows[1]["messages"][0]["content"] + "\n")
+    path.write_text(SPEC.format(model="stub", quality="quality: {decontaminate: [bench.txt]}\n"))
+    assert glanc("build", str(path), "-q").exit_code == 0
+    page = tmp_path / "page.html"
+    build = tmp_path / "builds" / "q"
+    result = glanc("report", str(build), "-o", str(page))
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert "<script src" not in text and "http://" not in text.split("<svg", 1)[0]
+    for plot in ("rows_per_subject", "drop_reasons", "lengths", "mix"):
+        assert re.search(rf"<figure id={plot}>.*?<svg", text, re.S), plot
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', text, re.S).group(1))
+    assert data["rows"] == 12 and len(data["question_words"]) == 12
+    assert data["drop_reasons"] == {"contamination": 1}
+    assert data["contaminated"][0]["benchmark"] == "bench.txt"
+    assert {s["quota"] for s in data["rows_per_subject"]} == {3}
+    assert sum(data["levels"].values()) == sum(data["difficulty"].values()) == 12
+    again = tmp_path / "again.html"
+    assert glanc("report", str(build), "-o", str(again)).exit_code == 0
+    assert again.read_bytes() == page.read_bytes()  # the same build draws the same page

@@ -33,5 +33,6 @@ for command in (
     review_commands.check,
     review_commands.diff,
     review_commands.export,
+    review_commands.report,
 ):
     main.add_command(command)

@@ -239,3 +239,35 @@ def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
     written = run_export(build_dir / "dataset.jsonl", fmt, output)
     if written is not None:
         click.echo(f"wrote {written}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="HTML file to write (default: .glanc/reports/NAME.html).",
+)
+@out_option("Builds directory holding NAME/.")
+@user_errors
+def report(name: str, output: Path | None, out: Path) -> None:
+    """Write one static HTML page about build NAME: plots and tables to look at.
+
+    Rows per discipline and subject against their quota, why rows were
+    dropped, question and answer lengths, the level and difficulty mix,
+    near-duplicate questions and contaminated ones with their benchmark match.
+    The page opens offline (inline SVG, no script, no server); its data is
+    embedded as JSON (id report-data).
+
+    \b
+    Example:
+        glanc report science
+        glanc report builds/science -o science.html
+    """
+    from ..artifact.report import write_report
+
+    build_dir = Path(name) if Path(name).is_dir() else out / name
+    publish.recover(build_dir.parent)
+    target = output or Path(".glanc") / "reports" / f"{build_dir.name}.html"
+    click.echo(f"wrote {write_report(build_dir, target)}", err=True)

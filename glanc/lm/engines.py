@@ -19,9 +19,26 @@ from .stub import StubEngine
 from .wire import CutShort, chat_messages, finished, response, response_schema
 
 
+def llama_threads() -> int:
+    """Threads for llama.cpp: the CPUs this process may use, less those other work
+    keeps busy (the 1-minute load average). llama.cpp's threads spin while they
+    wait for each other, so one sharing a core with another busy process stalls
+    them all: on 2 cores with one taken, 2 threads took 2.2x as long per call as
+    1 (BENCHMARKS.md), while on an idle machine 2 were 1.7x faster than 1."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, min(available, available - busy))
+
+
 class LlamaEngine:
     """One GGUF model in-process. llama.cpp contexts are not thread-safe, so
-    calls are serialised; each call gets all cores."""
+    calls are serialised; each call gets the CPUs no other work is using."""
 
     supports_response_schema = True
     supported_params = ("response_format",)
@@ -31,10 +48,11 @@ class LlamaEngine:
 
         self.path = path
         self._lock = threading.Lock()
+        self.n_threads = n_threads or llama_threads()
         self._llm = Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count() or 1,
+            n_threads=self.n_threads,
             verbose=False,
         )
 
@@ -55,6 +73,8 @@ class LlamaEngine:
                 max_tokens=cfg.max_tokens,
                 seed=cfg.seed,
                 stop=list(cfg.stop) or None,
+                frequency_penalty=cfg.frequency_penalty or 0.0,
+                presence_penalty=cfg.presence_penalty or 0.0,
                 **kwargs,
             )
         choice = out["choices"][0]
@@ -75,7 +95,12 @@ def make_lm(info: ModelInfo):
         return dspy.LM("local/stub", engine=engine, cache=False, num_retries=0)
     if info.kind == "gguf":
         assert info.path is not None
-        engine = LlamaEngine(info.path, n_ctx=int(info.ref.option("n_ctx", 4096)))
+        threads = info.ref.option("n_threads")
+        engine = LlamaEngine(
+            info.path,
+            n_ctx=int(info.ref.option("n_ctx", 4096)),
+            n_threads=int(threads) if threads else None,
+        )
         return dspy.LM(f"local/{info.path.stem}", engine=engine, cache=False, num_retries=0)
     # DSPy would fetch a model price list from the internet on first use (a 5 s
     # stall offline); glanc talks only to the model's own server

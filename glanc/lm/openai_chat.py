@@ -71,7 +71,9 @@ class OpenAIChatEngine:
         """The JSON body for a ``dspy.lm15`` request (public for tests)."""
         cfg = request.config
         body: dict[str, Any] = {"model": self.model, "messages": chat_messages(request)}
-        for name in ("max_tokens", "temperature", "top_p", "seed"):
+        for name in (
+            "max_tokens", "temperature", "top_p", "seed", "frequency_penalty", "presence_penalty"
+        ):
             value = getattr(cfg, name, None)
             if value is not None:
                 body[name] = value

@@ -39,6 +39,7 @@ class Report:
     first_draws_kept: int = 0
     redraws: int = 0
     short: dict[str, dict[str, Any]] = field(default_factory=dict)  # row id -> where and why
+    quota: dict[str, int] = field(default_factory=dict)  # discipline -> rows per subject
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class Report:
             "first_draw": {"rows": self.first_draws, "passed": self.first_draws_kept},
             "redraws": self.redraws,
             "short": [self.short[k] for k in sorted(self.short)],
+            "quota": dict(sorted(self.quota.items())),
         }
 
 
@@ -62,6 +64,9 @@ class Gate:
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._waiting: dict[str, tuple[str, Node]] = {}  # row id -> (question, node)
         self.report = Report()
+        self.report.quota = {
+            d.name: d.settings.questions_per_subject for d in taxonomy.disciplines
+        }
 
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
         """A finished row: kept for now, or dropped; returns the node that redraws it."""
