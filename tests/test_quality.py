@@ -60,16 +60,34 @@ def test_a_model_failing_every_other_call_still_meets_the_quota(glanc, tmp_path,
 
 
 def test_dropped_rows_are_byte_stable_checked_and_diffed(glanc, tmp_path):
-    path = spec(tmp_path, quality="quality: {redraws: 1, checks: {length: {max_question_words: 26}}}\n")
+    path = spec(
+        tmp_path, quality="quality: {redraws: 1, checks: {length: {max_question_words: 26}}}\n"
+    )
     assert glanc("build", str(path), "-q").exit_code == 0
     build = tmp_path / "builds" / "q"
     dropped = (build / "dropped.jsonl").read_bytes()
-    assert dropped and all(d["dropped"]["check"] == "length" for d in lines(build / "dropped.jsonl"))
+    assert dropped and all(
+        d["dropped"]["check"] == "length" for d in lines(build / "dropped.jsonl")
+    )
     ids = [d["id"] for d in lines(build / "dropped.jsonl")]
     assert ids == sorted(ids)
     again = tmp_path / "again"
-    assert glanc("build", str(path), "-q", "--no-lock", "--concurrency", "1", "--out", str(again),
-                 "--store", str(tmp_path / "other.duckdb"), store=False).exit_code == 0
+    assert (
+        glanc(
+            "build",
+            str(path),
+            "-q",
+            "--no-lock",
+            "--concurrency",
+            "1",
+            "--out",
+            str(again),
+            "--store",
+            str(tmp_path / "other.duckdb"),
+            store=False,
+        ).exit_code
+        == 0
+    )
     assert (again / "q" / "dropped.jsonl").read_bytes() == dropped
     assert glanc("check", str(path)).exit_code == 0
     (build / "dropped.jsonl").write_text("")
@@ -85,8 +103,12 @@ def test_a_question_found_in_a_benchmark_is_dropped_with_its_match(glanc, tmp_pa
     rows = lines(tmp_path / "builds" / "q" / "dataset.jsonl")
     leaked = rows[0]["messages"][0]["content"]
     bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"question": "Before. " + leaked + " After, explain."}) + "\n"
-                     + json.dumps({"question": "Something else entirely."}) + "\n")
+    bench.write_text(
+        json.dumps({"question": "Before. " + leaked + " After, explain."})
+        + "\n"
+        + json.dumps({"question": "Something else entirely."})
+        + "\n"
+    )
     path.write_text(SPEC.format(model="stub", quality="quality: {decontaminate: [bench.jsonl]}\n"))
     assert glanc("build", str(path), "-q").exit_code == 0
     build = tmp_path / "builds" / "q"
@@ -103,7 +125,9 @@ def test_a_missing_benchmark_file_is_a_spec_error(glanc, tmp_path):
     path = spec(tmp_path, quality="quality: {decontaminate: [nowhere.jsonl]}\n")
     result = glanc("build", str(path), "-q")
     assert result.exit_code == 2
-    assert "q.yaml:" in result.stderr and "benchmark file 'nowhere.jsonl' not found" in result.stderr
+    assert (
+        "q.yaml:" in result.stderr and "benchmark file 'nowhere.jsonl' not found" in result.stderr
+    )
 
 
 def test_report_is_one_offline_page_holding_each_plots_data(glanc, tmp_path):
@@ -132,3 +156,29 @@ def test_report_is_one_offline_page_holding_each_plots_data(glanc, tmp_path):
     again = tmp_path / "again.html"
     assert glanc("report", str(build), "-o", str(again)).exit_code == 0
     assert again.read_bytes() == page.read_bytes()  # the same build draws the same page
+
+
+def test_the_judge_scores_every_pair_drops_low_scores_and_is_cached(glanc, tmp_path):
+    text = SPEC.format(model="stub", quality="quality: {judge: {threshold: 3}, redraws: 6}\n")
+    path = tmp_path / "q.yaml"
+    path.write_text(text.replace("answerer: stub}", "answerer: stub, judge: stub}"))
+    result = glanc("build", str(path), "-q", "--json")
+    assert result.exit_code == 0, result.output
+    build = tmp_path / "builds" / "q"
+    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    assert len(rows) == 12 and all(r["judge"]["score"] >= 3 for r in rows)
+    judged = [d for d in dropped if d["dropped"]["check"] == "judge"]
+    assert judged and all(d["dropped"]["detail"]["score"] < 3 for d in judged)
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["counts"]["nodes"]["judge"] == 12 + len(judged)
+    again = glanc("build", str(path), "-q", "--json", "--no-lock")
+    assert summary(again)["lm_calls"] == 0  # every judge call came from the store
+    assert (build / "dataset.jsonl").read_text() == "".join(
+        json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows
+    )
+
+
+def test_a_judge_without_a_model_for_its_role_is_a_spec_error(glanc, tmp_path):
+    path = spec(tmp_path, quality="quality: {judge: {threshold: 3}}\n")
+    result = glanc("build", str(path), "-q")
+    assert result.exit_code == 2 and "set settings.models.judge" in result.stderr

@@ -80,6 +80,8 @@ class Scheduler:
         """Expand the graph below a finished node (``output`` None when it failed)."""
         if node.stage == glan.ROW_STAGE and output is not None:
             self.push(self.on_row(node, row(self.graph, node, output)))  # redraws, if any
+        elif node.stage == glan.JUDGE.name:  # the gate asked: its verdict, maybe redraws
+            self.push(self.on_row(node, output))
         else:
             self.push(self.expander.children(node, output))
 

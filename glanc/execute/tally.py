@@ -78,20 +78,29 @@ class Tally:
         self.spent.add(event.node.model, event.node.stage, o.tokens_in, o.tokens_out, o.attempts)
 
     def _queued(self, event: Queued) -> None:
-        self._counts[event.stage].queued += event.count
+        self._stage(event.stage).queued += event.count
+
+    def _stage(self, stage: str) -> _Counts:
+        """A stage's counts; the judge's appear once it has run."""
+        counts = self._counts.get(stage)
+        if counts is None:
+            counts = self._counts[stage] = _Counts()
+        return counts
 
     def _skipped(self, event: Skipped) -> None:
-        counts = self._counts[event.node.stage]
+        counts = self._stage(event.node.stage)
         counts.queued -= 1
         counts.skipped += 1
         self.skipped.append(event.node)
 
     def _finished(self, event: Finished) -> None:
         node, record = event.node, event.record
-        counts = self._counts[node.stage]
+        counts = self._stage(node.stage)
         counts.queued -= 1
-        self.models_by_stage[node.stage].add(node.model.label)
-        self.decoding_by_stage[node.stage].setdefault(node.decoding_id, node.decoding)
+        self.models_by_stage.setdefault(node.stage, set()).add(node.model.label)
+        self.decoding_by_stage.setdefault(node.stage, {}).setdefault(
+            node.decoding_id, node.decoding
+        )
         if record.status == "ok":
             if event.cached:
                 counts.cached += 1
@@ -106,14 +115,14 @@ class Tally:
             )
 
     def stats(self, stage: str) -> StageStats:
-        c, t = self._counts[stage], self.spent.stage_total(stage)
+        c, t = self._stage(stage), self.spent.stage_total(stage)
         return StageStats(c.run, c.cached, c.failed, c.skipped, t.tokens_in, t.tokens_out)
 
     def stages(self) -> dict[str, StageStats]:
-        return {stage: self.stats(stage) for stage in STAGES}
+        return {stage: self.stats(stage) for stage in self._counts}
 
     def queued(self, stage: str) -> int:
-        return self._counts[stage].queued
+        return self._stage(stage).queued
 
     @property
     def lm_calls(self) -> int:

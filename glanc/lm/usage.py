@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..specs.contract import STAGES
+from ..specs.contract import OPTIONAL_STAGES, STAGES
 from ..specs.models import ModelInfo
 
 
@@ -92,7 +92,7 @@ class Ledger:
                 entry["cost_usd"] = round(c, 6)
             entry["stages"] = {
                 stage: {calls: s.calls, "tokens_in": s.tokens_in, "tokens_out": s.tokens_out}
-                for stage in STAGES
+                for stage in (*STAGES, *OPTIONAL_STAGES)
                 if (s := self.cells[label].get(stage)) is not None
             }
             out[label] = entry

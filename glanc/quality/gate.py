@@ -12,6 +12,7 @@ Everything here depends only on the rows, never on the order calls finished in.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,8 @@ from .dedup import NearDuplicates
 
 DEDUP = "near_duplicate"
 CONTAMINATION = "contamination"
-ORDER = (*CHECKS, CONTAMINATION, DEDUP)  # every reason a row can be dropped for
+JUDGE = "judge"
+ORDER = (*CHECKS, CONTAMINATION, JUDGE, DEDUP)  # every reason a row can be dropped for
 
 
 @dataclass
@@ -59,23 +61,53 @@ class Gate:
         self.quality = taxonomy.quality
         self.graph, self.rows, self.dropped = graph, rows, dropped
         self.echoes = Echoes.of(taxonomy.template)
+        start = time.perf_counter()
         self.index = Index(self.quality.benchmarks) if self.quality.benchmarks else None
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._waiting: dict[str, tuple[str, Node]] = {}  # row id -> (question, node)
+        self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
         self.report = Report()
+        self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
         self.report.quota = {
             d.name: d.settings.questions_per_subject for d in taxonomy.disciplines
         }
 
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
         """A finished row: kept for now, or dropped; returns the node that redraws it."""
+        start = time.perf_counter()
+        try:
+            return self._offer(node, row)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _offer(self, node: Node, row: dict[str, Any] | None) -> list[Node]:
+        if node.stage == JUDGE:
+            return self._judged(node, row)
         draw = node.context["sample"].draw
         if draw == 0:
             self.report.first_draws += 1
         verdict = self._row_checks(node, row)
         if verdict is not None:
             return self._drop(node, row, *verdict)
+        if self.quality.judge is not None:  # the judge's call decides; the row waits for it
+            self._judging[row["id"]] = (row, node)
+            return [self.graph.judge_node(node, row)]
+        return self._keep(node, row)
+
+    def _judged(self, judge: Node, output: dict[str, Any] | None) -> list[Node]:
+        """The judge's verdict on a waiting row: kept at or above the threshold."""
+        row, node = self._judging.pop(judge.context["row_id"])
+        if output is None:
+            return self._drop(node, row, JUDGE, "the judge's call failed", None)
+        score, why = int(output.get("score", 0)), str(output.get("reason", "")).strip()
+        verdict = {"score": score, "reason": why}
+        if score < self.quality.judge:
+            reason = f"judge scored {score} (below {self.quality.judge}): {why[:200]}"
+            return self._drop(node, row, JUDGE, reason, verdict)
+        return self._keep(node, {**row, "judge": verdict})
+
+    def _keep(self, node: Node, row: dict[str, Any]) -> list[Node]:
         self.rows.add(row)
         self._waiting[row["id"]] = (row["messages"][0]["content"] or "", node)
         return []
@@ -83,6 +115,13 @@ class Gate:
     def end_round(self) -> list[Node]:
         """Near-duplicates among the rows kept since the last round (and against all
         kept before); returns the nodes that redraw the rows dropped."""
+        start = time.perf_counter()
+        try:
+            return self._end_round()
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _end_round(self) -> list[Node]:
         waiting, self._waiting = self._waiting, {}
         duplicates: dict[str, tuple[str, float]] = {}
         if self.duplicates is not None:

@@ -42,8 +42,10 @@ RECIPE: tuple[Stage, ...] = (
     Stage("question", 2, "subject", lambda s: s.questions_per_subject),
     Stage("answer", 3, "subject", lambda s: 1),
 )
-STAGE: dict[str, Stage] = {stage.name: stage for stage in RECIPE}
-assert tuple(STAGE) == STAGES, "the recipe covers the template contract's stages, in order"
+# the quality layer's judge: one call per finished pair, asked by the quality gate
+JUDGE = Stage("judge", 4, "subject", lambda s: 1)
+STAGE: dict[str, Stage] = {stage.name: stage for stage in (*RECIPE, JUDGE)}
+assert tuple(s.name for s in RECIPE) == STAGES, "the recipe covers the contract's stages, in order"
 
 FIRST = RECIPE[0].name  # the discipline's own calls: no input but the spec
 ROW_STAGE = RECIPE[-1].name  # a finished node of this stage is a dataset row

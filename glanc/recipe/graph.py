@@ -15,7 +15,6 @@ from ..errors import GlancError
 from ..keys import canonical_json, digest, node_key_from_json, normalise_name
 from ..lm import programs
 from ..specs import models
-from ..specs.contract import STAGES
 from ..specs.types import Discipline, ModelRef, Subject, Taxonomy
 from .node import Node, slot_of
 from .sampling import (
@@ -36,7 +35,7 @@ class Graph:
         self._models: dict[ModelRef, tuple[models.ModelInfo, dict[str, Any]]] = {}
         self._model_ids: dict[ModelRef, str] = {}
         self._programs = {
-            stage: programs.fingerprint(taxonomy.template.stage(stage)) for stage in STAGES
+            stage: programs.fingerprint(template) for stage, template in taxonomy.template.stages
         }
         self._program_json = {s: canonical_json(p) for s, p in self._programs.items()}
         self._program_ids = {stage: digest(p) for stage, p in self._programs.items()}
@@ -209,6 +208,24 @@ class Graph:
         }
         place = (subject.name, sample.place)
         return self.node("question", d, provided, sample.key_sample, context, place)
+
+    # -- judge (the quality gate asks) ------------------------------------------
+    def judge_node(self, answer: Node, row: dict[str, Any]) -> Node:
+        """The judge's call on a finished pair: its question, answer and topic."""
+        d = answer.discipline
+        subject: Subject = answer.context["subject"]
+        sample: QuestionSample = answer.context["sample"]
+        provided = {
+            "question": row["messages"][0]["content"],
+            "answer": row["messages"][-1]["content"],
+            "discipline": d.name,
+            "subject": subject.name,
+            "level": subject.level,
+            "key_concepts": list(sample.key_concepts),
+            "language": d.settings.language,
+        }
+        context = {**answer.context, "row_id": row["id"], "answer_key": answer.key}
+        return self.node("judge", d, provided, 0, context, (subject.name, sample.place))
 
     # -- answers --------------------------------------------------------------
     def answer_node(self, question: Node, output: dict[str, Any]) -> Node:

@@ -13,6 +13,8 @@ from typing import Any
 # GLAN's stages in the order their nodes depend on each other; a template spec
 # defines exactly these. What happens between them is the recipe's (glanc.recipe).
 STAGES: tuple[str, ...] = ("subjects", "syllabus", "question", "answer")
+# stages a template may add: the quality layer's judge scores each finished pair
+OPTIONAL_STAGES: tuple[str, ...] = ("judge",)
 
 # The values glanc can fill in for each stage's input fields.
 PROVIDED_INPUTS: dict[str, dict[str, str]] = {
@@ -50,6 +52,15 @@ PROVIDED_INPUTS: dict[str, dict[str, str]] = {
         "level": "string",
         "language": "string",
     },
+    "judge": {
+        "question": "string",
+        "answer": "string",
+        "discipline": "string",
+        "subject": "string",
+        "level": "string",
+        "key_concepts": "array",
+        "language": "string",
+    },
 }
 
 # Output fields the graph reads: field -> required shape, as
@@ -59,6 +70,7 @@ REQUIRED_OUTPUTS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     "syllabus": {"sessions": ("array", {"name": "string", "key_concepts": "array"})},
     "question": {"question": ("string", {})},
     "answer": {"answer": ("string", {})},
+    "judge": {"score": ("integer", {}), "reason": ("string", {})},
 }
 
 

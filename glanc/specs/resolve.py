@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import GlancError, Problem, SpecError
 from ..keys import digest, normalise_name
 from . import models, resources
-from .contract import STAGES
+from .contract import OPTIONAL_STAGES, STAGES
 from .load import Document, JsonPath, load_yaml
 from .schema import schema_problems, template_problems
 from .types import (
@@ -95,7 +95,9 @@ def load_template(ref: str, base_dir: Path) -> Template:
     if problems:
         raise SpecError(problems)
     stages = []
-    for stage in STAGES:
+    for stage in (*STAGES, *OPTIONAL_STAGES):
+        if stage not in doc.data["stages"]:
+            continue
         body = doc.data["stages"][stage]
         stages.append(
             (
@@ -204,6 +206,24 @@ class _Resolver:
         line, _ = self.doc.where(where)
         self.disciplines.append(Discipline(path, settings, pinned, line))
 
+    def check_judge(self, where: JsonPath) -> None:
+        """quality.judge needs the template's judge stage, and a model for its role."""
+        if not self.template.has("judge"):
+            self.problems.append(
+                self.doc.problem(where, "the template has no judge stage: add one, or remove judge")
+            )
+            return
+        role = self.template.stage("judge").role
+        for d in self.disciplines:
+            if d.settings.model_for_stage("judge", role) is None:
+                self.problems.append(
+                    self.doc.problem(
+                        where,
+                        f"the judge needs a model: set settings.models.{role} (role {role!r})",
+                    )
+                )
+                return
+
     def report_missing_roles(self) -> None:
         for role, wheres in self.missing_roles.items():
             more = f" (and {len(wheres) - 1} more disciplines)" if len(wheres) > 1 else ""
@@ -248,6 +268,8 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
             )
         )
     quality = _quality(doc, data.get("quality") or {}, resolver.problems)
+    if quality.enabled and quality.judge is not None:
+        resolver.check_judge(("quality", "judge"))
     if resolver.problems:
         raise SpecError(sorted(resolver.problems, key=lambda p: (p.line, p.col)))
     return Taxonomy(
@@ -299,6 +321,7 @@ def _quality(doc: Document, raw: dict[str, Any], problems: list[Problem]) -> Qua
             continue
         benchmarks.append(Benchmark(path, item.get("field"), int(item.get("ngram", 13))))
     return QualitySpec(
+        judge=None if "judge" not in raw else int(raw["judge"]["threshold"]),
         enabled=bool(raw.get("enabled", True)),
         redraws=int(raw.get("redraws", 3)),
         checks=tuple(checks),

@@ -121,6 +121,9 @@ class Template:
     def stage(self, name: str) -> StageTemplate:
         return dict(self.stages)[name]
 
+    def has(self, name: str) -> bool:
+        return name in dict(self.stages)
+
 
 CHECKS = (
     "length",
@@ -153,6 +156,7 @@ class QualitySpec:
     checks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = tuple((c, ()) for c in CHECKS)
     dedup: float | None = 0.8  # Jaccard threshold; None: off
     benchmarks: tuple[Benchmark, ...] = ()
+    judge: int | None = None  # the judge's lowest score a row may have; None: no judge
 
     def params(self, check: str) -> dict[str, Any] | None:
         """A row check's parameters, or None when it is off."""

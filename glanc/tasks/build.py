@@ -52,6 +52,7 @@ class BuildResult:
     skipped: list[Node] = field(default_factory=list)
     usage: Ledger = field(default_factory=Ledger)  # this run's calls, per model and stage
     up_to_date: bool = False  # nothing changed since the last build: no node was walked
+    quality_seconds: float | None = None  # time the quality gate took, when it was on
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,11 @@ class BuildResult:
             "dataset": str(self.dataset),
             "seconds": round(self.seconds, 3),
             "up_to_date": self.up_to_date,
+            **(
+                {"quality_seconds": round(self.quality_seconds, 3)}
+                if self.quality_seconds is not None
+                else {}
+            ),
         }
 
 
@@ -210,4 +216,5 @@ def _finish(
         seconds=time.monotonic() - started,
         skipped=tally.skipped,
         usage=tally.spent,
+        quality_seconds=None if gate is None else gate.seconds,
     )
