@@ -65,7 +65,8 @@ def run(name: str, spec: dict, work: Path, model: str | None) -> dict:
         "dropped": quality.get("dropped", {}),
         "calls": summary.get("lm_calls"),
         "failed_nodes": len(summary.get("failed", [])),
-        "input_tokens_per_row": round(manifest["tokens"]["in"] / rows) if rows else None,
+        # every call this build made (kept or dropped rows), per row drawn
+        "input_tokens_per_row": round(summary["tokens"]["in"] / asked) if asked else None,
         "seconds": round(seconds, 1),
     }
 

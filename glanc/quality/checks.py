@@ -26,7 +26,7 @@ LENGTH = {
     "min_answer_words": 8,
     "max_answer_words": 1000,
 }
-MAX_DUPLICATE_SHARE = 0.15  # Gopher: duplicated 5- to 10-grams' share of characters
+MAX_DUPLICATE_SHARE = 0.15  # Gopher's for 5-grams: duplicated n-grams' share of characters
 TOP_NGRAM_SHARE = ((2, 0.20), (3, 0.18), (4, 0.16))  # Gopher's thresholds
 
 # the machinery of prompts: field names, JSON talk, DSPy's markers
@@ -147,7 +147,7 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
                 share = t.top_ngram_share(tokens, n)
                 if share > most:
                     return f"{what} repeats itself (top {n}-gram covers {share:.0%})"
-            share = max(t.duplicate_ngram_share(tokens, n) for n in range(5, 11))
+            share = t.duplicate_ngram_share(tokens, 5)  # the largest share of any n from 5 up
             if share > limit:
                 return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
             continue
@@ -164,7 +164,7 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
 def off_topic(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     topic = " ".join([row["subject"], row["discipline"], *row["sessions"], *row["key_concepts"]])
     question, answer = _qa(row)
-    if t.content_words(topic) & t.content_words(question + " " + answer):
+    if t.content_words(topic) & (t.content_words(question) | t.content_words(answer)):
         return None
     return "shares no word with its subject, sessions or key concepts"
 
@@ -174,9 +174,10 @@ def language(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     if str(params.get("language", "English")).casefold() != "english":
         return None
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
-        letters = [c for c in text if c.isalpha()]
-        if letters and sum(not c.isascii() for c in letters) / len(letters) > 0.2:
-            return f"{what} is not in English"
+        if not text.isascii():  # most English text is: the letter count only for the rest
+            letters = [c for c in text if c.isalpha()]
+            if letters and sum(not c.isascii() for c in letters) / len(letters) > 0.2:
+                return f"{what} is not in English"
         tokens = t.words(text)
         if len(tokens) >= 12 and sum(w in t.STOPWORDS for w in tokens) / len(tokens) < 0.08:
             return f"{what} does not read as English prose"

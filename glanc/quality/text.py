@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -19,25 +20,28 @@ STOPWORDS = frozenset(
 )
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased words (letters and digits, inner apostrophes and hyphens kept)."""
-    return [w.lower() for w in _WORDS.findall(text)]
+@functools.lru_cache(maxsize=256)
+def words(text: str) -> tuple[str, ...]:
+    """Lower-cased words (letters and digits, inner apostrophes and hyphens kept).
+    Cached: every check of a row reads the same question and answer."""
+    return tuple(_WORDS.findall(text.lower()))
 
 
-def content_words(text: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def content_words(text: str) -> frozenset[str]:
     """Words of four letters or more that are not function words, crudely singular."""
     out = set()
     for w in words(text):
         if len(w) >= 4 and w not in STOPWORDS:
             out.add(w[:-1] if w.endswith("s") and len(w) > 4 else w)
-    return out
+    return frozenset(out)
 
 
-def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+def ngrams(tokens: tuple[str, ...] | list[str], n: int) -> list[tuple[str, ...]]:
+    return list(zip(*(tokens[i:] for i in range(n)), strict=False))
 
 
-def top_ngram_share(tokens: list[str], n: int) -> float:
+def top_ngram_share(tokens: tuple[str, ...], n: int) -> float:
     """Gopher: the share of characters covered by the most frequent n-gram."""
     grams = ngrams(tokens, n)
     if not grams:
@@ -49,8 +53,9 @@ def top_ngram_share(tokens: list[str], n: int) -> float:
     return count * sum(len(t) for t in gram) / total
 
 
-def duplicate_ngram_share(tokens: list[str], n: int) -> float:
-    """Gopher: the share of characters inside n-grams that occur more than once."""
+def duplicate_ngram_share(tokens: tuple[str, ...], n: int) -> float:
+    """Gopher: the share of characters inside n-grams that occur more than once. It
+    never grows with n (a word inside a repeated 10-gram is inside a repeated 5-gram)."""
     grams = ngrams(tokens, n)
     if not grams:
         return 0.0
