@@ -60,7 +60,7 @@ def _example_reply(request: Any) -> str | None:
 
 
 _PREFIX = re.compile(r"^(\s*(?:\d+\s*[.):]|[-*]|[A-Za-z ]{3,20}\d*\s*:)?\s*)(.*)$")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]{3,}")
 _SHORT = frozenset(
     "what which with that this these their there when where does from have into".split()
 )
@@ -102,8 +102,8 @@ def _mimic(example: str, prompt: str, seed: str) -> str:
                 pick = pick.capitalize() if core[0].isupper() else pick
                 token = token.replace(core, pick, 1)
             words.append(token)
-        if i == 0 and words:
-            words.insert(0, f"Stub-{seed[:6]}")
+        if words:  # every line its own tag: list items and subjects never collide
+            words.insert(0, "Stub-" + hashlib.sha256(f"{seed}/{i}".encode()).hexdigest()[:6])
         out.append(prefix + " ".join(words))
     return "\n".join(out)
 

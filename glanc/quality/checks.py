@@ -97,14 +97,15 @@ def echo(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
         if m := _MACHINERY.search(text):
             return f"{what} echoes the prompt's machinery: {m.group(0)!r}"
-        flat = " ".join(t.words(text))
+        tokens = t.words(text)
+        flat = " ".join(tokens)
         for phrase in echoes.phrases:
             if phrase in flat:
                 return f"{what} echoes the prompt: {phrase!r}"
-        tokens = t.words(text)
-        for gram in t.ngrams(tokens, 8):
-            if gram in echoes.example_grams:
-                return f"{what} copies the template's example: {' '.join(gram)!r}"
+        grams = zip(*(tokens[i:] for i in range(8)), strict=False)
+        if not echoes.example_grams.isdisjoint(grams):
+            gram = next(g for g in t.ngrams(tokens, 8) if g in echoes.example_grams)
+            return f"{what} copies the template's example: {' '.join(gram)!r}"
     return None
 
 
@@ -145,11 +146,14 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
         if len(tokens) >= 50:
             for n, most in TOP_NGRAM_SHARE:
                 share = t.top_ngram_share(tokens, n)
+                if share is None:  # no n-gram repeats: no longer one can either
+                    break
                 if share > most:
                     return f"{what} repeats itself (top {n}-gram covers {share:.0%})"
-            share = t.duplicate_ngram_share(tokens, 5)  # the largest share of any n from 5 up
-            if share > limit:
-                return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
+            else:
+                share = t.duplicate_ngram_share(tokens, 5)  # the largest share of any n >= 5
+                if share > limit:
+                    return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
             continue
         grams = Counter(t.ngrams(tokens, 4))
         if grams and (top := grams.most_common(1)[0])[1] > 1:
@@ -162,10 +166,11 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
 
 
 def off_topic(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
-    topic = " ".join([row["subject"], row["discipline"], *row["sessions"], *row["key_concepts"]])
     question, answer = _qa(row)
-    if t.content_words(topic) & (t.content_words(question) | t.content_words(answer)):
-        return None
+    said = t.content_words(question) | t.content_words(answer)
+    for part in (row["subject"], row["discipline"], *row["sessions"], *row["key_concepts"]):
+        if not said.isdisjoint(t.content_words(part)):
+            return None
     return "shares no word with its subject, sessions or key concepts"
 
 

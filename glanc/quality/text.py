@@ -27,7 +27,7 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(_WORDS.findall(text.lower()))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1 << 14)
 def content_words(text: str) -> frozenset[str]:
     """Words of four letters or more that are not function words, crudely singular."""
     out = set()
@@ -41,14 +41,15 @@ def ngrams(tokens: tuple[str, ...] | list[str], n: int) -> list[tuple[str, ...]]
     return list(zip(*(tokens[i:] for i in range(n)), strict=False))
 
 
-def top_ngram_share(tokens: tuple[str, ...], n: int) -> float:
-    """Gopher: the share of characters covered by the most frequent n-gram."""
-    grams = ngrams(tokens, n)
-    if not grams:
-        return 0.0
-    gram, count = Counter(grams).most_common(1)[0]
+def top_ngram_share(tokens: tuple[str, ...], n: int) -> float | None:
+    """Gopher: the share of characters covered by the most frequent n-gram; None
+    when no n-gram occurs twice (then no longer one does either)."""
+    counts = Counter(zip(*(tokens[i:] for i in range(n)), strict=False))
+    if not counts:
+        return None
+    gram, count = counts.most_common(1)[0]
     if count < 2:
-        return 0.0
+        return None
     total = sum(len(t) for t in tokens) or 1
     return count * sum(len(t) for t in gram) / total
 
