@@ -98,6 +98,9 @@ def _svg(draw) -> str:
 
 
 def _bars(ax, labels: list[str], values: list[int], title: str, color: str = "#4c72b0") -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rows come whole
     ax.barh(range(len(values)), values, color=color)
     ax.set_yticks(range(len(values)), [label[:48] for label in labels], fontsize=8)
     ax.invert_yaxis()
