@@ -95,7 +95,9 @@ def length(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
 
 def echo(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
-        if m := _MACHINERY.search(text):
+        # the machinery's marks (field names, JSON, DSPy's markers) all hold one of these
+        marked = "_" in text or "{" in text or "[[" in text or '"' in text
+        if marked and (m := _MACHINERY.search(text)):
             return f"{what} echoes the prompt's machinery: {m.group(0)!r}"
         tokens = t.words(text)
         flat = " ".join(tokens)
@@ -109,8 +111,15 @@ def echo(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     return None
 
 
+_REFUSAL_WORDS = ("sorry", "unable", "cannot", "can't", "possible", "without", "know", "as an ai")
+
+
 def refusal(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
-    if m := _REFUSAL.search(_qa(row)[1]):
+    answer = _qa(row)[1]
+    lowered = answer.lower()
+    if not any(w in lowered for w in _REFUSAL_WORDS):  # every refusal pattern holds one
+        return None
+    if m := _REFUSAL.search(answer):
         return f"answer refuses or gives no answer: {m.group(0)!r}"
     return None
 

@@ -44,10 +44,10 @@ def ngrams(tokens: tuple[str, ...] | list[str], n: int) -> list[tuple[str, ...]]
 def top_ngram_share(tokens: tuple[str, ...], n: int) -> float | None:
     """Gopher: the share of characters covered by the most frequent n-gram; None
     when no n-gram occurs twice (then no longer one does either)."""
-    counts = Counter(zip(*(tokens[i:] for i in range(n)), strict=False))
-    if not counts:
+    grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
+    if len(set(grams)) == len(grams):  # the common case, and cheaper than counting
         return None
-    gram, count = counts.most_common(1)[0]
+    gram, count = Counter(grams).most_common(1)[0]
     if count < 2:
         return None
     total = sum(len(t) for t in tokens) or 1
