@@ -19,7 +19,7 @@ from typing import Any
 
 from ..recipe.graph import Graph
 from ..recipe.node import Node
-from ..specs.types import CHECKS, Taxonomy
+from ..specs.types import CHECKS, Discipline, Taxonomy
 from ..store.spool import RowSpool
 from .checks import CHECKS as CHECK_FUNCTIONS
 from .checks import Echoes
@@ -30,6 +30,18 @@ DEDUP = "near_duplicate"
 CONTAMINATION = "contamination"
 JUDGE = "judge"
 ORDER = (*CHECKS, CONTAMINATION, JUDGE, DEDUP)  # every reason a row can be dropped for
+
+
+@dataclass(frozen=True, slots=True)
+class Redraw:
+    """What drawing a row again needs of its answer node (``Graph.redraw_question``)."""
+
+    discipline: Discipline
+    context: dict[str, Any]
+
+    @classmethod
+    def of(cls, node: Node | Redraw) -> Redraw:
+        return node if isinstance(node, Redraw) else cls(node.discipline, node.context)
 
 
 @dataclass
@@ -61,17 +73,21 @@ class Gate:
         self.quality = taxonomy.quality
         self.graph, self.rows, self.dropped = graph, rows, dropped
         self.echoes = Echoes.of(taxonomy.template)
+        # (name, check, parameters) of the checks that are on, in the order a row meets them
+        self._checks = [
+            (name, CHECK_FUNCTIONS[name], params)
+            for name in CHECKS
+            if (params := self.quality.params(name)) is not None
+        ]
         start = time.perf_counter()
         self.index = Index(self.quality.benchmarks) if self.quality.benchmarks else None
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
-        self._waiting: dict[str, tuple[str, Node]] = {}  # row id -> (question, node)
+        self._waiting: dict[str, tuple[str, Redraw]] = {}  # row id -> (question, its redraw)
         self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
         self.report = Report()
         self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
-        self.report.quota = {
-            d.name: d.settings.questions_per_subject for d in taxonomy.disciplines
-        }
+        self.report.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
 
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
         """A finished row: kept for now, or dropped; returns the node that redraws it."""
@@ -111,7 +127,8 @@ class Gate:
         start = time.perf_counter()
         self.rows.add(row)  # what a build does without the gate too: not the gate's time
         self.seconds -= time.perf_counter() - start
-        self._waiting[row["id"]] = (row["messages"][0]["content"] or "", node)
+        # only what a redraw needs: the node's inputs and keys would hold a build's worth
+        self._waiting[row["id"]] = (row["messages"][0]["content"] or "", Redraw.of(node))
         return []
 
     def end_round(self) -> list[Node]:
@@ -140,13 +157,11 @@ class Gate:
         return redraws
 
     def _row_checks(self, node: Node, row: dict[str, Any]) -> tuple | None:
-        for name in CHECKS:
-            params = self.quality.params(name)
-            if params is None:
-                continue
-            if name == "language":
-                params.setdefault("language", node.discipline.settings.language)
-            reason = CHECK_FUNCTIONS[name](row, params, self.echoes)
+        language = node.discipline.settings.language
+        for name, check, params in self._checks:
+            if name == "language" and "language" not in params:
+                params = {**params, "language": language}
+            reason = check(row, params, self.echoes)
             if reason is not None:
                 return name, reason, None
         if self.index is not None:
@@ -157,7 +172,7 @@ class Gate:
         return None
 
     def _drop(
-        self, node: Node, row: dict[str, Any], check: str, reason: str, detail: Any
+        self, node: Node | Redraw, row: dict[str, Any], check: str, reason: str, detail: Any
     ) -> list[Node]:
         draw = node.context["sample"].draw
         record: dict[str, Any] = {"check": check, "reason": reason, "draw": draw}
