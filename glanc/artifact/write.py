@@ -1,9 +1,9 @@
 """Write a build's dataset and manifest, as one artifact.
 
 Rows are sorted by their stable id so that the same build always writes the
-same bytes, and a rebuild's diff shows only what changed. Rows are spooled to
-a temporary DuckDB file as they finish and sorted by DuckDB on the way out, so
-a build never holds its whole dataset in memory.
+same bytes, and a rebuild's diff shows only what changed. They come from the
+row spool (``glanc.store.spool``), sorted by DuckDB on the way out, so a build
+never holds its whole dataset in memory.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typing import Any
 from ..options import CARD, DATASET, DROPPED, LOCK, MANIFEST
 from ..store.spool import RowSpool
 from . import publish
-
-BATCH = 2000
 
 
 def write_dataset(
