@@ -182,3 +182,12 @@ def test_a_judge_without_a_model_for_its_role_is_a_spec_error(glanc, tmp_path):
     path = spec(tmp_path, quality="quality: {judge: {threshold: 3}}\n")
     result = glanc("build", str(path), "-q")
     assert result.exit_code == 2 and "set settings.models.judge" in result.stderr
+
+
+def test_a_benchmark_line_that_is_not_json_is_named_with_its_line(glanc, tmp_path):
+    (tmp_path / "bench.jsonl").write_text('{"question": "fine"}\n{not json\n')
+    path = spec(tmp_path, quality="quality: {decontaminate: [bench.jsonl]}\n")
+    result = glanc("build", str(path), "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "bench.jsonl:2: not a JSON line" in result.stderr
+    assert not (tmp_path / "builds" / "q").exists()  # nothing half-written

@@ -95,8 +95,17 @@ def read_items(bench: Benchmark) -> list[str]:
     path, suffix = bench.path, bench.path.suffix.lower()
     try:
         if suffix in (".jsonl", ".json", ".ndjson"):
+            rows = []
             with path.open(encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.strip()]
+                for number, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as exc:
+                        raise GlancError(
+                            f"{path}:{number}: not a JSON line ({exc.msg}): fix or remove it"
+                        ) from None
         elif suffix == ".csv":
             with path.open(encoding="utf-8", newline="") as f:
                 rows = list(csv.DictReader(f))
