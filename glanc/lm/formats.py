@@ -91,6 +91,14 @@ def _items(reply: str, pattern: re.Pattern, cut: bool) -> list[str]:
     items = [_strip_item(m.group(1)) for line in reply.splitlines() if (m := pattern.match(line))]
     if cut and items:
         items = items[:-1]
+    out = _unique(items)
+    if not out:
+        raise FormatError("the reply has no numbered list")
+    return out
+
+
+def _unique(items: list[str]) -> list[str]:
+    """The items in order, each name once (as ``normalise_name`` compares them)."""
     seen: set[str] = set()
     out = []
     for item in items:
@@ -98,8 +106,6 @@ def _items(reply: str, pattern: re.Pattern, cut: bool) -> list[str]:
         if key and key not in seen:
             seen.add(key)
             out.append(item)
-    if not out:
-        raise FormatError("the reply has no numbered list")
     return out
 
 
@@ -132,11 +138,7 @@ def _outline(reply: str, schema: dict[str, Any], cut: bool) -> list[dict[str, An
     out, seen = [], set()
     for session in sessions:
         key = normalise_name(session["name"])
-        concepts = (
-            _items("\n".join(f"- {c}" for c in session["key_concepts"]), _NUMBERED, False)
-            if any(normalise_name(c) for c in session["key_concepts"])
-            else []
-        )
+        concepts = _unique([_strip_item(c) for c in session["key_concepts"] if c.strip()])
         if key and key not in seen and concepts:
             seen.add(key)
             out.append({**session, "key_concepts": concepts[:cap]})

@@ -23,9 +23,10 @@ def response(request: Any, text: str, finish: str, tokens_in: int | None, tokens
 
 
 class CutShort(Exception):
-    """A structured reply that did not end by itself (``finish_reason`` other than
-    ``stop``: cut by ``max_tokens``, stopped by a content filter). Its text is no
-    whole answer: DSPy's JSON parser would repair it into a shorter, valid one."""
+    """A reply that did not end by itself (``finish_reason`` other than ``stop``: cut
+    by ``max_tokens``, stopped by a content filter). Its text is no whole answer:
+    DSPy's JSON parser would repair it into a shorter, valid one, and a text reply
+    would read as finished. The caller keeps a list's whole items, nothing else."""
 
     def __init__(
         self, reason: str, text: str, max_tokens: int | None, tokens: tuple[int, int] = (0, 0)

@@ -40,8 +40,8 @@ class Redraw:
     context: dict[str, Any]
 
     @classmethod
-    def of(cls, node: Node | Redraw) -> Redraw:
-        return node if isinstance(node, Redraw) else cls(node.discipline, node.context)
+    def of(cls, node: Node) -> Redraw:
+        return cls(node.discipline, node.context)
 
 
 @dataclass

@@ -163,8 +163,9 @@ class Graph:
     def question_nodes(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
         d: Discipline = syllabus.discipline
         sessions = clean_sessions(output)
+        text = render_syllabus(sessions)  # once per syllabus, not once per question
         return [
-            self._question(syllabus.context["subject"], d, sessions, sample, syllabus.key)
+            self._question(syllabus.context["subject"], d, sessions, text, sample, syllabus.key)
             for sample in sample_questions(self.taxonomy.seed, d, sessions)
         ]
 
@@ -174,19 +175,20 @@ class Graph:
         sample: QuestionSample = question.context["sample"]
         sessions = question.context["syllabus_sessions"]
         usable = [s for s in sessions if s["key_concepts"]]
+        d = question.discipline
         again = draw_question(
-            self.taxonomy.seed, question.discipline, usable, sample.index, sample.draw + 1
+            self.taxonomy.seed, d, usable, digest(usable), sample.index, sample.draw + 1
         )
-        subject = question.context["subject"]
-        return self._question(
-            subject, question.discipline, sessions, again, question.context["syllabus_key"]
-        )
+        text = render_syllabus(sessions)
+        syllabus_key = question.context["syllabus_key"]
+        return self._question(question.context["subject"], d, sessions, text, again, syllabus_key)
 
     def _question(
         self,
         subject: Subject,
         d: Discipline,
         sessions: list[dict[str, Any]],
+        syllabus_text: str,
         sample: QuestionSample,
         syllabus_key: str,
     ) -> Node:
@@ -194,7 +196,7 @@ class Graph:
             "discipline": d.name,
             "subject": subject.name,
             "level": subject.level,
-            "syllabus": render_syllabus(sessions),
+            "syllabus": syllabus_text,
             "sessions": list(sample.sessions),
             "key_concepts": list(sample.key_concepts),
             "difficulty": sample.difficulty,

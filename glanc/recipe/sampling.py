@@ -86,16 +86,22 @@ def sample_questions(
     n = d.settings.questions_per_subject
     if not usable or n == 0:
         return []
-    return [draw_question(seed, d, usable, i) for i in range(n)]
+    syllabus_digest = digest(usable)  # once per syllabus: every draw is seeded by it
+    return [draw_question(seed, d, usable, syllabus_digest, i) for i in range(n)]
 
 
 def draw_question(
-    seed: int, d: Discipline, usable: list[dict[str, Any]], i: int, draw: int = 0
+    seed: int,
+    d: Discipline,
+    usable: list[dict[str, Any]],
+    syllabus_digest: str,
+    i: int,
+    draw: int = 0,
 ) -> QuestionSample:
-    """Question ``i``'s draw (``draw`` > 0: its redraws, each independent of the rest)."""
+    """Question ``i``'s draw (``draw`` > 0: its redraws, each independent of the rest);
+    ``syllabus_digest`` is ``digest(usable)``."""
     n = d.settings.questions_per_subject
     n_challenging = round(n * d.settings.challenging_ratio) if len(usable) >= 2 else 0
-    syllabus_digest = digest(usable)
     rng = random.Random(f"{seed}:{syllabus_digest}:{i}" + (f":{draw}" if draw else ""))
     if i < n - n_challenging:
         s = rng.choice(usable)
