@@ -191,3 +191,32 @@ def test_a_benchmark_line_that_is_not_json_is_named_with_its_line(glanc, tmp_pat
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "bench.jsonl:2: not a JSON line" in result.stderr
     assert not (tmp_path / "builds" / "q").exists()  # nothing half-written
+
+
+def test_plan_counts_the_judge_and_estimates_redraws(glanc, tmp_path):
+    text = SPEC.format(model="stub", quality="quality: {judge: {threshold: 3}, redraws: 6}\n")
+    path = tmp_path / "q.yaml"
+    path.write_text(text.replace("answerer: stub}", "answerer: stub, judge: stub}"))
+    first = json.loads(glanc("plan", str(path), "--json").stdout)
+    judge = first["stages"]["judge"]
+    assert judge["estimated"] == first["stages"]["answer"]["estimated"] == 12
+    assert first["redraws"] == {"bound": 6, "calls_per_redraw": 3, "last_rate": None,
+                                "expected_calls": None}  # no build yet to estimate from
+    built = glanc("build", str(path), "-q", "--json")
+    manifest = json.loads((tmp_path / "builds" / "q" / "manifest.json").read_text())
+    assert built.exit_code == 0 and manifest["quality"]["redraws"] > 0
+    again = json.loads(glanc("plan", str(path), "--json").stdout)
+    # the first draws' judge calls are in the store (the plan walks first draws; the
+    # redraws' calls are the build's, found in the store as it follows them)
+    assert again["stages"]["judge"]["cached"] == 12 < manifest["counts"]["nodes"]["judge"]
+    assert again["lm_calls"] == 0 and again["redraws"]["expected_calls"] == 0
+    # one more subject's questions: its judge calls, and its redraws at the last rate
+    path.write_text(path.read_text().replace("questions_per_subject: 3", "questions_per_subject: 4"))
+    more = json.loads(glanc("plan", str(path), "--json").stdout)
+    questions = more["stages"]["question"]["run"]
+    assert questions >= 4 and more["stages"]["answer"]["estimated"] == questions
+    assert more["stages"]["judge"]["estimated"] == questions
+    rate = manifest["quality"]["redraws"] / manifest["quality"]["first_draw"]["rows"]
+    assert more["redraws"]["expected_calls"] == round(rate * questions * 3)
+    text_plan = glanc("plan", str(path)).stdout
+    assert "quality redraws: not counted above" in text_plan and "judge" in text_plan

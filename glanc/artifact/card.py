@@ -145,6 +145,16 @@ def render(
     return "\n".join(lines)
 
 
+def _dropped_sentence(n: int, redraws: int) -> str:
+    if n == 0:
+        return "no generated row was dropped."
+    rows = "row was" if n == 1 else "rows were"
+    return (
+        f"{n:,} generated {rows} dropped (listed with their reasons in `dropped.jsonl`) "
+        f"and {redraws:,} drawn again with a new homework sample and seed."
+    )
+
+
 def _quality(quality: dict[str, Any], rows: int) -> list[str]:
     """The card's quality section: what the gate dropped and why, how many rows
     passed at their first draw, and where a quota is still short."""
@@ -154,9 +164,8 @@ def _quality(quality: dict[str, Any], rows: int) -> list[str]:
     lines = [
         "## Quality",
         "",
-        f"Every row passed glanc's quality checks; {sum(dropped.values()):,} generated rows were "
-        f"dropped (listed with their reasons in `dropped.jsonl`) and {quality['redraws']:,} "
-        "drawn again with a new homework sample and seed. "
+        "Every row passed glanc's quality checks; "
+        f"{_dropped_sentence(sum(dropped.values()), quality['redraws'])} "
         f"{first['passed']:,} of {first['rows']:,} rows{share} passed every check at their "
         "first draw.",
         "",

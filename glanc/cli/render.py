@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..plan.planner import Plan
+from ..plan.planner import Plan, Redraws
 from ..tasks.build import BuildResult
 
 
@@ -10,6 +10,16 @@ def _n(value: int, estimated: bool = False) -> str:
     if not value:
         return "-"
     return f"~{value:,}" if estimated else f"{value:,}"
+
+
+def _redraws(r: Redraws) -> str:
+    per = f"{r.calls_per_redraw} calls each, up to {r.bound} per row"
+    if r.expected_calls is None:
+        return f"quality redraws: not counted above ({per}; no earlier build to estimate from)"
+    return (
+        f"quality redraws: not counted above; ~{r.expected_calls:,} more calls at the last "
+        f"build's rate ({r.rate:.0%} of first draws redrawn; {per})"
+    )
 
 
 def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
@@ -48,6 +58,8 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
             lines.append(f"cost: ~${data['cost']:,.2f}")
         elif tokens["in"] is not None:
             lines.append("cost: unknown (give the models a price to see it)")
+    if plan.redraws is not None and plan.redraws.rows_to_run:
+        lines.append(_redraws(plan.redraws))
     if plan.nodes:
         lines.append("")
         lines.append("will run:")

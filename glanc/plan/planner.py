@@ -20,6 +20,7 @@ from ..recipe import glan
 from ..recipe.expand import Expander
 from ..recipe.graph import Graph
 from ..recipe.node import Node
+from ..recipe.row import row
 from ..specs.contract import STAGES
 from ..specs.types import Discipline, Taxonomy
 from ..store import StageAverages, Store
@@ -70,12 +71,40 @@ class PlannedNode:
 
 
 @dataclass(frozen=True)
+class Redraws:
+    """What the quality gate may add: a row a check drops is drawn again (a question
+    and an answer call, and a judge call when the judge is on), up to ``bound``
+    times. How many rows will be dropped is not known before their calls return;
+    ``rate``, the share of first draws the last build redrew, gives an estimate."""
+
+    bound: int
+    calls_per_redraw: int
+    rate: float | None = None
+    rows_to_run: int = 0
+
+    @property
+    def expected_calls(self) -> int | None:
+        if self.rate is None:
+            return None
+        return round(self.rate * self.rows_to_run * self.calls_per_redraw)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bound": self.bound,
+            "calls_per_redraw": self.calls_per_redraw,
+            "last_rate": None if self.rate is None else round(self.rate, 4),
+            "expected_calls": self.expected_calls,
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     taxonomy: str
     stages: tuple[tuple[str, StagePlan], ...]
     nodes: tuple[PlannedNode, ...]
     tokens_known: bool
     priced: bool
+    redraws: Redraws | None = None
 
     def stage(self, name: str) -> StagePlan:
         return dict(self.stages)[name]
@@ -107,6 +136,7 @@ class Plan:
                 "out": None if tout is None else round(tout),
             },
             "cost": None if cost is None else round(cost, 4),
+            "redraws": None if self.redraws is None else self.redraws.as_json(),
         }
 
 
@@ -143,7 +173,10 @@ class _Walk:
         self.decider = Decider(selection, force)
         self.selection = selection
         self.force = force
-        self.tally = {s: _Tally() for s in STAGES}
+        quality = taxonomy.quality
+        self.judging = quality.enabled and quality.judge is not None
+        self.stages = (*STAGES, glan.JUDGE.name) if self.judging else STAGES
+        self.tally = {s: _Tally() for s in self.stages}
         self.nodes: list[PlannedNode] = []
         self.reached: set[str] = set()
         self.averages = store.averages()
@@ -178,6 +211,10 @@ class _Walk:
             if decision.action == CACHED:
                 tally.cached += 1
                 out += self.expander.children(node, rec.output)
+                if self.judging and node.stage == glan.ROW_STAGE:
+                    # the judge's call on this row (the gate asks it only of rows that
+                    # pass the row checks: this counts at most)
+                    out.append(self.graph.judge_node(node, row(self.graph, node, rec.output)))
                 action = CACHED
             elif decision.action == SKIPPED:
                 tally.skipped += 1
@@ -208,7 +245,8 @@ class _Walk:
         """Count the nodes a running node will create, stage by stage, until a
         stage the selection leaves out (nothing below it can run then)."""
         inherited = "new" if reason == "new" else "upstream_changed"
-        for child in glan.below(stage):
+        judge = (glan.JUDGE,) if self.judging else ()
+        for child in (*glan.below(stage), *judge):
             count *= child.fanout(d.settings)
             why = "forced" if self.force else inherited
             state = "new" if inherited == "new" else "modified"
@@ -259,14 +297,17 @@ def plan(
     selection: Selection | None = None,
     force: bool = False,
     on_decision: Callable[[Node, Decision], None] | None = None,
+    redraw_rate: float | None = None,
 ) -> Plan:
     """What ``build`` with the same arguments would do, without doing any of it.
-    ``on_decision`` sees each known node with its decision, as the build would."""
+    ``on_decision`` sees each known node with its decision, as the build would;
+    ``redraw_rate`` (the last build's share of first draws redrawn) estimates the
+    quality gate's redraws."""
     walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision)
     walk.run()
     stages = []
     tokens_known = priced = True
-    for stage in STAGES:
+    for stage in walk.stages:
         t = walk.tally[stage]
         todo = t.run + t.estimated
         tokens_known &= not (todo and t.unknown_tokens)
@@ -286,7 +327,17 @@ def plan(
                 ),
             )
         )
-    return Plan(taxonomy.name, tuple(stages), tuple(walk.nodes), tokens_known, priced)
+    redraws = None
+    quality = taxonomy.quality
+    if quality.enabled and quality.redraws:
+        answers = walk.tally[glan.ROW_STAGE]
+        redraws = Redraws(
+            bound=quality.redraws,
+            calls_per_redraw=3 if walk.judging else 2,
+            rate=redraw_rate,
+            rows_to_run=answers.run + answers.estimated,
+        )
+    return Plan(taxonomy.name, tuple(stages), tuple(walk.nodes), tokens_known, priced, redraws)
 
 
 def reachable(taxonomy: Taxonomy, store: Store, *, model: str | None = None) -> set[str]:

@@ -8,6 +8,7 @@ build, at any concurrency and in any completion order.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..lm.formats import PLACEHOLDER
 from ..specs.types import Template
+from . import languages
 from . import text as t
 
 Row = dict[str, Any]
@@ -41,6 +43,10 @@ _REFUSAL = re.compile(
     r"|i do(?: not|n't) (?:know|have (?:enough )?information))\b",
     re.IGNORECASE,
 )
+# "the difference between a neuron and a neuron": a small model's degenerate question
+_SELF_COMPARED = re.compile(
+    r"\bbetween (?:an? |the )?(\w[\w -]{1,40}?) and (?:an? |the )?\1\b", re.IGNORECASE
+)
 _ENDS = tuple(".!?)]\"'`*$%0123456789") + ("\u201d", "\u2019")
 IMPERATIVES = frozenset(
     """analyse analyze apply assess calculate classify compare compute consider construct contrast
@@ -57,6 +63,22 @@ class Echoes:
 
     phrases: tuple[str, ...]
     example_grams: frozenset[tuple[str, ...]]
+    n: int = 8
+
+    @functools.cached_property
+    def example_words(self) -> frozenset[str]:
+        return frozenset(w for gram in self.example_grams for w in gram)
+
+    def copied(self, tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The first n-gram of ``tokens`` that an example's reply holds. Only runs of
+        n words or more that all occur in the examples can hold one: most texts
+        have none, and are passed after one look at each word."""
+        words, n, run = self.example_words, self.n, 0
+        for i, w in enumerate(tokens):
+            run = run + 1 if w in words else 0
+            if run >= n and tokens[i - n + 1 : i + 1] in self.example_grams:
+                return tokens[i - n + 1 : i + 1]
+        return None
 
     @classmethod
     def of(cls, template: Template, n: int = 8) -> Echoes:
@@ -68,7 +90,7 @@ class Echoes:
                     phrases.append(piece)
             if stage.example is not None:
                 grams.update(t.ngrams(t.words(stage.example[1]), n))
-        return cls(tuple(phrases), frozenset(grams))
+        return cls(tuple(phrases), frozenset(grams), n)
 
 
 def _qa(row: Row) -> tuple[str, str]:
@@ -104,9 +126,7 @@ def echo(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
         for phrase in echoes.phrases:
             if phrase in flat:
                 return f"{what} echoes the prompt: {phrase!r}"
-        grams = zip(*(tokens[i:] for i in range(8)), strict=False)
-        if not echoes.example_grams.isdisjoint(grams):
-            gram = next(g for g in t.ngrams(tokens, 8) if g in echoes.example_grams)
+        if gram := echoes.copied(tokens):
             return f"{what} copies the template's example: {' '.join(gram)!r}"
     return None
 
@@ -137,36 +157,49 @@ def truncation(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     return None
 
 
+# a question may lose its mark and stay a question: "How do cells divide."
+_ASKS = frozenset("how what why which who whom whose when where".split())
+
+
 def question_form(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
+    """A question (a question mark, or an interrogative word among the first three:
+    "In what way...") or an instruction (an imperative verb first)."""
     question = _qa(row)[0]
     tokens = t.words(question)
     if "?" in question or (tokens and tokens[0] in IMPERATIVES):
+        return None
+    if not _ASKS.isdisjoint(tokens[:3]):
         return None
     return "the user turn is neither a question nor an instruction"
 
 
 def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
-    """Gopher's repetition shares on texts of 50 words or more (its document
-    minimum); a shorter text repeats itself when a 4-word sequence comes twice, or
-    one content word three times in under 30 words (four times in a longer one)."""
+    """Gopher's repetition shares. Its top 2-, 3- and 4-gram shares hold on texts of
+    50 words or more (its document minimum): in a shorter one a single repeated
+    phrase ("how does a ... how does a") already passes them. Its duplicated 5-gram
+    share holds at any length, and a short text also repeats itself when one
+    content word comes three times in under 30 words (four in a longer one)."""
     limit = float(params.get("max_duplicate_share", MAX_DUPLICATE_SHARE))
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
         tokens = t.words(text)
+        grams = t.Grams(tokens)
         if len(tokens) >= 50:
             for n, most in TOP_NGRAM_SHARE:
-                share = t.top_ngram_share(tokens, n)
+                share = grams.top_share(n)
                 if share is None:  # no n-gram repeats: no longer one can either
                     break
                 if share > most:
                     return f"{what} repeats itself (top {n}-gram covers {share:.0%})"
             else:
-                share = t.duplicate_ngram_share(tokens, 5)  # the largest share of any n >= 5
+                share = grams.duplicate_share(5)  # the largest share of any n >= 5
                 if share > limit:
                     return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
             continue
-        grams = Counter(t.ngrams(tokens, 4))
-        if grams and (top := grams.most_common(1)[0])[1] > 1:
-            return f"{what} repeats itself ({' '.join(top[0])!r} twice)"
+        share = grams.duplicate_share(5)
+        if share > limit:
+            return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
+        if " between " in text and (m := _SELF_COMPARED.search(text)):
+            return f"{what} compares a thing with itself ({m.group(1)!r})"
         words = Counter(w for w in tokens if len(w) >= 4 and w not in t.STOPWORDS)
         most = 3 if len(tokens) < 30 else 4
         if words and (top := words.most_common(1)[0])[1] >= most:
@@ -174,27 +207,58 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     return None
 
 
+def topic(row: Row, syllabus: list[dict[str, Any]] = ()) -> frozenset[str]:
+    """What a row is about, as stems: its place in the taxonomy, its subject, and
+    its syllabus's sessions and key concepts (the sampled ones when the syllabus
+    is not at hand)."""
+    path = row.get("taxonomy_path") or [row["discipline"]]
+    parts = [*path, row["subject"], *row["sessions"], *row["key_concepts"]]
+    for session in syllabus:
+        parts += [session.get("name", ""), *session.get("key_concepts", ())]
+    return frozenset().union(*(t.stems(p) for p in parts))
+
+
 def off_topic(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
+    """A row that shares no word (by crude stem) with what it is about. The gate
+    passes the whole syllabus as ``params["topic"]``; a row alone uses its own
+    fields."""
     question, answer = _qa(row)
-    said = t.content_words(question) | t.content_words(answer)
-    for part in (row["subject"], row["discipline"], *row["sessions"], *row["key_concepts"]):
-        if not said.isdisjoint(t.content_words(part)):
-            return None
-    return "shares no word with its subject, sessions or key concepts"
+    about = params.get("topic")
+    if about is None:
+        about = topic(row)
+    if about.isdisjoint(t.stems(question)) and about.isdisjoint(t.stems(answer)):
+        return "shares no word with its subject, syllabus or key concepts"
+    return None
+
+
+ENGLISH_SHARE = 0.2  # English prose: about 40% function words; under a fifth, ask
+MIN_IDENTIFY_WORDS = 5  # shorter texts are too short to tell
+CONFIDENT = 0.9
 
 
 def language(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
-    """English only: other languages pass (glanc has no word lists for them yet)."""
-    if str(params.get("language", "English")).casefold() != "english":
+    """Text in a language other than the spec's, told by py3langid
+    (``glanc.quality.languages``). English shows itself more cheaply: ASCII text
+    with a fifth of its words English function words is not asked about. English
+    text of 12 words or more with under 8% function words does not read as prose
+    (a list of terms, word salad). A language glanc cannot name passes every row."""
+    expected = str(params.get("language", "English"))
+    want = languages.code(expected)
+    if want is None:
         return None
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
-        if not text.isascii():  # most English text is: the letter count only for the rest
-            letters = [c for c in text if c.isalpha()]
-            if letters and sum(not c.isascii() for c in letters) / len(letters) > 0.2:
-                return f"{what} is not in English"
         tokens = t.words(text)
-        if len(tokens) >= 12 and sum(w in t.STOPWORDS for w in tokens) / len(tokens) < 0.08:
-            return f"{what} does not read as English prose"
+        if want == "en" and tokens and text.isascii():
+            share = sum(w in t.STOPWORDS for w in tokens) / len(tokens)
+            if share >= ENGLISH_SHARE:
+                continue
+            if len(tokens) >= 12 and share < 0.08:
+                return f"{what} does not read as English prose"
+        if len(tokens) < MIN_IDENTIFY_WORDS:
+            continue
+        lang, probability = languages.identify(text)
+        if lang != want and probability >= CONFIDENT:
+            return f"{what} is in {languages.name(lang)}, not {expected}"
     return None
 
 

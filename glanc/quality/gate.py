@@ -22,7 +22,7 @@ from ..recipe.node import Node
 from ..specs.types import CHECKS, Discipline, Taxonomy
 from ..store.spool import RowSpool
 from .checks import CHECKS as CHECK_FUNCTIONS
-from .checks import Echoes
+from .checks import Echoes, topic
 from .decont import Index
 from .dedup import NearDuplicates
 
@@ -85,6 +85,7 @@ class Gate:
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._waiting: dict[str, tuple[str, Redraw]] = {}  # row id -> (question, its redraw)
         self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
+        self._last_topic: tuple[str | None, frozenset[str]] = (None, frozenset())
         self.report = Report()
         self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
         self.report.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
@@ -156,11 +157,21 @@ class Gate:
                 self.report.first_draws_kept += 1
         return redraws
 
+    def _topic(self, node: Node, row: dict[str, Any]) -> frozenset[str]:
+        """The stems of a row's syllabus, once per syllabus (its rows come together:
+        the scheduler runs the deepest stage first)."""
+        key = node.context["syllabus_key"]
+        if self._last_topic[0] != key:
+            self._last_topic = (key, topic(row, node.context["syllabus_sessions"]))
+        return self._last_topic[1] | topic(row)
+
     def _row_checks(self, node: Node, row: dict[str, Any]) -> tuple | None:
         language = node.discipline.settings.language
         for name, check, params in self._checks:
             if name == "language" and "language" not in params:
                 params = {**params, "language": language}
+            elif name == "off_topic":
+                params = {**params, "topic": self._topic(node, row)}
             reason = check(row, params, self.echoes)
             if reason is not None:
                 return name, reason, None

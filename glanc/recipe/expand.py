@@ -31,6 +31,7 @@ class Expander:
             "syllabus": self._syllabus_done,
             "question": self._question_done,
             "answer": lambda node, output: [],
+            "judge": lambda node, output: [],  # the gate, not the graph, reads verdicts
         }
 
     def roots(self, disciplines: tuple[Discipline, ...]) -> list[Node]:

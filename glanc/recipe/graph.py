@@ -9,6 +9,7 @@ same nodes with the same keys.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..errors import GlancError
@@ -120,15 +121,21 @@ class Graph:
             nodes.append(self.node("subjects", d, provided, k, {}, (None, k)))
         return nodes
 
+    @functools.cached_property
+    def _node_names(self) -> frozenset[str]:
+        return frozenset(normalise_name(n) for d in self.taxonomy.disciplines for n in d.path)
+
     def merge_subjects(self, d: Discipline, outputs: list[dict[str, Any]]) -> list[Subject]:
         """Subjects of all samples, taken in turn (each sample's first, then each
         one's second, ...) so that ``max_subjects`` keeps every level, de-duplicated
         by normalised name. A subject's level is the one its reply gave when that is
-        one of the spec's levels, else its sample's."""
+        one of the spec's levels, else its sample's. A subject named after another
+        node of the taxonomy ("Physics" under Chemistry) is left out: its syllabus
+        would be that node's, and its rows filed under the wrong discipline."""
         if d.pinned_subjects is not None:
             merged = list(d.pinned_subjects)
         else:
-            merged, seen = [], set()
+            merged, seen = [], set(self._node_names - {normalise_name(n) for n in d.path})
             levels = d.settings.levels
             for k, item in _interleaved(outputs):
                 name = " ".join(str(item.get("name", "")).split())

@@ -7,9 +7,11 @@ fresh clone plans exactly what its first build will do. Writes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
-from ..options import LOCK, BuildOptions, Workspace
+from ..options import LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decision
 from ..plan.planner import Plan
 from ..plan.planner import plan as walk
@@ -37,4 +39,16 @@ def plan(
             selection=options.selection,
             force=options.force,
             on_decision=on_decision,
+            redraw_rate=last_redraw_rate(workspace.build_dir(taxonomy.name) / MANIFEST),
         )
+
+
+def last_redraw_rate(manifest: Path) -> float | None:
+    """The share of first draws the last build redrew (its manifest's quality
+    section); None without one."""
+    try:
+        quality = json.loads(manifest.read_text()).get("quality") or {}
+        first = quality["first_draw"]["rows"]
+        return quality.get("redraws", 0) / first if first else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -13,7 +13,7 @@ from ..recipe.graph import Graph
 from ..specs import models
 from ..specs.types import Taxonomy
 from ..store import Store
-from ..version import __version__
+from ..version import ARTIFACT_REVISION, __version__
 
 Stamp = tuple[str, str]  # (the build directory, resolved; the build's fingerprint)
 
@@ -26,7 +26,15 @@ def stamp(
     where = str(build_dir.resolve())
     identities = sorted(canonical_json(models.identity(i)) for i in graph.models_used())
     fingerprint = digest(
-        [__version__, taxonomy.digest, model or "", identities, use_lock, str(taxonomy.path)]
+        [
+            __version__,
+            ARTIFACT_REVISION,
+            taxonomy.digest,
+            model or "",
+            identities,
+            use_lock,
+            str(taxonomy.path),
+        ]
     )
     return where, fingerprint
 

@@ -354,6 +354,12 @@ snapshots['test_plan_of_the_science_taxonomy json'] = {
     'cost': None,
     'estimated': True,
     'lm_calls': 36,
+    'redraws': {
+        'bound': 6,
+        'calls_per_redraw': 2,
+        'expected_calls': None,
+        'last_rate': None
+    },
     'stages': {
         'answer': {
             'cached': 0,
@@ -427,6 +433,7 @@ answer            -        -        ~12        -  new 12
 
 model calls: ~36 (6 known now, ~30 estimated from the spec's counts; retries not counted)
 tokens: unknown (no finished nodes of these stages in the store yet)
+quality redraws: not counted above (2 calls each, up to 6 per row; no earlier build to estimate from)
 
 will run:
   subjects  new               3d678b74a05f  Natural Sciences/Physics #0

@@ -69,6 +69,11 @@ def test_question_form(echoes):
     statement = "A classic example of a complex problem in physics about gravity."
     assert "neither a question" in verdict("question_form", row(question=statement), echoes)
     assert verdict("question_form", row(question="Explain why a rifle recoils."), echoes) is None
+    # a question that lost its mark is still a question; a statement about one is not
+    unmarked = "How do rifles recoil when a heavy cartridge is fired."
+    assert verdict("question_form", row(question=unmarked), echoes) is None
+    about = "The question requires students to analyze how rifles recoil."
+    assert "neither a question" in verdict("question_form", row(question=about), echoes)
 
 
 def test_repetition(echoes):
@@ -86,17 +91,52 @@ def test_repetition(echoes):
     assert verdict("repetition", row(answer=echoed), echoes, max_duplicate_share=0.3) is None
 
 
+def test_repetition_in_short_texts(echoes):
+    # a repeated 4-word phrase reads fine; a repeated 5-gram does not
+    phrase = "How does a chemical equation work, and how does a chemical process work?"
+    assert verdict("repetition", row(question=phrase), echoes) is None
+    twice = "What is the law of motion, and what is the law of motion of a rifle?"
+    assert "duplicated n-grams" in verdict("repetition", row(question=twice), echoes)
+    itself = "What is the difference between a neuron and a neuron?"
+    assert "compares a thing with itself" in verdict("repetition", row(question=itself), echoes)
+    pair = "What is the difference between a pH scale and a pH meter?"
+    assert verdict("repetition", row(question=pair), echoes) is None
+    thrice = "How does the system of a rifle system move a system?"
+    assert "'system' 3 times" in verdict("repetition", row(question=thrice), echoes)
+
+
 def test_off_topic(echoes):
     chocolate = row(question="What is in a chocolate bar?", answer="Cocoa, sugar and milk fat.")
     assert "shares no word" in verdict("off_topic", chocolate, echoes)
     assert verdict("off_topic", row(question="What is momentum?", answer="Mass times velocity."),
                    echoes) is None
+    # crude stems join a word family: 'neuron' meets 'neurotransmitters'
+    neuron = row(question="How does a neuron fire?", answer="It sends a spike down its axon.",
+                 subject="Cells", sessions=["Signals"], key_concepts=["neurotransmitters"])
+    assert verdict("off_topic", neuron, echoes) is None
+    # the gate passes the whole syllabus: a concept not sampled for this row counts
+    axon = row(question="How does an axon carry a spike?", answer="By ion channels opening.")
+    assert "shares no word" in verdict("off_topic", axon, echoes)
+    syllabus = [{"name": "Nerve cells", "key_concepts": ["axon", "synapse"]}]
+    assert verdict("off_topic", axon, echoes, topic=checks.topic(axon, syllabus)) is None
 
 
 def test_language(echoes):
     french = row(answer="Le fusil recule parce que la balle pousse le fusil vers l'arrière avec "
                         "une force égale et opposée, selon la troisième loi.")
-    assert "English" in verdict("language", french, echoes)
-    assert verdict("language", french, echoes, language="French") is None  # English only
+    assert "in French, not English" in verdict("language", french, echoes)
+    en_francais = {**french, "messages": [
+        {"role": "user", "content": "Pourquoi le fusil recule-t-il quand on tire une balle?"},
+        french["messages"][1]]}
+    assert verdict("language", en_francais, echoes, language="French") is None
+    assert verdict("language", en_francais, echoes, language="fr") is None  # a code will do
+    assert "question is in English, not French" in verdict("language", french, echoes,
+                                                           language="French")
+    assert "in English, not German" in verdict("language", row(), echoes, language="German")
     cyrillic = row(question="Почему винтовка отдаёт при выстреле?")
-    assert "not in English" in verdict("language", cyrillic, echoes)
+    assert "in Russian, not English" in verdict("language", cyrillic, echoes)
+    terms = row(answer="rifle recoil momentum bullet mass velocity force gun barrel powder "
+                       "cartridge stock trigger")
+    assert "does not read as English prose" in verdict("language", terms, echoes)
+    # a language glanc cannot name passes (the card says the check knows ~90)
+    assert verdict("language", french, echoes, language="Klingon") is None
