@@ -21,21 +21,40 @@ from .flags import (
 )
 
 
+def _price(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give USD per million tokens in and out, e.g. 0.15,0.60",
+            param_hint="--price",
+        ) from None
+    return a, b
+
+
 @click.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--strict", is_flag=True, help="Also fail while any taxonomy node is pending review (for CI)."
+)
 @user_errors
-def validate(specs: tuple[Path, ...]) -> None:
+def validate(specs: tuple[Path, ...], strict: bool) -> None:
     """Check taxonomy and template specs; report every problem as file:line:col.
 
-    Exits 0 when all specs are valid, 2 otherwise.
+    Exits 0 when all specs are valid, 2 otherwise. With --strict, a node with
+    `review: pending` is a problem too: CI fails until every suggestion is
+    reviewed (set `keep` or `drop`, or delete the key to keep it).
 
     \b
     Example:
         glanc validate taxonomies/science.yaml taxonomies/glan.yaml
+        glanc validate --strict taxonomies/science.yaml
     """
     from ..specs.validate import validate_paths
 
-    problems = validate_paths(list(specs))
+    problems = validate_paths(list(specs), strict=strict)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -97,7 +116,8 @@ def build(
     Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
     failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
     130 when interrupted (finished nodes are kept; rerun to resume). With
-    --select, nodes left out are used when cached and skipped otherwise.
+    --select, nodes left out are used when cached and skipped otherwise. Taxonomy
+    nodes with `review: pending` or `drop` are left out with their subtrees.
 
     Writes OUT/<name>/: dataset.jsonl, lock.jsonl (every node used, so a fresh
     clone rebuilds without a model call), manifest.json and README.md (the
@@ -123,6 +143,9 @@ def build(
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
     if not quiet:
         click.echo("\n".join(build_summary(result)), err=True)
+        if taxonomy.reviewed:
+            left = ", ".join(f"{'/'.join(r.path)} ({r.state})" for r in taxonomy.reviewed)
+            click.echo(f"left out, under review: {left}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     sys.exit(0 if result.ok else 1)
@@ -138,6 +161,12 @@ def build(
 @click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
+@click.option(
+    "--price",
+    metavar="IN,OUT",
+    help="USD per million tokens in and out, for models the spec gives no price "
+    "(e.g. 0.15,0.60): prices the plan and what keeping pending nodes would add.",
+)
 @user_errors
 def plan(
     spec: Path,
@@ -151,6 +180,7 @@ def plan(
     wait: bool,
     as_json: bool,
     show_all: bool,
+    price: str | None,
 ) -> None:
     """Show what a build would do, and why, without calling a model or writing the store.
 
@@ -158,7 +188,8 @@ def plan(
     program_changed, model_changed, decoding_changed, upstream_changed,
     failed_before, forced), nodes estimated from the spec's counts below nodes
     that will run, and nodes skipped by the selection; then model calls,
-    tokens (store averages) and cost (when models have a price).
+    tokens (store averages) and cost (when models have a price). Nodes pending
+    review are left out; the plan says what keeping them would add.
 
     \b
     Example:
@@ -174,7 +205,7 @@ def plan(
     publish.recover(out)
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock)
-    result = make_plan(taxonomy, workspace, options)
+    result = make_plan(taxonomy, workspace, options, price=_price(price))
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..version import __version__
-from . import compile_commands, review_commands
+from . import compile_commands, review_commands, suggest_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,5 +34,6 @@ for command in (
     review_commands.diff,
     review_commands.export,
     review_commands.report,
+    suggest_commands.suggest,
 ):
     main.add_command(command)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..plan.planner import Plan, Redraws
+from ..plan.planner import PendingReview, Plan, Redraws
 from ..tasks.build import BuildResult
 
 
@@ -20,6 +20,24 @@ def _redraws(r: Redraws) -> str:
         f"quality redraws: not counted above; ~{r.expected_calls:,} more calls at the last "
         f"build's rate ({r.rate:.0%} of first draws redrawn; {per})"
     )
+
+
+def _pending(p: PendingReview) -> list[str]:
+    nodes = f"{len(p.paths)} node{'s' if len(p.paths) != 1 else ''}"
+    holds = f"{p.disciplines} discipline{'s' if p.disciplines != 1 else ''}"
+    head = f"pending review: {nodes} left out ({holds}): {', '.join(p.paths)}"
+    if p.problem is not None:
+        return ["", head, f"  keeping them would not validate: {p.problem}"]
+    if p.cost is not None:
+        price = f", ~${p.cost:,.2f}"
+    elif p.tokens_in is not None:
+        price = ", cost unknown (give the models a price, or --price IN,OUT)"
+    else:
+        price = ", tokens and cost unknown (no finished nodes of these stages in the store)"
+    tokens = (
+        "" if p.tokens_in is None else f", ~{p.tokens_in:,.0f} tokens in / ~{p.tokens_out:,.0f} out"
+    )
+    return ["", head, f"  keeping them would add ~{p.calls:,} model calls{tokens}{price}"]
 
 
 def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
@@ -60,6 +78,8 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
             lines.append("cost: unknown (give the models a price to see it)")
     if plan.redraws is not None and plan.redraws.rows_to_run:
         lines.append(_redraws(plan.redraws))
+    if plan.pending is not None:
+        lines += _pending(plan.pending)
     if plan.nodes:
         lines.append("")
         lines.append("will run:")

@@ -132,26 +132,7 @@ class Scheduler:
     # -- running ----------------------------------------------------------------
     def record(self, node: Node, outcome: Outcome) -> Record:
         self.emit(Called(node, outcome))
-        record = Record(
-            key=node.key,
-            stage=node.stage,
-            inputs=node.inputs,
-            inputs_json=node.inputs_json or None,
-            output=outcome.output,
-            raw=outcome.raw,
-            model=node.model.label,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            latency_ms=outcome.latency_ms,
-            status="ok" if outcome.output is not None else "failed",
-            error=outcome.error,
-            attempts=outcome.attempts,
-            slot=node.slot,
-            program=node.program_id,
-            model_key=node.model_id,
-            decoding_key=node.decoding_id,
-            rollout=node.rollout,
-        )
+        record = record_of(node, outcome)
         self.store.put(record, keep_old=node.key in self.replacing)
         return record
 
@@ -221,3 +202,27 @@ class Scheduler:
                 self.done(node, record, cached=False)
                 for follower in self.followers.pop(node.key, ()):
                     self.done(follower, record, cached=True)
+
+
+def record_of(node: Node, outcome: Outcome) -> Record:
+    """The store's record of a node's call."""
+    return Record(
+        key=node.key,
+        stage=node.stage,
+        inputs=node.inputs,
+        inputs_json=node.inputs_json or None,
+        output=outcome.output,
+        raw=outcome.raw,
+        model=node.model.label,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        latency_ms=outcome.latency_ms,
+        status="ok" if outcome.output is not None else "failed",
+        error=outcome.error,
+        attempts=outcome.attempts,
+        slot=node.slot,
+        program=node.program_id,
+        model_key=node.model_id,
+        decoding_key=node.decoding_id,
+        rollout=node.rollout,
+    )

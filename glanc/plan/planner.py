@@ -98,6 +98,41 @@ class Redraws:
 
 
 @dataclass(frozen=True)
+class PendingReview:
+    """What keeping the nodes under review would add to this plan."""
+
+    paths: tuple[str, ...]
+    disciplines: int
+    calls: int = 0
+    tokens_in: float | None = None
+    tokens_out: float | None = None
+    cost: float | None = None
+    problem: str | None = None  # why keeping them would not validate
+
+    @classmethod
+    def between(cls, now: Plan, kept: Plan, paths: tuple[str, ...], disciplines: int):
+        def more(attr: str) -> float | None:
+            a, b = now._total(attr), kept._total(attr)
+            return None if a is None or b is None else b - a
+
+        return cls(paths, disciplines, kept.lm_calls - now.lm_calls,
+                   more("tokens_in"), more("tokens_out"), more("cost"))  # fmt: skip
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "nodes": list(self.paths),
+            "disciplines": self.disciplines,
+            "lm_calls": self.calls,
+            "tokens": {
+                "in": None if self.tokens_in is None else round(self.tokens_in),
+                "out": None if self.tokens_out is None else round(self.tokens_out),
+            },
+            "cost": None if self.cost is None else round(self.cost, 4),
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     taxonomy: str
     stages: tuple[tuple[str, StagePlan], ...]
@@ -105,6 +140,7 @@ class Plan:
     tokens_known: bool
     priced: bool
     redraws: Redraws | None = None
+    pending: PendingReview | None = None
 
     def stage(self, name: str) -> StagePlan:
         return dict(self.stages)[name]
@@ -137,6 +173,7 @@ class Plan:
             },
             "cost": None if cost is None else round(cost, 4),
             "redraws": None if self.redraws is None else self.redraws.as_json(),
+            "pending_review": None if self.pending is None else self.pending.as_json(),
         }
 
 
@@ -165,8 +202,10 @@ class _Walk:
         selection: Selection,
         force: bool,
         on_decision: Callable[[Node, Decision], None] | None = None,
+        price: tuple[float, float] | None = None,
     ):
         self.taxonomy = taxonomy
+        self.price = price
         self.store = store
         self.graph = Graph(taxonomy, model)
         self.expander = Expander(self.graph)
@@ -269,7 +308,7 @@ class _Walk:
         tin, tout = avg.tokens_in * count, avg.tokens_out * count
         tally.tokens_in += tin
         tally.tokens_out += tout
-        price = price_of(info)
+        price = price_of(info) or self.price
         if price is None:
             tally.unpriced = True
         else:
@@ -298,12 +337,14 @@ def plan(
     force: bool = False,
     on_decision: Callable[[Node, Decision], None] | None = None,
     redraw_rate: float | None = None,
+    price: tuple[float, float] | None = None,
 ) -> Plan:
     """What ``build`` with the same arguments would do, without doing any of it.
     ``on_decision`` sees each known node with its decision, as the build would;
     ``redraw_rate`` (the last build's share of first draws redrawn) estimates the
-    quality gate's redraws."""
-    walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision)
+    quality gate's redraws; ``price`` (USD per million tokens in and out) prices the
+    models the spec gives none."""
+    walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision, price)
     walk.run()
     stages = []
     tokens_known = priced = True

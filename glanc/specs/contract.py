@@ -13,8 +13,9 @@ from typing import Any
 # GLAN's stages in the order their nodes depend on each other; a template spec
 # defines exactly these. What happens between them is the recipe's (glanc.recipe).
 STAGES: tuple[str, ...] = ("subjects", "syllabus", "question", "answer")
-# stages a template may add: the quality layer's judge scores each finished pair
-OPTIONAL_STAGES: tuple[str, ...] = ("judge",)
+# stages a template may add: the quality layer's judge scores each finished pair;
+# ``children`` names taxonomy nodes for ``glanc suggest`` (GLAN's first step)
+OPTIONAL_STAGES: tuple[str, ...] = ("judge", "children")
 
 # The values glanc can fill in for each stage's input fields.
 PROVIDED_INPUTS: dict[str, dict[str, str]] = {
@@ -52,6 +53,13 @@ PROVIDED_INPUTS: dict[str, dict[str, str]] = {
         "level": "string",
         "language": "string",
     },
+    "children": {
+        "parent": "string",
+        "taxonomy_path": "string",
+        "kind": "string",
+        "num_children": "integer",
+        "language": "string",
+    },
     "judge": {
         "question": "string",
         "answer": "string",
@@ -71,6 +79,7 @@ REQUIRED_OUTPUTS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     "question": {"question": ("string", {})},
     "answer": {"answer": ("string", {})},
     "judge": {"score": ("integer", {}), "reason": ("string", {})},
+    "children": {"children": ("array", {"name": "string"})},
 }
 
 

@@ -24,6 +24,7 @@ from .types import (
     FieldSpec,
     ModelRef,
     QualitySpec,
+    Reviewed,
     Settings,
     StageTemplate,
     Subject,
@@ -131,9 +132,15 @@ def _example(raw: dict[str, Any] | None) -> tuple | None:
     return inputs, raw["output"].strip()
 
 
+def _leaves(node: dict) -> int:
+    return sum(_leaves(c) for c in node["children"]) if "children" in node else 1
+
+
 class _Resolver:
-    def __init__(self, doc: Document, template: Template):
+    def __init__(self, doc: Document, template: Template, keep_pending: bool = False):
         self.doc = doc
+        self.keep_pending = keep_pending
+        self.reviewed: list[Reviewed] = []
         self.template = template
         self.base_dir = doc.path.parent
         self.problems: list[Problem] = []
@@ -170,6 +177,11 @@ class _Resolver:
             self.check_models(own, here + ("settings",))
             merged = _merge(inherited, own)
             path = parents + (node["name"],)
+            state = node.get("review", "keep")
+            if state == "drop" or (state == "pending" and not self.keep_pending):
+                line, _ = self.doc.where(here)
+                self.reviewed.append(Reviewed(path, state, line, _leaves(node)))
+                continue
             if "children" in node:
                 self.walk(node["children"], path, merged, here + ("children",))
             else:
@@ -238,8 +250,12 @@ class _Resolver:
             )
 
 
-def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
-    """Load, validate and resolve a taxonomy spec; raise ``SpecError`` with every problem."""
+def load_taxonomy(
+    path: str | Path, doc: Document | None = None, *, keep_pending: bool = False
+) -> Taxonomy:
+    """Load, validate and resolve a taxonomy spec; raise ``SpecError`` with every problem.
+    Nodes under review (``review: pending`` or ``drop``) are left out with their
+    subtrees; ``keep_pending`` takes pending ones in, as if kept (what would they add?)."""
     doc = doc or load_yaml(path)
     problems = schema_problems(doc, "taxonomy")
     if problems:
@@ -251,14 +267,16 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
         if isinstance(exc, SpecError):
             raise
         raise SpecError([doc.problem(("template",), str(exc))]) from None
-    resolver = _Resolver(doc, template)
+    resolver = _Resolver(doc, template, keep_pending)
     root = data.get("settings") or {}
     resolver.check_names(root, ("settings",))
     resolver.check_models(root, ("settings",))
     resolver.walk(data["taxonomy"], (), root, ("taxonomy",))
     resolver.report_missing_roles()
-    if not resolver.problems and not any(
-        d.settings.questions_per_subject for d in resolver.disciplines
+    if (
+        not resolver.problems
+        and not any(r.state == "pending" for r in resolver.reviewed)
+        and not any(d.settings.questions_per_subject for d in resolver.disciplines)
     ):
         resolver.problems.append(
             doc.problem(
@@ -282,6 +300,7 @@ def load_taxonomy(path: str | Path, doc: Document | None = None) -> Taxonomy:
         description=str(data.get("description", "")).strip(),
         license=data.get("license"),
         quality=quality,
+        reviewed=tuple(resolver.reviewed),
     )
 
 
@@ -337,3 +356,15 @@ def _prompt_digest_source(t: StageTemplate) -> dict[str, Any]:
         return {}
     example = None if t.example is None else [dict(t.example[0]), t.example[1]]
     return {"format": t.format, "prompt": t.prompt, "example": example}
+
+
+def settings_at(data: dict[str, Any], path: tuple[str, ...]) -> Settings:
+    """The settings a node at ``path`` (names from the top) inherits and sets: what
+    its children would inherit. ``data``: a valid spec's mapping."""
+    merged = data.get("settings") or {}
+    nodes = data["taxonomy"]
+    for name in path:
+        node = next(n for n in nodes if n["name"] == name)
+        merged = _merge(merged, node.get("settings") or {})
+        nodes = node.get("children") or []
+    return _settings(merged)

@@ -165,6 +165,17 @@ class QualitySpec:
 
 
 @dataclass(frozen=True)
+class Reviewed:
+    """A taxonomy node under review (``review: pending`` or ``drop``) that a build
+    leaves out with its subtree: where it is, and how many disciplines it holds."""
+
+    path: tuple[str, ...]
+    state: str
+    line: int
+    disciplines: int
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     """A validated, resolved taxonomy spec: the input of the build graph."""
 
@@ -177,3 +188,8 @@ class Taxonomy:
     description: str = ""
     license: str | None = None
     quality: QualitySpec = QualitySpec()
+    reviewed: tuple[Reviewed, ...] = ()  # nodes left out, pending or dropped
+
+    @property
+    def pending(self) -> tuple[Reviewed, ...]:
+        return tuple(r for r in self.reviewed if r.state == "pending")

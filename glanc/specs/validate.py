@@ -22,8 +22,9 @@ def kind_of(doc: Document) -> str:
     return "taxonomy"
 
 
-def validate_paths(paths: list[Path]) -> list[Problem]:
-    """Every problem in every given spec (taxonomy or template), for ``glanc validate``."""
+def validate_paths(paths: list[Path], strict: bool = False) -> list[Problem]:
+    """Every problem in every given spec (taxonomy or template), for ``glanc validate``;
+    ``strict``: a taxonomy node pending review is one too."""
     problems: list[Problem] = []
     for path in paths:
         try:
@@ -31,7 +32,13 @@ def validate_paths(paths: list[Path]) -> list[Problem]:
             if kind_of(doc) == "template":
                 problems += template_problems(doc)
             else:
-                load_taxonomy(path, doc=doc)
+                taxonomy = load_taxonomy(path, doc=doc)
+                if strict:
+                    problems += [
+                        Problem(str(doc.path), r.line, 1, "/".join(r.path),
+                                "pending review: set review: keep or drop (or delete the key)")
+                        for r in taxonomy.pending
+                    ]  # fmt: skip
         except SpecError as exc:
             problems += exc.problems
     return problems

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from ..errors import SpecError
 from ..options import LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decision
-from ..plan.planner import Plan
+from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
 from ..recipe.node import Node
+from ..specs.resolve import load_taxonomy
 from ..specs.types import Taxonomy
 from ..store import Store
 
@@ -25,22 +28,40 @@ def plan(
     workspace: Workspace | None = None,
     options: BuildOptions | None = None,
     on_decision: Callable[[Node, Decision], None] | None = None,
+    price: tuple[float, float] | None = None,
 ) -> Plan:
     """The plan of ``build(taxonomy, workspace, options)``; ``on_decision`` sees each
-    known node with the decision the build would make for it."""
+    known node with the decision the build would make for it. With nodes pending
+    review, it also says what keeping them would add; ``price`` (USD per million
+    tokens in and out) prices models the spec gives no price."""
     workspace, options = workspace or Workspace(), options or BuildOptions()
     with Store(workspace.store, read_only=True, on_wait=workspace.wait) as store:
         if options.use_lock:
             store.overlay_lock(workspace.lock_dir(taxonomy.name) / LOCK)
-        return walk(
-            taxonomy,
-            store,
-            model=options.model,
-            selection=options.selection,
-            force=options.force,
-            on_decision=on_decision,
-            redraw_rate=last_redraw_rate(workspace.build_dir(taxonomy.name) / MANIFEST),
-        )
+
+        def plan_of(t: Taxonomy, observe: Callable | None = None) -> Plan:
+            return walk(
+                t,
+                store,
+                model=options.model,
+                selection=options.selection,
+                force=options.force,
+                on_decision=observe,
+                redraw_rate=last_redraw_rate(workspace.build_dir(t.name) / MANIFEST),
+                price=price,
+            )
+
+        result = plan_of(taxonomy, on_decision)
+        if not taxonomy.pending:
+            return result
+        paths = tuple("/".join(r.path) for r in taxonomy.pending)
+        count = sum(r.disciplines for r in taxonomy.pending)
+        try:
+            kept = plan_of(load_taxonomy(taxonomy.path, keep_pending=True))
+        except SpecError as exc:
+            problem = str(exc.problems[0]) if exc.problems else str(exc)
+            return replace(result, pending=PendingReview(paths, count, problem=problem))
+        return replace(result, pending=PendingReview.between(result, kept, paths, count))
 
 
 def last_redraw_rate(manifest: Path) -> float | None:
