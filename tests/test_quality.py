@@ -220,3 +220,31 @@ def test_plan_counts_the_judge_and_estimates_redraws(glanc, tmp_path):
     assert more["redraws"]["expected_calls"] == round(rate * questions * 3)
     text_plan = glanc("plan", str(path)).stdout
     assert "quality redraws: not counted above" in text_plan and "judge" in text_plan
+
+
+def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path, monkeypatch):
+    """Past INLINE_ROWS rows, a helper process decides them in batches: the build
+    must write exactly what deciding them inline writes, drops and redraws included
+    (Astronomy asks for French: the stub's English rows there are dropped, redrawn
+    and dropped again; Physics' rows are kept)."""
+    import glanc.quality.gate as gate
+
+    path = spec(tmp_path, "stub", "quality: {redraws: 2}\n")
+    path.write_text(path.read_text().replace(
+        "      - name: Astronomy\n", "      - name: Astronomy\n        settings: {language: French}\n"))
+    outputs = {}
+    for label, inline, batch in (("inline", 10_000, 256), ("helper", 0, 2)):
+        monkeypatch.setattr(gate, "INLINE_ROWS", inline)
+        monkeypatch.setattr(gate, "BATCH", batch)
+        out = tmp_path / label
+        result = glanc("build", str(path), "-q", "--json", "--out", str(out),
+                       "--store", str(tmp_path / f"{label}.duckdb"), store=False)
+        assert result.exit_code == 0, result.output
+        build = out / "q"
+        outputs[label] = [(build / f).read_bytes() for f in ("dataset.jsonl", "dropped.jsonl")]
+        manifest = json.loads((build / "manifest.json").read_text())
+        outputs[label].append(json.dumps(manifest["quality"], sort_keys=True).encode())
+    dropped = lines(tmp_path / "helper" / "q" / "dropped.jsonl")
+    assert len(dropped) == 18 and {d["dropped"]["check"] for d in dropped} == {"language"}
+    assert len(lines(tmp_path / "helper" / "q" / "dataset.jsonl")) == 6  # Physics' rows
+    assert outputs["helper"] == outputs["inline"]

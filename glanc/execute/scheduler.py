@@ -37,7 +37,8 @@ LOOKUP_MIN = 256
 class Scheduler:
     """Walks one build: decides each node, keeps the backend busy within each
     model's limits, records results, and hands finished rows to ``on_row``, which
-    returns the nodes that redraw a row it dropped."""
+    returns the nodes that redraw a row it dropped (or that ``poll`` returns later,
+    when a row's verdict is decided elsewhere)."""
 
     def __init__(
         self,
@@ -51,9 +52,11 @@ class Scheduler:
         concurrency: int,
         rpm: int | None = None,
         tpm: int | None = None,
+        poll: Callable[[], list[Node]] | None = None,
     ):
         self.graph, self.store, self.backend, self.decider = graph, store, backend, decider
         self.emit, self.on_row = emit, on_row
+        self.poll = poll  # nodes decided elsewhere since (the gate's helper's redraws)
         self.expander = Expander(graph)
         self.concurrency = max(1, concurrency)
         self.rpm, self.tpm = rpm, tpm
@@ -175,6 +178,8 @@ class Scheduler:
 
     def run(self) -> None:
         while True:
+            if self.poll is not None:
+                self.push(self.poll())
             # look up in batches: a query costs about a millisecond whatever its size,
             # so wait for a batch unless the workers are about to run out of work
             if self.ready and (

@@ -21,13 +21,16 @@ from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.types import CHECKS, Discipline, Taxonomy
 from ..store.spool import RowSpool
-from .checks import CHECKS as CHECK_FUNCTIONS
-from .checks import Echoes, topic
-from .decont import Index
 from .dedup import NearDuplicates
+from .verdicts import CONTAMINATION, Helper, Item, RowChecks, Rules
+
+# A build decides its first rows itself; past this many, a helper process on
+# another core decides them in batches while the build goes on (verdicts.py).
+INLINE_ROWS = 2000
+BATCH = 256
+_ROW_FIELDS = ("messages", "taxonomy_path", "discipline", "subject", "sessions", "key_concepts")
 
 DEDUP = "near_duplicate"
-CONTAMINATION = "contamination"
 JUDGE = "judge"
 ORDER = (*CHECKS, CONTAMINATION, JUDGE, DEDUP)  # every reason a row can be dropped for
 
@@ -72,26 +75,25 @@ class Gate:
     def __init__(self, taxonomy: Taxonomy, graph: Graph, rows: RowSpool, dropped: RowSpool):
         self.quality = taxonomy.quality
         self.graph, self.rows, self.dropped = graph, rows, dropped
-        self.echoes = Echoes.of(taxonomy.template)
-        # (name, check, parameters) of the checks that are on, in the order a row meets them
-        self._checks = [
-            (name, CHECK_FUNCTIONS[name], params)
-            for name in CHECKS
-            if (params := self.quality.params(name)) is not None
-        ]
         start = time.perf_counter()
-        self.index = Index(self.quality.benchmarks) if self.quality.benchmarks else None
+        self.rules = Rules(taxonomy.quality, taxonomy.template)
+        self.checks = RowChecks(self.rules)
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._waiting: dict[str, tuple[str, Redraw]] = {}  # row id -> (question, its redraw)
         self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
-        self._last_topic: tuple[str | None, frozenset[str]] = (None, frozenset())
+        self._held: dict[str, tuple[Node, dict[str, Any]]] = {}  # at the helper: row id -> ...
+        self._batch: list[Item] = []
+        self._offered = 0
+        self.helper: Helper | None = None
         self.report = Report()
         self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
         self.report.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
 
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
-        """A finished row: kept for now, or dropped; returns the node that redraws it."""
+        """A finished row: kept for now, or dropped; returns the node that redraws it
+        (or asks the judge). Past ``INLINE_ROWS`` rows, the verdict comes later,
+        from ``poll`` or ``drain``."""
         start = time.perf_counter()
         try:
             return self._offer(node, row)
@@ -101,16 +103,59 @@ class Gate:
     def _offer(self, node: Node, row: dict[str, Any] | None) -> list[Node]:
         if node.stage == JUDGE:
             return self._judged(node, row)
-        draw = node.context["sample"].draw
-        if draw == 0:
+        if node.context["sample"].draw == 0:
             self.report.first_draws += 1
-        verdict = self._row_checks(node, row)
+        self._offered += 1
+        ctx = node.context
+        item = (
+            row["id"],
+            {k: row[k] for k in _ROW_FIELDS},
+            node.discipline.settings.language,
+            ctx["syllabus_key"],
+            ctx["syllabus_sessions"],
+        )
+        if self.helper is None and self._offered <= INLINE_ROWS:
+            return self._decided(node, row, self.checks.decide(item)[1])
+        if self.helper is None:
+            self.helper = Helper(self.rules)
+        self._held[row["id"]] = (node, row)
+        self._batch.append(item)
+        if len(self._batch) >= BATCH:
+            self.helper.submit(self._batch)
+            self._batch = []
+        return []
+
+    def _decided(self, node: Node, row: dict[str, Any], verdict: tuple | None) -> list[Node]:
         if verdict is not None:
             return self._drop(node, row, *verdict)
         if self.quality.judge is not None:  # the judge's call decides; the row waits for it
             self._judging[row["id"]] = (row, node)
             return [self.graph.judge_node(node, row)]
         return self._keep(node, row)
+
+    def poll(self, wait: bool = False) -> list[Node]:
+        """Apply the helper's verdicts that are in (every one, with ``wait``)."""
+        if self.helper is None or not self._held:
+            return []
+        start = time.perf_counter()
+        if wait and self._batch:
+            self.helper.submit(self._batch)
+            self._batch = []
+        out: list[Node] = []
+        for rid, verdict in self.helper.done(wait):
+            node, row = self._held.pop(rid)
+            out += self._decided(node, row, verdict)
+        self.seconds += time.perf_counter() - start
+        return out
+
+    @property
+    def busy(self) -> bool:
+        """Rows still waiting for the helper's verdict."""
+        return bool(self._held)
+
+    def close(self) -> None:
+        if self.helper is not None:
+            self.helper.close()
 
     def _judged(self, judge: Node, output: dict[str, Any] | None) -> list[Node]:
         """The judge's verdict on a waiting row: kept at or above the threshold."""
@@ -142,6 +187,8 @@ class Gate:
             self.seconds += time.perf_counter() - start
 
     def _end_round(self) -> list[Node]:
+        if self._held and (nodes := self.poll(wait=True)):
+            return nodes  # verdicts that were at the helper: their redraws are this round's
         waiting, self._waiting = self._waiting, {}
         duplicates: dict[str, tuple[str, float]] = {}
         if self.duplicates is not None:
@@ -156,31 +203,6 @@ class Gate:
             if rid not in duplicates and node.context["sample"].draw == 0:
                 self.report.first_draws_kept += 1
         return redraws
-
-    def _topic(self, node: Node, row: dict[str, Any]) -> frozenset[str]:
-        """The stems of a row's syllabus, once per syllabus (its rows come together:
-        the scheduler runs the deepest stage first)."""
-        key = node.context["syllabus_key"]
-        if self._last_topic[0] != key:
-            self._last_topic = (key, topic(row, node.context["syllabus_sessions"]))
-        return self._last_topic[1] | topic(row)
-
-    def _row_checks(self, node: Node, row: dict[str, Any]) -> tuple | None:
-        language = node.discipline.settings.language
-        for name, check, params in self._checks:
-            if name == "language" and "language" not in params:
-                params = {**params, "language": language}
-            elif name == "off_topic":
-                params = {**params, "topic": self._topic(node, row)}
-            reason = check(row, params, self.echoes)
-            if reason is not None:
-                return name, reason, None
-        if self.index is not None:
-            match = self.index.match(row["messages"][0]["content"] or "")
-            if match is not None:
-                reason = f"contaminated: {match.how} with {match.benchmark} item {match.item}"
-                return CONTAMINATION, reason, match.as_json()
-        return None
 
     def _drop(
         self, node: Node | Redraw, row: dict[str, Any], check: str, reason: str, detail: Any

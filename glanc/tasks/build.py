@@ -152,6 +152,7 @@ def _schedule(
         concurrency=concurrency,
         rpm=options.rpm,
         tpm=options.tpm,
+        poll=None if gate is None else gate.poll,
     )
     scheduler.start(taxonomy.disciplines)
     try:
@@ -161,6 +162,8 @@ def _schedule(
             scheduler.run()
     except KeyboardInterrupt:
         backend.cancel()
+        if gate is not None:
+            gate.close()
         raise Interrupted(
             f"interrupted: {tally.finished_here} node(s) finished in this run are kept in the "
             f"store, {backend.inflight} call(s) in flight abandoned; run the same command "
@@ -168,6 +171,8 @@ def _schedule(
             abandon=True,
         ) from None
     backend.close()
+    if gate is not None:
+        gate.close()
 
 
 def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> BuildResult:

@@ -354,6 +354,7 @@ snapshots['test_plan_of_the_science_taxonomy json'] = {
     'cost': None,
     'estimated': True,
     'lm_calls': 36,
+    'pending_review': None,
     'redraws': {
         'bound': 6,
         'calls_per_redraw': 2,
