@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,7 @@ class Gate:
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
         """A finished row: kept for now, or dropped; returns the node that redraws it
         (or asks the judge). Past ``INLINE_ROWS`` rows, the verdict comes later,
-        from ``poll`` or ``drain``."""
+        from ``poll`` or ``end_round``."""
         start = time.perf_counter()
         try:
             return self._offer(node, row)
@@ -106,14 +107,7 @@ class Gate:
         if node.context["sample"].draw == 0:
             self.report.first_draws += 1
         self._offered += 1
-        ctx = node.context
-        item = (
-            row["id"],
-            {k: row[k] for k in _ROW_FIELDS},
-            node.discipline.settings.language,
-            ctx["syllabus_key"],
-            ctx["syllabus_sessions"],
-        )
+        item = self._item(node, row)
         if self.helper is None and self._offered <= INLINE_ROWS:
             return self._decided(node, row, self.checks.decide(item)[1])
         if self.helper is None:
@@ -124,6 +118,14 @@ class Gate:
             self.helper.submit(self._batch)
             self._batch = []
         return []
+
+    @staticmethod
+    def _item(node: Node, row: dict[str, Any]) -> Item:
+        """What deciding a row needs: the fields the checks read, and its syllabus."""
+        ctx = node.context
+        fields = {k: row[k] for k in _ROW_FIELDS}
+        language = node.discipline.settings.language
+        return row["id"], fields, language, ctx["syllabus_key"], ctx["syllabus_sessions"]
 
     def _decided(self, node: Node, row: dict[str, Any], verdict: tuple | None) -> list[Node]:
         if verdict is not None:
@@ -141,17 +143,18 @@ class Gate:
         if wait and self._batch:
             self.helper.submit(self._batch)
             self._batch = []
+        try:
+            verdicts = self.helper.done(wait)
+        except BrokenProcessPool:  # the helper died (killed, out of memory): decide here
+            self.helper.close()
+            self._batch = []
+            verdicts = [self.checks.decide(self._item(*held)) for held in self._held.values()]
         out: list[Node] = []
-        for rid, verdict in self.helper.done(wait):
+        for rid, verdict in verdicts:
             node, row = self._held.pop(rid)
             out += self._decided(node, row, verdict)
         self.seconds += time.perf_counter() - start
         return out
-
-    @property
-    def busy(self) -> bool:
-        """Rows still waiting for the helper's verdict."""
-        return bool(self._held)
 
     def close(self) -> None:
         if self.helper is not None:

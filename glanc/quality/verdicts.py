@@ -110,9 +110,5 @@ class Helper:
             out += self._futures.pop(0).result()
         return out
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._futures)
-
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
