@@ -248,3 +248,34 @@ def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path,
     assert len(dropped) == 18 and {d["dropped"]["check"] for d in dropped} == {"language"}
     assert len(lines(tmp_path / "helper" / "q" / "dataset.jsonl")) == 6  # Physics' rows
     assert outputs["helper"] == outputs["inline"]
+
+
+def test_a_helper_that_dies_mid_build_changes_nothing(glanc, tmp_path, monkeypatch):
+    import glanc.quality.gate as gate
+    from glanc.quality.verdicts import Helper
+
+    class Dying(Helper):
+        batches = 0
+
+        def submit(self, items):
+            Dying.batches += 1
+            if Dying.batches == 3:
+                self._proc.kill()
+                self._proc.wait()
+            super().submit(items)
+
+    path = spec(tmp_path, "stub", "quality: {redraws: 2}\n")
+    path.write_text(path.read_text().replace(
+        "      - name: Astronomy\n", "      - name: Astronomy\n        settings: {language: French}\n"))
+    outputs = {}
+    for label, inline, helper in (("inline", 10_000, Helper), ("dying", 0, Dying)):
+        monkeypatch.setattr(gate, "INLINE_ROWS", inline)
+        monkeypatch.setattr(gate, "BATCH", 2)
+        monkeypatch.setattr(gate, "Helper", helper)
+        out = tmp_path / label
+        result = glanc("build", str(path), "-q", "--out", str(out),
+                       "--store", str(tmp_path / f"{label}.duckdb"), store=False)
+        assert result.exit_code == 0, result.output
+        outputs[label] = [(out / "q" / f).read_bytes() for f in ("dataset.jsonl", "dropped.jsonl")]
+    assert Dying.batches >= 3  # it did die, after answering some batches
+    assert outputs["dying"] == outputs["inline"]

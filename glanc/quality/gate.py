@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..recipe.node import Node
 from ..specs.types import CHECKS, Discipline, Taxonomy
 from ..store.spool import RowSpool
 from .dedup import NearDuplicates
-from .verdicts import CONTAMINATION, Helper, Item, RowChecks, Rules
+from .verdicts import CONTAMINATION, Helper, HelperDied, Item, RowChecks, Rules
 
 # A build decides its first rows itself; past this many, a helper process on
 # another core decides them in batches while the build goes on (verdicts.py).
@@ -87,6 +86,7 @@ class Gate:
         self._batch: list[Item] = []
         self._offered = 0
         self.helper: Helper | None = None
+        self._alone = False  # the helper died: decide every row here
         self.report = Report()
         self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
         self.report.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
@@ -108,15 +108,18 @@ class Gate:
             self.report.first_draws += 1
         self._offered += 1
         item = self._item(node, row)
-        if self.helper is None and self._offered <= INLINE_ROWS:
+        if self.helper is None and (self._offered <= INLINE_ROWS or self._alone):
             return self._decided(node, row, self.checks.decide(item)[1])
         if self.helper is None:
             self.helper = Helper(self.rules)
         self._held[row["id"]] = (node, row)
         self._batch.append(item)
         if len(self._batch) >= BATCH:
-            self.helper.submit(self._batch)
-            self._batch = []
+            try:
+                self.helper.submit(self._batch)
+                self._batch = []
+            except HelperDied:
+                return self.poll(wait=True)  # decides every held row here
         return []
 
     @staticmethod
@@ -138,16 +141,16 @@ class Gate:
     def poll(self, wait: bool = False) -> list[Node]:
         """Apply the helper's verdicts that are in (every one, with ``wait``)."""
         if self.helper is None or not self._held:
-            return []
+            return []  # (a helper that died left nothing held: poll decided it all)
         start = time.perf_counter()
-        if wait and self._batch:
-            self.helper.submit(self._batch)
-            self._batch = []
         try:
+            if wait and self._batch:
+                self.helper.submit(self._batch)
+                self._batch = []
             verdicts = self.helper.done(wait)
-        except BrokenProcessPool:  # the helper died (killed, out of memory): decide here
+        except HelperDied:  # killed, out of memory: the build decides the rest
             self.helper.close()
-            self._batch = []
+            self.helper, self._batch, self._alone = None, [], True
             verdicts = [self.checks.decide(self._item(*held)) for held in self._held.values()]
         out: list[Node] = []
         for rid, verdict in verdicts:

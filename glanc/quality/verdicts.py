@@ -11,9 +11,13 @@ wall time, most of which the helper takes off it (BENCHMARKS.md).
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
+import queue
 import signal
-from concurrent.futures import Future, ProcessPoolExecutor
+import struct
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,38 +81,91 @@ class RowChecks:
         return rid, None
 
 
-_HELPER: RowChecks | None = None
+class HelperDied(RuntimeError):
+    """The helper process is gone (killed, out of memory): the build decides the rest."""
 
 
-def _start(rules: Rules) -> None:
-    global _HELPER  # one per helper process: the process is its scope
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's to handle
-    _HELPER = RowChecks(rules)
+def _frame(stream, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
 
 
-def _decide_batch(items: list[Item]) -> list[Verdict]:
-    assert _HELPER is not None
-    return [_HELPER.decide(item) for item in items]
+def _unframe(stream) -> Any:
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError
+    return pickle.loads(stream.read(struct.unpack("<Q", head)[0]))
 
 
 class Helper:
-    """A helper process deciding batches of rows; results come back in order."""
+    """A helper process deciding batches of rows; results come back in order.
+
+    A plain ``python -m glanc.quality.helper`` child with pickled frames over its
+    pipes, rather than multiprocessing: spawning runs the parent's ``__main__``
+    again in the child, which a library user's script without a main guard would
+    not survive. A thread drains the child's answers, so neither side ever waits
+    on a full pipe."""
 
     def __init__(self, rules: Rules):
-        context = multiprocessing.get_context("spawn")  # never fork a threaded process
-        self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start,
-                                         initargs=(rules,))  # fmt: skip
-        self._futures: list[Future] = []
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "glanc.quality.helper"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._answers: queue.Queue = queue.Queue()
+        self._sent = self._received = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._send(rules)
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self._answers.put(_unframe(self._proc.stdout))
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self._answers.put(None)  # the end: closed, or died
+
+    def _send(self, value: Any) -> None:
+        try:
+            _frame(self._proc.stdin, value)
+        except (BrokenPipeError, OSError, ValueError):
+            raise HelperDied("the quality helper process is gone") from None
 
     def submit(self, items: list[Item]) -> None:
-        self._futures.append(self._pool.submit(_decide_batch, items))
+        self._send(items)
+        self._sent += 1
 
     def done(self, wait: bool = False) -> list[Verdict]:
         """The verdicts of the batches finished so far (all of them with ``wait``)."""
         out: list[Verdict] = []
-        while self._futures and (wait or self._futures[0].done()):
-            out += self._futures.pop(0).result()
+        while self._received < self._sent:
+            try:
+                answer = self._answers.get(block=wait)
+            except queue.Empty:
+                break
+            if answer is None:
+                raise HelperDied("the quality helper process is gone")
+            self._received += 1
+            out += answer
         return out
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self._proc.kill()
+
+
+def serve() -> None:
+    """The helper's side: the rules, then batch after batch until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's to handle
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    checks = RowChecks(_unframe(stdin))
+    while True:
+        try:
+            items = _unframe(stdin)
+        except EOFError:
+            return
+        _frame(stdout, [checks.decide(item) for item in items])
