@@ -37,7 +37,8 @@ def _pending(p: PendingReview) -> list[str]:
     tokens = (
         "" if p.tokens_in is None else f", ~{p.tokens_in:,.0f} tokens in / ~{p.tokens_out:,.0f} out"
     )
-    return ["", head, f"  keeping them would add ~{p.calls:,} model calls{tokens}{price}"]
+    them = "it" if len(p.paths) == 1 else "them"
+    return ["", head, f"  keeping {them} would add ~{p.calls:,} model calls{tokens}{price}"]
 
 
 def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
