@@ -155,13 +155,14 @@ def test_bad_input_is_one_line_exit_2_and_the_spec_untouched(glanc, tmp_path, fa
     assert leaf.exit_code == 2 and "is a discipline (a leaf)" in leaf.stderr
     assert "suggest under 'Natural Sciences'" in leaf.stderr
     # every reply a refusal, not a list: retried, then reported
-    base = fake_server(bad_every=1)
-    model = json.dumps({"id": "openai/fake", "api_base": base, "timeout": 5, "max_retries": 1})
-    refused = suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "--model", model,
+    remote = remote_spec(tmp_path, fake_server(bad_every=1))
+    before_remote = remote.read_text()
+    refused = suggest(glanc, tmp_path, str(remote), "--under", "Natural Sciences",
                       "--samples", "2")
     assert refused.exit_code == 2
     assert "the model named no disciplines of 'Natural Sciences' in 2 samples" in refused.stderr
-    assert "nothing written" in refused.stderr
+    assert "the reply has no numbered list" in refused.stderr and "nothing written" in refused.stderr
+    assert remote.read_text() == before_remote
     for result in (missing, leaf, refused):
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert path.read_text() == before
@@ -200,3 +201,21 @@ def test_a_name_used_elsewhere_in_the_tree_is_added_with_a_note(glanc, tmp_path)
     path.write_text(path.read_text().replace("review: pending", "review: keep"))
     clash = glanc("validate", str(path))
     assert clash.exit_code == 2 and "already defined" in clash.stderr
+
+
+def remote_spec(tmp_path: Path, base: str) -> Path:
+    path = tmp_path / "remote.yaml"
+    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
+    path.write_text(SPEC.replace("generator: stub", f"generator: {model}"))
+    return path
+
+
+def test_suggest_through_a_remote_model(glanc, tmp_path, fake_server):
+    """An OpenAI-compatible server (the fake one, answering in the example's shape)."""
+    path = remote_spec(tmp_path, fake_server())
+    result = suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "-n", "2",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    added = children(path)[2:]
+    assert len(added) == 2 and {c["suggested"]["model"] for c in added} == {"openai/fake"}
+    assert glanc("validate", str(path)).exit_code == 0
