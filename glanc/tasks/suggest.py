@@ -145,10 +145,11 @@ class _Asker:
             self.store.use(node.key, node.slot)
             items = [_split(item["name"]) for item in record.output.get("children") or []]
             replies.append([_Named(a, b, k, node) for a, b in items if a])
-        if not replies:
+        if not any(replies):
+            why = " ".join(errors[0].split())[:300] if errors else "empty lists"
             raise GlancError(
                 f"the model named no {kind} of {parent!r} in {samples} samples "
-                f"({errors[0]}); nothing written: try again with --samples, or another --model"
+                f"({why}); nothing written: try again with --samples, or another --model"
             )
         out, seen = [], set()
         for i in range(max(map(len, replies))):
