@@ -33,7 +33,7 @@ def glanc(tmp_path: Path):
         argv = list(args)
         if store and argv and argv[0] in ("build", "plan", "gc"):
             argv += ["--store", str(tmp_path / "cache.duckdb")]
-        if store and argv and argv[0] in ("build", "plan", "check", "export"):
+        if store and argv and argv[0] in ("build", "plan", "check", "export", "gc"):
             argv += ["--out", str(tmp_path / "builds")]
         return runner.invoke(main, argv, catch_exceptions=False)
 

@@ -279,3 +279,15 @@ def test_a_helper_that_dies_mid_build_changes_nothing(glanc, tmp_path, monkeypat
         outputs[label] = [(out / "q" / f).read_bytes() for f in ("dataset.jsonl", "dropped.jsonl")]
     assert Dying.batches >= 3  # it did die, after answering some batches
     assert outputs["dying"] == outputs["inline"]
+
+
+def test_gc_keeps_the_redraws_and_judge_calls_of_the_last_build(glanc, tmp_path):
+    """A walk of the graph reaches first draws only; the lock holds the rest."""
+    text = SPEC.format(model="stub", quality="quality: {judge: {threshold: 3}, redraws: 6}\n")
+    path = tmp_path / "q.yaml"
+    path.write_text(text.replace("answerer: stub}", "answerer: stub, judge: stub}"))
+    built = glanc("build", str(path), "-q", "--json")
+    assert built.exit_code == 0 and summary(built)["stages"]["judge"]["run"] > 12  # redraws
+    assert glanc("gc", str(path)).exit_code == 0
+    again = glanc("build", str(path), "-q", "--json", "--no-lock")
+    assert summary(again)["lm_calls"] == 0

@@ -219,3 +219,11 @@ def test_suggest_through_a_remote_model(glanc, tmp_path, fake_server):
     added = children(path)[2:]
     assert len(added) == 2 and {c["suggested"]["model"] for c in added} == {"openai/fake"}
     assert glanc("validate", str(path)).exit_code == 0
+
+
+def test_gc_keeps_the_calls_behind_the_suggested_nodes(glanc, tmp_path):
+    path = spec(tmp_path)
+    suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "-n", "2")
+    assert glanc("gc", str(path)).exit_code == 0
+    again = suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "-n", "2", "--json")
+    assert summary(again)["lm_calls"] == 0

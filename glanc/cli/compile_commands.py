@@ -218,13 +218,18 @@ def plan(
 @store_option
 @wait_option
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@out_option("Builds directory: the nodes of OUT/<name>/lock.jsonl are kept.")
 @user_errors
-def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_run: bool) -> None:
+def gc(
+    specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_run: bool, out: Path
+) -> None:
     """Remove store rows that no given spec reaches (old versions, removed disciplines).
 
     Keeps every node a build of any of SPECS would use or retry, with the
-    older results of those nodes that forced reruns kept. Name every spec
-    that shares the store: rows only the others reach are removed.
+    older results of those nodes that forced reruns kept, every node of their
+    last lock (the quality gate's redraws and judge calls), and the calls
+    `glanc suggest` made for nodes they still name. Name every spec that
+    shares the store: rows only the others reach are removed.
 
     \b
     Example:
@@ -237,7 +242,9 @@ def gc(specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_
     if not store.exists():
         click.echo(f"{store}: no store, nothing to remove")
         return
-    result = collect(taxonomies, store, model=model, dry_run=dry_run, wait=waiter(wait))
+    result = collect(
+        taxonomies, store, model=model, dry_run=dry_run, wait=waiter(wait), builds=out
+    )
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {result.total} row(s); {result.kept} reachable node(s) kept")
     for table, stages in result.gone.items():

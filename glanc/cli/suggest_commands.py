@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..tasks.suggest import MAX_SAMPLES
 from .flags import store_option, user_errors, wait_option, waiter
 
 
@@ -25,7 +26,7 @@ from .flags import store_option, user_errors, wait_option, waiter
               help="--new: sub-fields per field.")  # fmt: skip
 @click.option("--disciplines", type=click.IntRange(1, 100), default=3, show_default=True,
               help="--new: disciplines per sub-field.")  # fmt: skip
-@click.option("--samples", type=click.IntRange(1, 50), default=3, show_default=True,
+@click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=3, show_default=True,
               help="Model calls per node asked; their names are merged.")  # fmt: skip
 @click.option("--model", help="Ask this model instead of the spec's generator (e.g. stub).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was proposed as JSON.")

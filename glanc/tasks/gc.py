@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..options import LOCK
 from ..plan.planner import reachable
+from ..specs.load import load_yaml
 from ..specs.types import Taxonomy
 from ..store import Store
 
@@ -30,12 +33,47 @@ def collect(
     model: str | None = None,
     dry_run: bool = False,
     wait: Callable[[str], None] | None = None,
+    builds: Path | None = None,
 ) -> Collected:
     """Keep every node a build of any of ``taxonomies`` would use or retry (with the
-    older results of forced reruns), remove the rest; ``dry_run`` only counts."""
+    older results of forced reruns), remove the rest; ``dry_run`` only counts.
+
+    A walk of the graph reaches first draws only: the quality gate's redraws and
+    judge calls depend on verdicts. So the nodes in each spec's last lock
+    (``builds/<name>/lock.jsonl``) are kept too, and the calls ``glanc suggest``
+    made under the nodes the spec names (the latest call of each sample)."""
     with Store(store_path, read_only=dry_run, on_wait=wait) as store:
         keep: set[str] = set()
         for taxonomy in taxonomies:
             keep |= reachable(taxonomy, store, model=model)
+            if builds is not None:
+                keep |= _lock_keys(builds / taxonomy.name / LOCK)
+            keep |= {r.key for r in store.previous(_suggest_slots(taxonomy)).values()}
         gone = store.unreached(keep) if dry_run else store.delete_unreached(keep)
     return Collected(gone, len(keep))
+
+
+def _lock_keys(lock: Path) -> set[str]:
+    try:
+        lines = lock.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {json.loads(line)["key"] for line in lines if line.strip()}
+
+
+def _suggest_slots(taxonomy: Taxonomy) -> list[str]:
+    """Where ``glanc suggest`` calls for this spec sit: one slot per sample under
+    the root and under every node with children (pending and dropped ones too)."""
+    from ..recipe.node import slot_of
+    from .suggest import EVERYTHING, MAX_SAMPLES
+
+    def inner(nodes: list[dict]):
+        for node in nodes:
+            if "children" in node:
+                yield node["name"]
+                yield from inner(node["children"])
+
+    parents = [EVERYTHING, *inner(load_yaml(taxonomy.path).data["taxonomy"])]
+    return [
+        slot_of(taxonomy.name, "children", p, None, k) for p in parents for k in range(MAX_SAMPLES)
+    ]

@@ -35,6 +35,7 @@ from ..store import Store
 
 STAGE = "children"
 EVERYTHING = "all of human knowledge and capabilities"  # GLAN's root
+MAX_SAMPLES = 50  # calls per node asked (--samples); gc keeps the latest of each
 FIELDS, SUBFIELDS, DISCIPLINES = "fields", "sub-fields", "disciplines"
 SEPARATORS = (": ", " - ", " \u2013 ", " \u2014 ")
 
