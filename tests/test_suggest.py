@@ -227,3 +227,12 @@ def test_gc_keeps_the_calls_behind_the_suggested_nodes(glanc, tmp_path):
     assert glanc("gc", str(path)).exit_code == 0
     again = suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "-n", "2", "--json")
     assert summary(again)["lm_calls"] == 0
+
+
+def test_a_child_named_after_its_parent_is_skipped():
+    """The embedded model drafted 'Telecommunications' under 'Telecommunications'; the
+    stub cannot be steered to a name, so this asks the rule itself."""
+    from glanc.tasks.suggest import _usable
+
+    assert "the name of the node itself" in _usable("Natural  sciences", ("Natural Sciences",))
+    assert _usable("Astronomy", ("Natural Sciences",)) is None

@@ -91,8 +91,10 @@ def _split(item: str) -> tuple[str, str]:
     return item.strip(" *\"'"), ""
 
 
-def _usable(name: str) -> str | None:
-    """Why a proposed name cannot be a node's, or None."""
+def _usable(name: str, path: tuple[str, ...]) -> str | None:
+    """Why a proposed name cannot be a child's of the node at ``path``, or None."""
+    if normalise_name(name) in {normalise_name(p) for p in path}:
+        return "the name of the node itself, or of one above it"
     if "/" in name:
         return "holds '/', which separates taxonomy paths"
     if len(name.split()) > 8:
@@ -247,7 +249,7 @@ def suggest(
             else:
                 result.skipped.append((item.name, f"already a child of {result.under}"))
             continue
-        if why := _usable(item.name):
+        if why := _usable(item.name, path):
             result.skipped.append((item.name, why))
             continue
         note = None
@@ -304,7 +306,7 @@ def draft(
                 norm = normalise_name(item.name)
                 if len(nodes) == n or norm in seen:
                     continue
-                if why := _usable(item.name):
+                if why := _usable(item.name, path):
                     result.skipped.append((item.name, why))
                     continue
                 seen.add(norm)
