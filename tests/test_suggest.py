@@ -236,3 +236,17 @@ def test_a_child_named_after_its_parent_is_skipped():
 
     assert "the name of the node itself" in _usable("Natural  sciences", ("Natural Sciences",))
     assert _usable("Astronomy", ("Natural Sciences",)) is None
+
+
+def test_pending_suggestions_leave_the_committed_build_up_to_date(glanc, tmp_path):
+    """A pull request that only adds suggestions passes glanc check: the artifact
+    (rows, manifest, card) is what the spec builds, and pending nodes build nothing."""
+    path = spec(tmp_path)
+    assert glanc("build", str(path), "-q").exit_code == 0
+    suggest(glanc, tmp_path, str(path), "--under", "Natural Sciences", "-n", "2")
+    assert glanc("check", str(path)).exit_code == 0
+    path.write_text(path.read_text().replace("review: pending", "review: drop"))
+    assert glanc("check", str(path)).exit_code == 0
+    path.write_text(path.read_text().replace("review: drop", "review: keep", 1))
+    stale = glanc("check", str(path))
+    assert stale.exit_code == 1 and "out of date" in stale.output

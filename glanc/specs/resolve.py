@@ -296,7 +296,12 @@ def load_taxonomy(
         seed=int(data.get("seed", 0)),
         template=template,
         disciplines=tuple(resolver.disciplines),
-        digest=digest({"taxonomy": data, "template": template_digest_source(template)}),
+        digest=digest(
+            {
+                "taxonomy": _reviewed_in(data, keep_pending),
+                "template": template_digest_source(template),
+            }
+        ),
         description=str(data.get("description", "")).strip(),
         license=data.get("license"),
         quality=quality,
@@ -368,3 +373,23 @@ def settings_at(data: dict[str, Any], path: tuple[str, ...]) -> Settings:
         merged = _merge(merged, node.get("settings") or {})
         nodes = node.get("children") or []
     return _settings(merged)
+
+
+def _reviewed_in(data: dict[str, Any], keep_pending: bool) -> dict[str, Any]:
+    """The spec as a build sees it: nodes under review left out, and the review
+    marks of the others dropped, so suggesting, reviewing and keeping nodes changes
+    the digest (the manifest's, the no-op stamp's) only when the build changes."""
+
+    def nodes(items: list[dict]) -> list[dict]:
+        out = []
+        for node in items:
+            state = node.get("review", "keep")
+            if state == "drop" or (state == "pending" and not keep_pending):
+                continue
+            node = {k: v for k, v in node.items() if k not in ("review", "suggested")}
+            if "children" in node:
+                node["children"] = nodes(node["children"])
+            out.append(node)
+        return out
+
+    return {**data, "taxonomy": nodes(data["taxonomy"])}
