@@ -291,3 +291,14 @@ def test_gc_keeps_the_redraws_and_judge_calls_of_the_last_build(glanc, tmp_path)
     assert glanc("gc", str(path)).exit_code == 0
     again = glanc("build", str(path), "-q", "--json", "--no-lock")
     assert summary(again)["lm_calls"] == 0
+
+
+def test_plan_of_a_judge_turned_on_after_a_build_counts_one_call_a_row(glanc, tmp_path):
+    path = tmp_path / "q.yaml"
+    text = SPEC.format(model="stub", quality="")
+    path.write_text(text.replace("answerer: stub}", "answerer: stub, judge: stub}"))
+    assert glanc("build", str(path), "-q").exit_code == 0
+    path.write_text(path.read_text().replace("taxonomy:\n", "quality: {judge: {threshold: 3}}\ntaxonomy:\n", 1))
+    plan = json.loads(glanc("plan", str(path), "--json").stdout)
+    judge = plan["stages"]["judge"]
+    assert (judge["run"], judge["estimated"]) == (12, 0) and plan["lm_calls"] == 12

@@ -284,7 +284,7 @@ class _Walk:
         """Count the nodes a running node will create, stage by stage, until a
         stage the selection leaves out (nothing below it can run then)."""
         inherited = "new" if reason == "new" else "upstream_changed"
-        judge = (glan.JUDGE,) if self.judging else ()
+        judge = (glan.JUDGE,) if self.judging and stage != glan.JUDGE.name else ()
         for child in (*glan.below(stage), *judge):
             count *= child.fanout(d.settings)
             why = "forced" if self.force else inherited
