@@ -16,6 +16,8 @@ def _redraws(r: Redraws) -> str:
     per = f"{r.calls_per_redraw} calls each, up to {r.bound} per row"
     if r.expected_calls is None:
         return f"quality redraws: not counted above ({per}; no earlier build to estimate from)"
+    if not r.expected_calls:
+        return f"quality redraws: none expected (the last build redrew no row; {per})"
     return (
         f"quality redraws: not counted above; ~{r.expected_calls:,} more calls at the last "
         f"build's rate ({r.rate:.0%} of first draws redrawn; {per})"
