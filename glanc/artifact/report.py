@@ -121,14 +121,15 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str, str]]:
 
     out.append(("rows_per_subject", "Rows per discipline and subject", _svg(per_subject)))
     reasons = data["drop_reasons"]
-    out.append(
-        (
-            "drop_reasons",
-            "Why rows were dropped",
-            _svg(lambda ax: _bars(ax, list(reasons), list(reasons.values()), "rows dropped",
-                                  "#dd8452")),  # fmt: skip
-        )
-    )
+
+    def drops(ax):
+        if reasons:
+            _bars(ax, list(reasons), list(reasons.values()), "rows dropped", "#dd8452")
+        else:  # an empty chart reads as a broken one
+            ax.text(0.5, 0.5, "no row was dropped", ha="center", va="center", fontsize=12)
+            ax.set_axis_off()
+
+    out.append(("drop_reasons", "Why rows were dropped", _svg(drops)))
 
     def lengths(ax):
         ax.hist([data["question_words"], data["answer_words"]], bins=20,
