@@ -162,19 +162,20 @@ def _quality(quality: dict[str, Any], rows: int) -> list[str]:
     share = f" ({first['passed'] / first['rows']:.0%})" if first["rows"] else ""
     dropped = quality["dropped"]
     lines = [
+        "",
         "## Quality",
         "",
         "Every row passed glanc's quality checks; "
         f"{_dropped_sentence(sum(dropped.values()), quality['redraws'])} "
         f"{first['passed']:,} of {first['rows']:,} rows{share} passed every check at their "
         "first draw.",
-        "",
     ]
     if dropped:
-        lines += [*_table(("check", "rows dropped"), sorted(dropped.items())), ""]
+        lines += ["", *_table(("check", "rows dropped"), sorted(dropped.items()))]
     short = quality["short"]
     if short:
         lines += [
+            "",
             f"{len(short)} row(s) are missing: every draw was dropped.",
             "",
             "| taxonomy path | subject | last check | reason |",
@@ -185,5 +186,4 @@ def _quality(quality: dict[str, Any], rows: int) -> list[str]:
             f"{_cell(s['reason'])} |"
             for s in short
         ]
-        lines.append("")
     return lines
