@@ -91,13 +91,3 @@ class Grams:
                 covered[i : i + n] = [True] * n
         pairs = zip(self.lengths, covered, strict=True)
         return sum(length for length, c in pairs if c) / self.total
-
-
-def top_ngram_share(tokens: tuple[str, ...], n: int) -> float | None:
-    """Gopher's top n-gram share of ``tokens`` (see ``Grams.top_share``)."""
-    return Grams(tokens).top_share(n)
-
-
-def duplicate_ngram_share(tokens: tuple[str, ...], n: int) -> float:
-    """Gopher's duplicated n-gram share of ``tokens`` (see ``Grams.duplicate_share``)."""
-    return Grams(tokens).duplicate_share(n)

@@ -58,10 +58,12 @@ class RowChecks:
 
     def _topic_of(self, row: dict[str, Any], key: str, sessions: list[dict]) -> frozenset[str]:
         """The stems of a row's syllabus, once per syllabus (its rows come together:
-        the scheduler runs the deepest stage first)."""
+        the scheduler runs the deepest stage first). The rows of a syllabus share
+        its taxonomy path and subject, and sample their sessions and concepts from
+        it, so the first row's topic serves them all."""
         if self._topic[0] != key:
             self._topic = (key, topic(row, sessions))
-        return self._topic[1] | topic(row)
+        return self._topic[1]
 
     def decide(self, item: Item) -> Verdict:
         rid, row, language, key, sessions = item

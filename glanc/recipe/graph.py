@@ -10,6 +10,7 @@ same nodes with the same keys.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import GlancError
@@ -137,7 +138,7 @@ class Graph:
         else:
             merged, seen = [], set(self._node_names - {normalise_name(n) for n in d.path})
             levels = d.settings.levels
-            for k, item in _interleaved(outputs):
+            for k, item in interleaved([out.get("subjects") or [] for out in outputs]):
                 name = " ".join(str(item.get("name", "")).split())
                 norm = normalise_name(name)
                 if not norm or norm in seen:
@@ -257,9 +258,9 @@ def sample_level(levels: tuple[str, ...], sample: int) -> str:
     return levels[sample % len(levels)] if levels else ""
 
 
-def _interleaved(outputs: list[dict[str, Any]]):
-    """(sample, item) for each sample's first subject, then each one's second, ..."""
-    lists = [out.get("subjects") or [] for out in outputs]
+def interleaved(lists: list[list[Any]]) -> Iterator[tuple[int, Any]]:
+    """(sample, item) for each sample's first item, then each one's second, ...: so
+    a cap on the merged list keeps something of every sample."""
     for i in range(max((len(items) for items in lists), default=0)):
         for k, items in enumerate(lists):
             if i < len(items):

@@ -132,6 +132,12 @@ def _example(raw: dict[str, Any] | None) -> tuple | None:
     return inputs, raw["output"].strip()
 
 
+def _left_out(node: dict, keep_pending: bool) -> bool:
+    """A node under review that a build leaves out, with its subtree."""
+    state = node.get("review", "keep")
+    return state == "drop" or (state == "pending" and not keep_pending)
+
+
 def _leaves(node: dict) -> int:
     return sum(_leaves(c) for c in node["children"]) if "children" in node else 1
 
@@ -177,10 +183,9 @@ class _Resolver:
             self.check_models(own, here + ("settings",))
             merged = _merge(inherited, own)
             path = parents + (node["name"],)
-            state = node.get("review", "keep")
-            if state == "drop" or (state == "pending" and not self.keep_pending):
+            if _left_out(node, self.keep_pending):
                 line, _ = self.doc.where(here)
-                self.reviewed.append(Reviewed(path, state, line, _leaves(node)))
+                self.reviewed.append(Reviewed(path, node["review"], line, _leaves(node)))
                 continue
             if "children" in node:
                 self.walk(node["children"], path, merged, here + ("children",))
@@ -383,8 +388,7 @@ def _reviewed_in(data: dict[str, Any], keep_pending: bool) -> dict[str, Any]:
     def nodes(items: list[dict]) -> list[dict]:
         out = []
         for node in items:
-            state = node.get("review", "keep")
-            if state == "drop" or (state == "pending" and not keep_pending):
+            if _left_out(node, keep_pending):
                 continue
             node = {k: v for k, v in node.items() if k not in ("review", "suggested")}
             if "children" in node:

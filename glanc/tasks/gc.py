@@ -65,15 +65,10 @@ def _suggest_slots(taxonomy: Taxonomy) -> list[str]:
     """Where ``glanc suggest`` calls for this spec sit: one slot per sample under
     the root and under every node with children (pending and dropped ones too)."""
     from ..recipe.node import slot_of
-    from .suggest import EVERYTHING, MAX_SAMPLES
+    from .suggest import EVERYTHING, MAX_SAMPLES, walk
 
-    def inner(nodes: list[dict]):
-        for node in nodes:
-            if "children" in node:
-                yield node["name"]
-                yield from inner(node["children"])
-
-    parents = [EVERYTHING, *inner(load_yaml(taxonomy.path).data["taxonomy"])]
+    tree = load_yaml(taxonomy.path).data["taxonomy"]
+    parents = [EVERYTHING, *(node["name"] for _, node in walk(tree) if "children" in node)]
     return [
         slot_of(taxonomy.name, "children", p, None, k) for p in parents for k in range(MAX_SAMPLES)
     ]

@@ -15,6 +15,7 @@ the same names.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ..execute.scheduler import record_of
 from ..keys import normalise_name
 from ..lm.call import Caller
 from ..options import Workspace
-from ..recipe.graph import Graph
+from ..recipe.graph import Graph, interleaved
 from ..recipe.node import Node
 from ..specs.edit import NewNode, add_children, new_spec
 from ..specs.load import load_yaml
@@ -155,11 +156,10 @@ class _Asker:
                 f"({why}); nothing written: try again with --samples, or another --model"
             )
         out, seen = [], set()
-        for i in range(max(map(len, replies))):
-            for reply in replies:
-                if i < len(reply) and (key := normalise_name(reply[i].name)) not in seen:
-                    seen.add(key)
-                    out.append(reply[i])
+        for _, named in interleaved(replies):
+            if (key := normalise_name(named.name)) not in seen:
+                seen.add(key)
+                out.append(named)
         return out
 
 
@@ -173,7 +173,7 @@ def _provenance(named: _Named, note: str | None = None) -> dict[str, Any]:
 def _tree_names(nodes: list[dict]) -> dict[str, str]:
     """Normalised name -> path of every node of the tree (the first, where repeated)."""
     out: dict[str, str] = {}
-    for path, node in _walk(nodes):
+    for path, node in walk(nodes):
         out.setdefault(normalise_name(node["name"]), path)
     return out
 
@@ -192,18 +192,19 @@ def _find(nodes: list[dict], under: str) -> tuple[tuple[str, ...], dict]:
         path += (node["name"],)
         level = node.get("children") or []
     if node is None or len(path) != len(want):
-        inner = [p for p, n in _walk(nodes) if "children" in n]
+        inner = [p for p, n in walk(nodes) if "children" in n]
         raise GlancError(
             f"no taxonomy node {under!r}; nodes that take children: {', '.join(inner)}"
         )
     return path, node
 
 
-def _walk(nodes: list[dict], parents: tuple[str, ...] = ()):
+def walk(nodes: list[dict], parents: tuple[str, ...] = ()) -> Iterator[tuple[str, dict]]:
+    """(path, node) for every node of a raw taxonomy tree, parents first."""
     for node in nodes:
         path = parents + (node["name"],)
         yield "/".join(path), node
-        yield from _walk(node.get("children") or [], path)
+        yield from walk(node.get("children") or [], path)
 
 
 def suggest(
