@@ -68,7 +68,11 @@ class BuildOptions:
     build directory's ``lock.jsonl`` into the store, so a committed build is
     reused without a model call. ``concurrency``: model calls in flight at once
     (an in-process model runs one at a time). ``rpm``/``tpm``: requests and
-    tokens per minute to each remote model, at most (a model's own limits win)."""
+    tokens per minute to each remote model, at most (a model's own limits win).
+    ``backend``: ``threads`` or ``batch`` for every model; None: each model as the
+    spec routes it (``batch:``). ``batch_file``: write each wave of batched calls
+    to this JSONL file instead of sending it, and stop until ``glanc ingest`` has
+    its results. ``send``: False to take back results only, sending nothing."""
 
     model: str | None = None
     selection: Selection = field(default_factory=Selection)
@@ -77,3 +81,6 @@ class BuildOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     rpm: int | None = None
     tpm: int | None = None
+    backend: str | None = None
+    batch_file: Path | None = None
+    send: bool = True

@@ -58,6 +58,19 @@ class Called:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """A wave of calls on a Batch API changed (created, polled, finished): its
+    provider's status and request counts."""
+
+    wave: str
+    batch_id: str | None
+    status: str
+    requests: int
+    completed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """The scheduler went round its loop once: a display may redraw. ``final``:
     the last one of the build."""
@@ -65,7 +78,7 @@ class Tick:
     final: bool = False
 
 
-Event = Queued | Decided | Finished | Skipped | Called | Tick
+Event = Queued | Decided | Finished | Skipped | Called | BatchStatus | Tick
 Observer = Callable[[Event], None]
 
 

@@ -10,15 +10,16 @@ from ..lm.credentials import endpoint, redact
 from ..recipe.graph import Graph
 
 
-def preflight(graph: Graph) -> None:
+def preflight(graph: Graph, offline: bool = False) -> None:
     """Fail fast, before the store is touched, on a remote model whose settings
     are missing or malformed (every ``env:`` reference, ``api_key_env``,
-    credentials) or whose server cannot be reached. Messages never hold a secret."""
+    credentials) or whose server cannot be reached. Messages never hold a secret.
+    ``offline``: batched models' calls go to a batch file, not their server."""
     for info in graph.models_used():
         if info.kind != "remote":
             continue
         where = endpoint(info)
-        if not where.base:
+        if not where.base or (offline and info.batch):
             continue
         url = urlparse(where.base)
         port = url.port or (443 if url.scheme == "https" else 80)

@@ -144,6 +144,8 @@ class Scheduler:
         (more would only queue on its lock); a spec's ``concurrency``, ``rpm`` and
         ``tpm`` on the model, else the build's."""
         limits = self._limits.get(node.model)
+        if limits is None and node.model.batch:  # the provider queues a wave whole
+            limits = self._limits[node.model] = ModelLimits(inflight=2**62, rpm=None, tpm=None)
         if limits is None:
             ref = node.model.ref
             inflight = 1 if node.model.kind == "gguf" else self.concurrency
@@ -165,7 +167,7 @@ class Scheduler:
             limits = self.limits(heap[0][2])
             while (
                 heap
-                and self.backend.inflight < self.concurrency
+                and self.backend.accepts(heap[0][2])
                 and self.per_model.get(model, 0) < limits.inflight
                 and limits.may_start(now)
             ):
@@ -191,6 +193,8 @@ class Scheduler:
             self.submit()
             self.store.flush_if_due()
             self.emit(Tick())
+            if self.backend.stalled and not self.ready and not self.waiting:
+                return  # the rest waits on a batch file: run the build again after it
             if not self.backend.inflight:
                 if not self.ready and not self.waiting:
                     return

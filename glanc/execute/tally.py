@@ -59,7 +59,7 @@ class Tally:
     the dataset uses, cached or not (the manifest's figure)."""
 
     spent: Ledger = field(default_factory=Ledger)
-    dataset: Ledger = field(default_factory=Ledger)
+    dataset: Ledger = field(default_factory=lambda: Ledger(by_spec=True))
     failures: list[Failure] = field(default_factory=list)
     skipped: list[Node] = field(default_factory=list)
     models_by_stage: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in STAGES})

@@ -141,20 +141,55 @@ class Caller:
         kept = tried.output if error is None else None
         return Outcome(kept, tried.raw, error, attempt, tokens_in, tokens_out, latency)
 
-    def _try(self, signature, template, node: Request, lm, attempt: int) -> _Try:
+    # -- a Batch API's two halves (``glanc.lm.deferred``): the same program, apart
+    def render(self, node: Request, attempt: int) -> dict[str, Any]:
+        """The request body draw ``attempt`` of ``node`` sends, exactly as a direct
+        call would send it; for a model routed to a Batch API."""
+        from dspy.utils.usage_tracker import UsageTracker
+
+        from .deferred import find_rendered
+
+        template = self.template.stage(node.stage)
+        lm = self.lm(node.model)
+        config = _config(node, attempt)
+        try:
+            self._predict(programs.signature(template), template, node, lm, UsageTracker(), config)
+        except Exception as exc:
+            rendered = find_rendered(exc)
+            if rendered is None:
+                raise
+            return rendered.body
+        raise AssertionError("a deferred engine answered without a reply")
+
+    def answer(self, node: Request, attempt: int, completion: dict[str, Any]) -> Attempt:
+        """Draw ``attempt`` of ``node`` judged from the chat completion a batch
+        returned for it: the parse, checks and cut-short rule of a direct call.
+        A reply that is no chat completion is a ``transport:`` error here."""
+        from .deferred import answering
+
+        template = self.template.stage(node.stage)
+        lm = self.lm(node.model)
+        with answering(completion):
+            tried = self._try(programs.signature(template), template, node, lm, attempt, tries=1)
+        error = tried.error
+        if error is not None:
+            error = redact(error, self._secrets.get(node.model, ()))
+        return Attempt(tried.output if error is None else None, tried.raw, error,
+                       tried.retry, *tried.tokens)  # fmt: skip
+
+    def _try(
+        self, signature, template, node: Request, lm, attempt: int, tries: int | None = None
+    ) -> _Try:
         """One draw of the program (its own seed), judged: an output glanc takes, or
         why not and whether another draw may mend it."""
         from dspy.utils.exceptions import AdapterParseError
         from dspy.utils.usage_tracker import UsageTracker
 
-        config = dict(node.decoding)
-        config["seed"] = (node.seed + attempt - 1) % (2**31)
-        if attempt > 1 and not config.get("temperature"):
-            config["temperature"] = RETRY_TEMPERATURE
+        config = _config(node, attempt)
         tracker = UsageTracker()
         cut_tokens = (0, 0)
         try:
-            prediction = self._predict(signature, template, node, lm, tracker, config)
+            prediction = self._predict(signature, template, node, lm, tracker, config, tries)
             output = programs.to_json(prediction, template)
             error = invalid(output, template)
             # the text is kept for outputs glanc rejects; an accepted one is its output
@@ -178,14 +213,22 @@ class Caller:
         return _Try(tried.output, tried.raw, tried.error, tried.retry, tokens)
 
     def _predict(
-        self, signature, template, node: Request, lm, tracker, config: dict[str, Any]
+        self,
+        signature,
+        template,
+        node: Request,
+        lm,
+        tracker,
+        config: dict[str, Any],
+        tries: int | None = None,
     ):
         """One program call; the same request again, after a backoff, while the
         failure is the transport's (429 honouring Retry-After, 5xx, timeouts,
         dropped connections, a body that is not JSON, an empty reply)."""
         import dspy
 
-        tries = int(node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1)) + 1
+        if tries is None:
+            tries = int(node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1)) + 1
         for attempt in range(tries):
             try:
                 # trace=None: DSPy otherwise keeps the last 10,000 predictions with
@@ -208,6 +251,28 @@ class Caller:
                 if self.stopping.wait(max(wait, backoff)):
                     raise Cancelled() from exc
         raise AssertionError("unreachable")
+
+
+def _config(node: Request, attempt: int) -> dict[str, Any]:
+    """Decoding of draw ``attempt``: its own seed, and some temperature after the first."""
+    config = dict(node.decoding)
+    config["seed"] = (node.seed + attempt - 1) % (2**31)
+    if attempt > 1 and not config.get("temperature"):
+        config["temperature"] = RETRY_TEMPERATURE
+    return config
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One draw judged from a reply that came back later (a batch): ``output`` when
+    glanc takes it, else ``error``; ``retry``: whether a new draw may mend it."""
+
+    output: dict[str, Any] | None
+    raw: str | None
+    error: str | None
+    retry: bool
+    tokens_in: int
+    tokens_out: int
 
 
 def _cut_try(template, stage: str, cut: CutShort) -> _Try:

@@ -123,6 +123,10 @@ def make_lm(info: ModelInfo):
             str(info.ref.option("structured_output", "json_schema")),
             basic=where.basic,
         )
+        if info.batch:  # its calls go through a Batch API: rendered now, answered later
+            from .deferred import DeferredEngine
+
+            engine = DeferredEngine(engine)
         return dspy.LM(f"local/{name}", engine=engine, cache=False, num_retries=0)
     kwargs: dict[str, Any] = {"timeout": timeout}
     if base:

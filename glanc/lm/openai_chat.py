@@ -140,18 +140,33 @@ class OpenAIChatEngine:
             raise _http_error(status, headers, data)
         try:
             out = json.loads(data)
-            choice = (out.get("choices") or [{}])[0]
-            text = (choice.get("message") or {}).get("content") or ""
-        except (ValueError, AttributeError, IndexError):
+        except ValueError:
             raise lm15.ProviderError(
                 f"HTTP 200 with a body that is not a chat completion: {data[:80]!r}",
                 status=200,
             ) from None
+        return reply(request, out)
+
+
+def reply(request: Any, out: Any):
+    """A chat completion's JSON as DSPy's response: its text, why it ended and its
+    usage. Shared by this engine and the Batch API's output lines (``deferred``),
+    so a batched call is judged exactly as a direct one."""
+    from dspy import lm15
+
+    try:
+        choice = (out.get("choices") or [{}])[0]
+        text = (choice.get("message") or {}).get("content") or ""
         usage = out.get("usage") or {}
-        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
-        return response(
-            request, text, finished(request, text, choice.get("finish_reason"), tokens), *tokens
-        )
+    except (AttributeError, IndexError, TypeError):
+        raise lm15.ProviderError(
+            f"HTTP 200 with a body that is not a chat completion: {json.dumps(out)[:80]!r}",
+            status=200,
+        ) from None
+    tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    return response(
+        request, text, finished(request, text, choice.get("finish_reason"), tokens), *tokens
+    )
 
 
 def _http_error(status: int, headers: dict[str, str], data: bytes) -> Exception:

@@ -13,16 +13,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..specs.contract import OPTIONAL_STAGES, STAGES
-from ..specs.models import ModelInfo
+from ..specs.models import ModelInfo, batch_settings, wants_batch
 
 
-def price_of(info: ModelInfo) -> tuple[float, float] | None:
-    """USD per million tokens in and out, when the spec gives the model a price."""
+def price_of(info: ModelInfo, *, batch: bool | None = None) -> tuple[float, float] | None:
+    """USD per million tokens in and out, when the spec gives the model a price.
+    Through a Batch API (``batch``; by default, as this build routes the model)
+    that is the model's batch price, or its price times the batch discount."""
     price = info.ref.option("price")
-    if price is None:
-        return None
-    p = dict(price)
-    return float(p.get("input", 0)), float(p.get("output", 0))
+    base = None
+    if price is not None:
+        p = dict(price)
+        base = float(p.get("input", 0)), float(p.get("output", 0))
+    if not (info.batch if batch is None else batch):
+        return base
+    settings = batch_settings(info.ref)
+    if settings.price is not None:
+        return settings.price
+    return None if base is None else discounted(info, base)
+
+
+def discounted(info: ModelInfo, price: tuple[float, float]) -> tuple[float, float]:
+    """A full price as it is billed on this model's route (``--price`` is a full price)."""
+    if not info.batch:
+        return price
+    share = batch_settings(info.ref).discount
+    return price[0] * share, price[1] * share
 
 
 def cost(price: tuple[float, float], tokens_in: float, tokens_out: float) -> float:
@@ -47,15 +63,19 @@ def _sum(cells: Iterable[Tokens]) -> Tokens:
 
 @dataclass
 class Ledger:
-    """Tokens per model label and stage; a model's cost when it has a price."""
+    """Tokens per model label and stage; a model's cost when it has a price.
+    ``by_spec``: priced by the route the spec names (the manifest's figure, the
+    same bytes whatever ``--backend`` a build ran with), else by this run's."""
 
     cells: dict[str, dict[str, Tokens]] = field(default_factory=dict)
     prices: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    by_spec: bool = False
 
     def add(self, info: ModelInfo, stage: str, tokens_in: int, tokens_out: int, calls: int) -> None:
         label = info.label
         if label not in self.prices:
-            self.prices[label] = price_of(info)
+            route = wants_batch(info.ref) if self.by_spec else None
+            self.prices[label] = price_of(info, batch=route)
         cell = self.cells.setdefault(label, {}).setdefault(stage, Tokens())
         cell.calls += calls
         cell.tokens_in += tokens_in

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lm.usage import cost, price_of
+from ..lm.usage import cost, discounted, price_of
 from ..recipe import glan
 from ..recipe.expand import Expander
 from ..recipe.graph import Graph
@@ -203,11 +203,12 @@ class _Walk:
         force: bool,
         on_decision: Callable[[Node, Decision], None] | None = None,
         price: tuple[float, float] | None = None,
+        backend: str | None = None,
     ):
         self.taxonomy = taxonomy
         self.price = price
         self.store = store
-        self.graph = Graph(taxonomy, model)
+        self.graph = Graph(taxonomy, model, backend)
         self.expander = Expander(self.graph)
         self.decider = Decider(selection, force)
         self.selection = selection
@@ -308,7 +309,7 @@ class _Walk:
         tin, tout = avg.tokens_in * count, avg.tokens_out * count
         tally.tokens_in += tin
         tally.tokens_out += tout
-        price = price_of(info) or self.price
+        price = price_of(info) or (self.price and discounted(info, self.price))
         if price is None:
             tally.unpriced = True
         else:
@@ -338,13 +339,17 @@ def plan(
     on_decision: Callable[[Node, Decision], None] | None = None,
     redraw_rate: float | None = None,
     price: tuple[float, float] | None = None,
+    backend: str | None = None,
 ) -> Plan:
     """What ``build`` with the same arguments would do, without doing any of it.
     ``on_decision`` sees each known node with its decision, as the build would;
     ``redraw_rate`` (the last build's share of first draws redrawn) estimates the
     quality gate's redraws; ``price`` (USD per million tokens in and out) prices the
-    models the spec gives none."""
-    walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision, price)
+    models the spec gives none; ``backend`` routes models as ``build`` would (a
+    model on a Batch API is priced at its batch price)."""
+    walk = _Walk(
+        taxonomy, store, model, selection or Selection(), force, on_decision, price, backend
+    )
     walk.run()
     stages = []
     tokens_known = priced = True

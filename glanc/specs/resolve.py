@@ -47,16 +47,20 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def _hashable(value: Any) -> Any:
+    """A spec value made hashable: mappings become sorted pairs, at any depth
+    (``batch: {price: {...}}``), so a ``ModelRef`` can key a dict."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
 def _model_ref(value: Any) -> ModelRef:
     if isinstance(value, str):
         return ModelRef(value)
-    options = tuple(
-        sorted(
-            (k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-            for k, v in value.items()
-            if k != "id"
-        )
-    )
+    options = tuple(sorted((k, _hashable(v)) for k, v in value.items() if k != "id"))
     return ModelRef(value["id"], options)
 
 
@@ -157,7 +161,7 @@ class _Resolver:
     def check_models(self, raw: dict[str, Any], where: JsonPath) -> None:
         for role, value in (raw.get("models") or {}).items():
             try:
-                models.describe(_model_ref(value), self.base_dir)
+                models.routed(models.describe(_model_ref(value), self.base_dir), None)
             except models.ModelSpecError as exc:
                 self.problems.append(self.doc.problem(where + ("models", role), str(exc)))
 

@@ -24,6 +24,8 @@ from typing import Any
 
 from ..errors import GlancError
 from ..faults import store_message
+from .batches import SCHEMA as BATCH_SCHEMA
+from .batches import Batches
 from .journal import Journal
 from .keyindex import KeyIndex
 from .opening import connect
@@ -76,14 +78,16 @@ class Store:
         self._snapshot: str | None = None
         if read_only and not self.path.exists():
             self.con = duckdb.connect(":memory:")
-            self.con.execute(SCHEMA)
+            self.con.execute(SCHEMA + BATCH_SCHEMA)
+            self.batches = Batches(self.con)
             return
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con, self._snapshot = connect(self.path, read_only=read_only, on_wait=on_wait)
         try:
             if not read_only:
-                self.con.execute(SCHEMA)
+                self.con.execute(SCHEMA + BATCH_SCHEMA)
+            self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
             self.con.execute("SELECT count(*), max(key) FROM nodes").fetchone()  # reads its pages
             if not read_only:

@@ -16,7 +16,10 @@ from typing import Any
 from ..artifact import card, publish
 from ..artifact.manifest import decoding, manifest
 from ..artifact.write import write_dataset
-from ..errors import Interrupted
+from ..errors import GlancError, Interrupted
+from ..execute.backends import Backend
+from ..execute.backends.batch import BatchBackend
+from ..execute.backends.routed import RoutedBackend
 from ..execute.backends.threads import ThreadBackend
 from ..execute.events import Observer, Observers, Tick
 from ..execute.preflight import preflight
@@ -32,9 +35,32 @@ from ..recipe.node import Node
 from ..specs.contract import STAGES
 from ..specs.types import Taxonomy
 from ..store import Store
+from ..store.batches import Wave
 from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Calls a build left in batch files: the files it wrote now (path, requests),
+    the ones written before that still await ``glanc ingest``, and how many
+    calls wait in all (those of a build that sends nothing included)."""
+
+    written: tuple[tuple[Path, int], ...]
+    files: tuple[Wave, ...]
+    calls: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "written": [{"path": str(p), "requests": n} for p, n in self.written],
+            "awaiting_results": [
+                {"path": w.endpoint.removeprefix("file:"), "requests": w.requests,
+                 "written_at": w.created_at.isoformat(timespec="seconds") + "Z"}
+                for w in self.files
+            ],  # fmt: skip
+        }
 
 
 @dataclass
@@ -53,6 +79,7 @@ class BuildResult:
     usage: Ledger = field(default_factory=Ledger)  # this run's calls, per model and stage
     up_to_date: bool = False  # nothing changed since the last build: no node was walked
     quality_seconds: float | None = None  # time the quality gate took, when it was on
+    waiting: Waiting | None = None  # calls left in batch files: builds/ was not written
 
     @property
     def ok(self) -> bool:
@@ -69,6 +96,7 @@ class BuildResult:
             "dataset": str(self.dataset),
             "seconds": round(self.seconds, 3),
             "up_to_date": self.up_to_date,
+            **({"waiting": self.waiting.as_json()} if self.waiting is not None else {}),
             **(
                 {"quality_seconds": round(self.quality_seconds, 3)}
                 if self.quality_seconds is not None
@@ -88,12 +116,13 @@ def build(
     started = time.monotonic()
     workspace, options = workspace or Workspace(), options or BuildOptions()
     build_dir = workspace.build_dir(taxonomy.name)
-    graph = Graph(taxonomy, options.model)
+    graph = Graph(taxonomy, options.model, _backend(options))
+    judged = taxonomy.quality.enabled and taxonomy.quality.judge is not None
     for d in taxonomy.disciplines:  # resolve every model before touching the store
-        for stage in STAGES:
+        for stage in (*STAGES, *(("judge",) if judged else ())):
             graph.model(d, stage)
-    if not options.selection.runs_nothing:
-        preflight(graph)
+    if not options.selection.runs_nothing and options.send:
+        preflight(graph, offline=options.batch_file is not None)
     publish.ensure_writable(build_dir)
     plain = options.selection.everything and not options.force and workspace.lock_from is None
     with (
@@ -112,8 +141,10 @@ def build(
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
         gate = Gate(taxonomy, graph, rows, dropped) if taxonomy.quality.enabled else None
-        _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
+        waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
         emit(Tick(final=True))
+        if waiting is not None:  # calls wait on a batch file: builds/ stays as it was
+            return _waiting(tally, waiting, build_dir, started)
         result = _finish(taxonomy, tally, store, rows, gate, workspace, started)
         if stamp is not None and result.ok and not result.skipped:
             uptodate.record(store, stamp, build_dir)
@@ -129,11 +160,19 @@ def _schedule(
     tally: Tally,
     emit: Observer,
     options: BuildOptions,
-) -> None:
-    """Run the graph to the end on the thread backend, round after round while the
-    quality gate redraws rows; Ctrl-C keeps what finished."""
+) -> Waiting | None:
+    """Run the graph to the end, round after round while the quality gate redraws
+    rows; Ctrl-C keeps what finished. Stops early, saying what it waits on, when
+    the calls left wait on a batch file someone runs elsewhere."""
     concurrency = max(1, options.concurrency)
-    backend = ThreadBackend(Caller(taxonomy.template), workers=concurrency)
+    caller = Caller(taxonomy.template)
+    threads = ThreadBackend(caller, workers=concurrency)
+    batch = None
+    backend: Backend = threads
+    if any(info.batch for info in graph.models_used()):
+        batch = BatchBackend(caller, store.batches, emit, batch_file=options.batch_file,
+                             send=options.send)  # fmt: skip
+        backend = RoutedBackend(threads, batch)
     if gate is not None:
         on_row = gate.offer
     else:
@@ -157,7 +196,7 @@ def _schedule(
     scheduler.start(taxonomy.disciplines)
     try:
         scheduler.run()
-        while gate is not None and (redraws := gate.end_round()):
+        while not backend.stalled and gate is not None and (redraws := gate.end_round()):
             scheduler.push(redraws)
             scheduler.run()
     except KeyboardInterrupt:
@@ -170,9 +209,41 @@ def _schedule(
             "again to resume",
             abandon=True,
         ) from None
+    waiting = None
+    if batch is not None and (backend.stalled or batch.parked):
+        waiting = Waiting(tuple(batch.written), tuple(batch.waiting_files.values()),
+                          len(batch.parked))  # fmt: skip
     backend.close()
     if gate is not None:
         gate.close()
+    return waiting
+
+
+def _backend(options: BuildOptions) -> str | None:
+    """Where calls run: a batch file means a Batch API's format."""
+    if options.batch_file is not None or not options.send:
+        if options.backend == "threads":
+            raise GlancError("--batch-file writes batches: use it with --backend batch")
+        return "batch"
+    return options.backend
+
+
+def _waiting(tally: Tally, waiting: Waiting, build_dir: Path, started: float) -> BuildResult:
+    """The result of a build that stopped at a batch file: what ran, what waits."""
+    spent = tally.spent.grand_total()
+    return BuildResult(
+        stages=tally.stages(),
+        lm_calls=spent.calls,
+        tokens_in=spent.tokens_in,
+        tokens_out=spent.tokens_out,
+        rows=0,
+        dataset=build_dir / DATASET,
+        failures=tally.failures,
+        seconds=time.monotonic() - started,
+        skipped=tally.skipped,
+        usage=tally.spent,
+        waiting=waiting,
+    )
 
 
 def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> BuildResult:

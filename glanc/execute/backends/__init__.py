@@ -2,9 +2,10 @@
 alone writes the store; a backend only carries calls out and hands back what
 came of them.
 
-The thread pool (``threads``) is the one backend today. A backend that can
-outlive the process (a provider's batch, a Ray job) would also record its job
-ids in the store, so that a rerun resumes them rather than paying twice.
+The thread pool (``threads``) runs calls one request at a time; ``batch``
+sends waves of them to a provider's Batch API and records its job ids in the
+store, so that a rerun resumes them rather than paying twice; ``routed`` hands
+each node to the one its model is routed to.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from ...recipe.node import Node
 
 
 class Backend(Protocol):
+    def accepts(self, node: Node) -> bool:
+        """Whether the node's call may start now (a pool has a free worker)."""
+
     def submit(self, node: Node) -> None:
         """Start the node's call."""
 
@@ -25,6 +29,11 @@ class Backend(Protocol):
     @property
     def inflight(self) -> int:
         """Calls submitted and not yet returned by ``poll``."""
+
+    @property
+    def stalled(self) -> bool:
+        """Every call in flight waits on something outside this process (a batch
+        file someone runs elsewhere): the build stops here, to be run again."""
 
     def cancel(self) -> None:
         """Abandon the calls in flight (Ctrl-C): their results are never returned."""

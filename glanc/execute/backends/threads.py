@@ -18,12 +18,18 @@ class ThreadBackend:
 
     def __init__(self, caller: Caller, workers: int):
         self.caller = caller
+        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glanc")
         self._running: dict[Future, Node] = {}
 
     @property
     def inflight(self) -> int:
         return len(self._running)
+
+    stalled = False  # every call here finishes on its own
+
+    def accepts(self, node: Node) -> bool:
+        return len(self._running) < self.workers
 
     def submit(self, node: Node) -> None:
         self._running[self._pool.submit(self.caller, node)] = node

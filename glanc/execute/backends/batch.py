@@ -1,0 +1,452 @@
+"""The Batch API backend: waves of calls sent as provider batches, at about half
+the price, and taken back by node key.
+
+Each wave of calls is written as OpenAI Batch JSONL (``custom_id`` = node key,
+``body`` = exactly the request the thread backend would send, rendered by the
+same DSPy program), uploaded, submitted and polled with backoff; its output
+and error files are read back by key and judged by the same parser and checks
+as a direct call. Every id is in the store the moment it exists
+(``glanc.store.batches``): a killed build's rerun polls the same batches and
+never sends a request twice. With ``batch_file`` a wave is written for the
+user to run elsewhere (``vllm run-batch``, a provider's console) and taken back
+with ``glanc ingest``. The coordinator thread calls every method; the store's
+node records are still written by the scheduler alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ...errors import TRANSPORT, GlancError
+from ...lm.call import MAX_ATTEMPTS, TRANSPORT_ATTEMPTS, Caller, Outcome
+from ...lm.credentials import endpoint
+from ...lm.openai_batch import CHAT_ENDPOINT, TRANSIENT, BatchAPIError, BatchClient
+from ...recipe.node import Node
+from ...specs.models import BatchSettings, ModelInfo, batch_settings
+from ...store.batches import UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
+from ..events import BatchStatus, Event
+
+#: per-request errors in a batch's error file worth the same request again
+RESEND_CODES = ("batch_expired", "batch_cancelled", "server_error", "rate_limit_exceeded",
+                "timeout", "internal_error")  # fmt: skip
+_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')
+
+
+@dataclass
+class _Call:
+    """A node submitted and not yet returned: its draw, resends and spend so far."""
+
+    node: Node
+    attempt: int = 1
+    resent: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    started: float = field(default_factory=time.monotonic)
+    body: dict[str, Any] | None = None
+    sha: str = ""
+
+
+@dataclass
+class _Live:
+    """A wave this run follows: its store row, who waits on it, when to look again."""
+
+    row: Wave
+    keys: set[str]  # its requests not yet resolved
+    next_poll: float = 0.0
+    interval: float = 5.0
+    lines: dict[str, str] | None = None  # its result lines by key, once read
+
+
+class BatchBackend:
+    """Sends the calls of models routed to a Batch API; see the module docstring.
+    ``send=False`` (``glanc ingest``): take back what came in, send nothing new."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        batches: Batches,
+        emit: Callable[[Event], None],
+        *,
+        batch_file: Path | None = None,
+        send: bool = True,
+    ):
+        self.caller, self.book, self.emit = caller, batches, emit
+        self.batch_file, self.send = batch_file, send
+        self.calls: dict[str, _Call] = {}
+        self.unsent: dict[ModelInfo, list[str]] = {}
+        self.parked: set[str] = set()  # waiting on something outside this process
+        self.written: list[tuple[Path, int]] = []  # batch files this run wrote
+        self.waiting_files: dict[str, Wave] = {}  # batch files still awaiting results
+        self._done: list[tuple[Node, Outcome]] = []
+        self._clients: dict[ModelInfo, BatchClient] = {}
+        self._live: dict[str, _Live] = {}
+        self._resumable: dict[str, tuple[str, WaveRequest]] = {}
+        self._unsent_bytes: dict[ModelInfo, int] = {}
+        open_waves = batches.open()
+        for wave in open_waves:
+            if wave.status == UPLOADING:  # never reached the provider whole: nothing to pay
+                batches.ingested(wave.wave)
+                continue
+            self._live[wave.wave] = _Live(wave, set())
+        for name, requests in batches.requests(self._live).items():
+            for request in requests:  # the latest wave of a key wins (oldest first)
+                self._resumable[request.key] = (name, request)
+            self._live[name].keys = {r.key for r in requests}
+
+    # -- the backend protocol ---------------------------------------------------------
+    @property
+    def inflight(self) -> int:
+        return len(self.calls)
+
+    @property
+    def stalled(self) -> bool:
+        """Every call left waits on a batch file someone runs elsewhere."""
+        return bool(self.calls) and len(self.parked) == len(self.calls)
+
+    def accepts(self, node: Node) -> bool:
+        return True  # a wave holds 50,000 calls; the provider queues them
+
+    def submit(self, node: Node) -> None:
+        call = _Call(node)
+        self.calls[node.key] = call
+        found = self._resumable.pop(node.key, None)
+        if found is not None and self._attach(call, *found):
+            return
+        self._queue(call)
+
+    def poll(self, timeout: float) -> list[tuple[Node, Outcome]]:
+        if not self._done:
+            now = time.monotonic()
+            for live in list(self._live.values()):
+                if self._pollable(live) and live.next_poll <= now:
+                    self._check(live)
+        if not self._done:
+            due = [lv.next_poll for lv in self._live.values() if self._pollable(lv)]
+            if due:
+                time.sleep(max(0.0, min(timeout, min(due) - time.monotonic())))
+        out, self._done = self._done, []
+        return out
+
+    def cancel(self) -> None:
+        """Ctrl-C: the provider keeps the batches; their ids are in the store, so
+        the next run polls them rather than sending anything again."""
+
+    def close(self) -> None:
+        for live in self._live.values():
+            if live.row.terminal and not live.keys and not live.row.ingested:
+                self.book.ingested(live.row.wave)
+
+    # -- waves out ------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send what is queued, a wave per model (split at the provider's caps), or
+        write it to the batch file; without ``send``, leave it for a later run."""
+        queued, self.unsent, self._unsent_bytes = self.unsent, {}, {}
+        for model, keys in queued.items():
+            if not keys:
+                continue
+            if not self.send:
+                self.parked.update(keys)
+                continue
+            for chunk in self._chunks(model, keys):
+                if self.batch_file is not None:
+                    self._write_file(model, chunk)
+                else:
+                    self._send(model, chunk)
+
+    def _queue(self, call: _Call) -> None:
+        call.body = self.caller.render(call.node, call.attempt)
+        call.sha = _sha(call.body)
+        model = call.node.model
+        self.unsent.setdefault(model, []).append(call.node.key)
+        size = self._unsent_bytes.get(model, 0) + len(_line(call.node.key, call.body))
+        self._unsent_bytes[model] = size
+        settings = batch_settings(model.ref)
+        if len(self.unsent[model]) >= settings.max_requests or size >= settings.max_bytes:
+            self.flush()
+
+    def _chunks(self, model: ModelInfo, keys: list[str]) -> list[list[tuple[str, bytes]]]:
+        settings = batch_settings(model.ref)
+        chunks: list[list[tuple[str, bytes]]] = [[]]
+        size = 0
+        for key in sorted(keys):  # the same wave makes the same file, whatever the order
+            line = _line(key, self.calls[key].body)
+            if chunks[-1] and (
+                len(chunks[-1]) >= settings.max_requests or size + len(line) > settings.max_bytes
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append((key, line))
+            size += len(line)
+        return chunks
+
+    def _record(self, model: ModelInfo, where: str, status: str,
+                chunk: list[tuple[str, bytes]]) -> Wave:  # fmt: skip
+        data = b"".join(line for _, line in chunk)
+        name = f"{hashlib.sha256(data).hexdigest()[:12]}-{uuid.uuid4().hex[:8]}"
+        requests = [self._request(self.calls[key]) for key, _ in chunk]
+        self.book.add(name, model.label, where, status, requests)
+        row = self.book.wave(name)
+        self._live[name] = _Live(row, {key for key, _ in chunk}, interval=_settings(model).poll_s)
+        return row
+
+    def _write_file(self, model: ModelInfo, chunk: list[tuple[str, bytes]]) -> None:
+        assert self.batch_file is not None
+        n = len(self.written)
+        path = self.batch_file if n == 0 else self.batch_file.with_name(
+            f"{self.batch_file.stem}-{n + 1}{self.batch_file.suffix}"
+        )
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_bytes(b"".join(line for _, line in chunk))
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise GlancError(
+                f"{path}: cannot write the batch file ({exc.strerror}); choose another "
+                "--batch-file"
+            ) from None
+        self._record(model, f"file:{path.resolve()}", WRITTEN, chunk)
+        self.written.append((path, len(chunk)))
+        self.parked.update(key for key, _ in chunk)
+
+    def _send(self, model: ModelInfo, chunk: list[tuple[str, bytes]]) -> None:
+        client = self._client(model)
+        row = self._record(model, endpoint(model).base or "", UPLOADING, chunk)
+        data = b"".join(line for _, line in chunk)
+        try:
+            uploaded = client.upload(f"glanc-{row.wave}.jsonl", data)
+            self.book.update(row.wave, status=UPLOADED, input_file=str(uploaded["id"]))
+            self._create(self._live[row.wave], model, adopt=False)
+        except (BatchAPIError, KeyError) as exc:
+            self._fail_wave(self._live[row.wave], f"batch: cannot send a wave: {_why(exc)}")
+
+    def _create(self, live: _Live, model: ModelInfo, adopt: bool) -> None:
+        """Create the batch of an uploaded file or, after a kill between the two
+        (``adopt``), the batch that run made of it, if it made one."""
+        live.row = row = self.book.wave(live.row.wave)
+        assert row.input_file is not None
+        client = self._client(model)
+        batch = client.find(row.input_file) if adopt else None
+        if batch is None:
+            window = _settings(model).window
+            batch = client.create(row.input_file, window, {"glanc_wave": row.wave})
+        self._update(live, batch)
+
+    # -- waves in -------------------------------------------------------------------
+    def _attach(self, call: _Call, wave: str, request: WaveRequest) -> bool:
+        """Follow the wave a killed run sent this very request in (same draw, same
+        body): nothing is sent again."""
+        live = self._live.get(wave)
+        if live is None:
+            return False
+        body = self.caller.render(call.node, request.attempt)
+        if _sha(body) != request.body_sha:  # another draw than the one sent (--force)
+            return False
+        call.attempt, call.resent = request.attempt, request.resent
+        call.tokens_in, call.tokens_out = request.tokens_in, request.tokens_out
+        call.body, call.sha = body, request.body_sha
+        if live.row.status == WRITTEN:
+            self.parked.add(call.node.key)
+            self.waiting_files[wave] = live.row
+        elif live.lines is not None:  # read already this run: take its line now
+            self._take(live, call.node.key)
+        elif _is_file(live.row):  # a batch file's results, filed by glanc ingest
+            self._read(live, None)
+        return True
+
+    def _attached(self, live: _Live) -> bool:
+        return any(key in self.calls for key in live.keys)
+
+    def _pollable(self, live: _Live) -> bool:
+        """A provider's wave that this run waits on and has not read yet."""
+        return (
+            bool(live.keys)
+            and live.lines is None
+            and not _is_file(live.row)
+            and self._attached(live)
+        )
+
+    def _check(self, live: _Live) -> None:
+        """Look at a wave once: its batch's status; its results when it is over."""
+        row = live.row
+        model = self.calls[next(k for k in live.keys if k in self.calls)].node.model
+        client = self._client(model)
+        try:
+            if row.batch_id is None:  # uploaded, not created (killed in between)
+                self._create(live, model, adopt=True)
+            elif not row.terminal:
+                self._update(live, client.retrieve(row.batch_id))
+            if live.row.terminal:
+                self._read(live, client)
+                return
+        except BatchAPIError as exc:
+            live.next_poll = time.monotonic() + live.interval  # the provider may be back soon
+            self.emit(BatchStatus(row.wave, row.batch_id, f"unreachable: {_why(exc)}",
+                                  row.requests, row.completed, row.failed))  # fmt: skip
+            return
+        live.next_poll = time.monotonic() + live.interval
+        live.interval = min(_settings(model).poll_max_s, live.interval * 1.5)
+
+    def _update(self, live: _Live, batch: dict[str, Any]) -> None:
+        counts = batch.get("request_counts") or {}
+        values = {
+            "batch_id": str(batch.get("id")),
+            "status": str(batch.get("status")),
+            "completed": int(counts.get("completed") or 0),
+            "failed": int(counts.get("failed") or 0),
+            "output_file": batch.get("output_file_id"),
+            "error_file": batch.get("error_file_id"),
+        }
+        found = batch.get("errors")
+        errors = found.get("data") if isinstance(found, dict) else None
+        if errors:
+            values["note"] = "; ".join(str(e.get("message", e)) for e in errors)[:300]
+        self.book.update(live.row.wave, **values)
+        live.row = replace(live.row, **values)
+        r = live.row
+        self.emit(BatchStatus(r.wave, r.batch_id, r.status, r.requests, r.completed, r.failed))
+
+    def _read(self, live: _Live, client: BatchClient | None) -> None:
+        """A finished wave's result lines (output and error files), by key; then
+        every request this run waits on is taken back."""
+        row = live.row
+        lines: dict[str, str] = {}
+        if row.status == "failed" and not row.output_file:
+            self._fail_wave(live, f"batch: batch {row.batch_id} failed: {row.note or 'no reason'}")
+            return
+        texts: list[str] = []
+        if client is None:
+            texts = self.book.results(row.wave)
+        else:
+            for file_id in (row.output_file, row.error_file):
+                if file_id:
+                    texts += client.content(file_id).decode("utf-8", "replace").splitlines()
+        for text in texts:
+            if not text.strip():
+                continue
+            try:
+                key = json.loads(text).get("custom_id")
+            except (ValueError, AttributeError):
+                found = _CUSTOM_ID.search(text)
+                key = found.group(1) if found else None
+            if isinstance(key, str) and key in live.keys:
+                lines[key] = text
+        live.lines = lines
+        for key in list(live.keys):
+            if key in self.calls:
+                self._take(live, key)
+
+    def _take(self, live: _Live, key: str) -> None:
+        """Resolve one request of a read wave: a result, a resend or a next draw."""
+        call, line = self.calls[key], (live.lines or {}).pop(key, None)
+        live.keys.discard(key)
+        if line is None:
+            if live.row.status in ("expired", "cancelled"):
+                return self._resend(call, f"batch {live.row.status} before this request ran")
+            return self._fail(call, f"batch: batch {live.row.batch_id} returned no result for it")
+        try:
+            parsed = json.loads(line)
+            response, error = parsed.get("response"), parsed.get("error")
+        except (ValueError, AttributeError):
+            return self._fail(call, "batch: malformed batch output line (not JSON)")
+        status = response.get("status_code") if isinstance(response, dict) else None
+        if error or status != 200:
+            return self._failed_request(call, status, error, response)
+        body = response.get("body")
+        tried = self.caller.answer(call.node, call.attempt, body if isinstance(body, dict) else {})
+        call.tokens_in += tried.tokens_in
+        call.tokens_out += tried.tokens_out
+        if tried.error is None:
+            return self._ok(call, tried.output)
+        if tried.error.startswith(TRANSPORT):
+            why = tried.error[len(TRANSPORT):]
+            return self._fail(call, f"batch: malformed batch output line: {why}", tried.raw)
+        if tried.retry and call.attempt < MAX_ATTEMPTS:
+            call.attempt += 1
+            return self._queue(call)
+        return self._fail(call, tried.error, tried.raw)
+
+    def _failed_request(self, call: _Call, status: Any, error: Any, response: Any) -> None:
+        code = (error or {}).get("code") if isinstance(error, dict) else None
+        body = response.get("body") if isinstance(response, dict) else None
+        detail = (error or {}).get("message") if isinstance(error, dict) else None
+        if detail is None and isinstance(body, dict):
+            detail = json.dumps(body.get("error", body))[:200]
+        why = f"HTTP {status}: {detail}" if status else f"{code}: {detail}"
+        if status in TRANSIENT or code in RESEND_CODES:
+            return self._resend(call, why)
+        return self._fail(call, f"batch: {why}")
+
+    def _resend(self, call: _Call, why: str) -> None:
+        tries = int(call.node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1))
+        if call.resent >= tries:
+            return self._fail(call, f"{TRANSPORT}{why} (after {call.resent + 1} tries)")
+        call.resent += 1
+        self._queue(call)
+
+    def _fail_wave(self, live: _Live, why: str) -> None:
+        for key in list(live.keys):
+            if key in self.calls:
+                self._fail(self.calls[key], why)
+        live.keys = set()
+        self.book.ingested(live.row.wave)
+
+    def _ok(self, call: _Call, output: dict[str, Any] | None) -> None:
+        self._finish(call, Outcome(output, None, None, call.attempt, call.tokens_in,
+                                   call.tokens_out, _ms(call)))  # fmt: skip
+
+    def _fail(self, call: _Call, error: str, raw: str | None = None) -> None:
+        self._finish(call, Outcome(None, raw, error, call.attempt, call.tokens_in,
+                                   call.tokens_out, _ms(call)))  # fmt: skip
+
+    def _finish(self, call: _Call, outcome: Outcome) -> None:
+        del self.calls[call.node.key]
+        self.parked.discard(call.node.key)
+        self._done.append((call.node, outcome))
+
+    # -- helpers ------------------------------------------------------------------
+    def _request(self, call: _Call) -> WaveRequest:
+        return WaveRequest(call.node.key, call.attempt, call.resent, call.sha,
+                           call.tokens_in, call.tokens_out)  # fmt: skip
+
+    def _client(self, model: ModelInfo) -> BatchClient:
+        client = self._clients.get(model)
+        if client is None:
+            timeout = float(model.ref.option("timeout", 120))
+            client = self._clients[model] = BatchClient(endpoint(model), timeout)
+        return client
+
+
+def _is_file(row: Wave) -> bool:
+    """A wave written to a batch file for the user, rather than sent to a provider."""
+    return row.endpoint.startswith("file:")
+
+
+def _settings(model: ModelInfo) -> BatchSettings:
+    return batch_settings(model.ref)
+
+
+def _line(key: str, body: dict[str, Any] | None) -> bytes:
+    line = {"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": body}
+    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def _sha(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _ms(call: _Call) -> float:
+    return (time.monotonic() - call.started) * 1000
+
+
+def _why(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
