@@ -11,6 +11,8 @@ import click
 from ..artifact import publish
 from ..options import DEFAULT_CONCURRENCY, BuildOptions, Workspace
 from .flags import (
+    WAITING,
+    backend_option,
     out_option,
     selection,
     selection_options,
@@ -92,6 +94,14 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
     is_flag=True,
     help="Do not reuse OUT/<name>/lock.jsonl: call the model for every node not in the store.",
 )
+@backend_option
+@click.option(
+    "--batch-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write each wave of batched calls to this OpenAI Batch JSONL file instead of sending "
+    "it (for vllm run-batch or a provider's console), then stop; take the results back with "
+    "glanc ingest. Implies --backend batch.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @user_errors
@@ -108,6 +118,8 @@ def build(
     rpm: int | None,
     tpm: int | None,
     no_lock: bool,
+    backend: str | None,
+    batch_file: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -115,7 +127,9 @@ def build(
 
     Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
     failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
-    130 when interrupted (finished nodes are kept; rerun to resume). With
+    3 when calls wait on a batch file (--batch-file: run it, glanc ingest the
+    results, build again; OUT is untouched), 130 when interrupted (finished
+    nodes and batches sent are kept; rerun to resume). With
     --select, nodes left out are used when cached and skipped otherwise. Taxonomy
     nodes with `review: pending` or `drop` are left out with their subtrees.
 
@@ -128,6 +142,7 @@ def build(
         glanc build taxonomies/science.yaml
         glanc build taxonomies/science.yaml --model stub --json
         glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
+        glanc build taxonomies/science.yaml --backend batch
     """
     from ..specs.resolve import load_taxonomy
     from ..tasks.build import build as run_build
@@ -139,16 +154,17 @@ def build(
     publish.recover(out)
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
-                           concurrency=concurrency, rpm=rpm, tpm=tpm)  # fmt: skip
+                           concurrency=concurrency, rpm=rpm, tpm=tpm, backend=backend,
+                           batch_file=batch_file)  # fmt: skip
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
-    if not quiet:
+    if not quiet or result.waiting is not None:
         click.echo("\n".join(build_summary(result)), err=True)
-        if taxonomy.reviewed:
+        if taxonomy.reviewed and not quiet:
             left = ", ".join(f"{'/'.join(r.path)} ({r.state})" for r in taxonomy.reviewed)
             click.echo(f"left out, under review: {left}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
-    sys.exit(0 if result.ok else 1)
+    sys.exit(WAITING if result.waiting is not None else 0 if result.ok else 1)
 
 
 @click.command()
@@ -161,6 +177,7 @@ def build(
 @click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
+@backend_option
 @click.option(
     "--price",
     metavar="IN,OUT",
@@ -180,6 +197,7 @@ def plan(
     wait: bool,
     as_json: bool,
     show_all: bool,
+    backend: str | None,
     price: str | None,
 ) -> None:
     """Show what a build would do, and why, without calling a model or writing the store.
@@ -188,8 +206,10 @@ def plan(
     program_changed, model_changed, decoding_changed, upstream_changed,
     failed_before, forced), nodes estimated from the spec's counts below nodes
     that will run, and nodes skipped by the selection; then model calls,
-    tokens (store averages) and cost (when models have a price). Nodes pending
-    review are left out; the plan says what keeping them would add.
+    tokens (store averages) and cost (when models have a price; a model on a
+    Batch API at its batch price). Nodes pending review are left out; the plan
+    says what keeping them would add. Batches sent and not taken back yet (in
+    flight, or batch files awaiting glanc ingest) are listed with their age.
 
     \b
     Example:
@@ -204,7 +224,8 @@ def plan(
     chosen = selection(taxonomy, select, exclude, force)
     publish.recover(out)
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
-    options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock)
+    options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
+                           backend=backend)  # fmt: skip
     result = make_plan(taxonomy, workspace, options, price=_price(price))
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

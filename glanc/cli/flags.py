@@ -13,6 +13,9 @@ import click
 from .. import faults
 from ..errors import GlancError, Interrupted, SpecError
 from ..options import DEFAULT_BUILDS, DEFAULT_STORE
+from ..specs.models import BACKENDS
+
+WAITING = 3  # exit status of a build whose calls wait on a batch file
 
 
 def user_errors(fn):
@@ -66,6 +69,15 @@ def out_option(help: str):
         show_default=True,
         help=help,
     )
+
+
+def backend_option(fn):
+    return click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        help="Where every model's calls run: threads (one request at a time) or batch (the "
+        "provider's Batch API, about half price); default: as each model's batch: setting says.",
+    )(fn)
 
 
 def wait_option(fn):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..version import __version__
-from . import compile_commands, review_commands, suggest_commands
+from . import batch_commands, compile_commands, review_commands, suggest_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +30,7 @@ for command in (
     compile_commands.build,
     compile_commands.plan,
     compile_commands.gc,
+    batch_commands.ingest,
     review_commands.check,
     review_commands.diff,
     review_commands.export,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from ..plan.planner import PendingReview, Plan, Redraws
+from ..store.batches import Wave
 from ..tasks.build import BuildResult
 
 
@@ -83,6 +86,8 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
         lines.append(_redraws(plan.redraws))
     if plan.pending is not None:
         lines += _pending(plan.pending)
+    if plan.batches:
+        lines += waves_text(plan.batches)
     if plan.nodes:
         lines.append("")
         lines.append("will run:")
@@ -96,13 +101,44 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
     return "\n".join(lines)
 
 
+def waves_text(waves: tuple[Wave, ...], now: datetime | None = None) -> list[str]:
+    """Batches in flight, batch files awaiting results, results not taken back."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    lines = ["", "batches not taken back yet:"]
+    for w in waves:
+        age = _age(now - w.created_at)
+        if w.endpoint.startswith("file:"):
+            state = ("waiting for glanc ingest" if w.status == "written"
+                     else "results ingested, not yet built: run glanc build")  # fmt: skip
+            lines.append(f"  file {w.endpoint[5:]}  {w.model}  {w.requests:,} requests, "
+                         f"{state}; written {age} ago")  # fmt: skip
+            continue
+        what = ("results in, not yet taken back: run glanc build" if w.terminal
+                else f"{w.completed:,}/{w.requests:,} done, {w.failed:,} failed")  # fmt: skip
+        lines.append(f"  {w.batch_id or 'not created yet'}  {w.model}  {w.status}  {what}; "
+                     f"sent {age} ago")  # fmt: skip
+    return lines
+
+
+def _age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
     """What a build did, for stderr: rows and calls, failed nodes, skipped nodes."""
-    lines = [
-        f"built {result.rows} rows into {result.dataset} in {result.seconds:.1f}s: "
-        f"{result.lm_calls} model calls, tokens {result.tokens_in} in / "
-        f"{result.tokens_out} out"
-    ]
+    if result.waiting is not None:
+        lines = waiting_text(result)
+    else:
+        lines = [
+            f"built {result.rows} rows into {result.dataset} in {result.seconds:.1f}s: "
+            f"{result.lm_calls} model calls, tokens {result.tokens_in} in / "
+            f"{result.tokens_out} out"
+        ]
     for failure in result.failures[:failures]:
         lines.append(
             f"failed {failure.stage} [{failure.discipline}] {failure.key[:12]}: {failure.error}"
@@ -114,4 +150,21 @@ def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
         lines.append(
             f"skipped {skipped} node(s) outside the selection: the dataset lacks their rows"
         )
+    return lines
+
+
+def waiting_text(result: BuildResult) -> list[str]:
+    """A build that stopped at batch files: what to run, and what to do after."""
+    w = result.waiting
+    assert w is not None
+    lines = [f"{w.calls:,} call(s) wait on batch files; {result.dataset.parent} is unchanged"]
+    for path, n in w.written:
+        lines.append(f"wrote {n:,} request(s) to {path}")
+    for wave in w.files:
+        lines.append(f"still awaiting results: {wave.endpoint[5:]} ({wave.requests:,} requests)")
+    if w.written or w.files:
+        lines.append("run each file (vllm run-batch -i FILE -o RESULTS.jsonl --model NAME, or a "
+                     "provider's batch console), then: glanc ingest SPEC RESULTS.jsonl")  # fmt: skip
+    else:
+        lines.append("next: glanc build SPEC --batch-file NEXT.jsonl writes them as a batch file")
     return lines

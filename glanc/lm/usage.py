@@ -25,17 +25,20 @@ def price_of(info: ModelInfo, *, batch: bool | None = None) -> tuple[float, floa
     if price is not None:
         p = dict(price)
         base = float(p.get("input", 0)), float(p.get("output", 0))
-    if not (info.batch if batch is None else batch):
+    batched = info.batch if batch is None else batch
+    if not batched:
         return base
     settings = batch_settings(info.ref)
     if settings.price is not None:
         return settings.price
-    return None if base is None else discounted(info, base)
+    return None if base is None else discounted(info, base, batch=True)
 
 
-def discounted(info: ModelInfo, price: tuple[float, float]) -> tuple[float, float]:
+def discounted(
+    info: ModelInfo, price: tuple[float, float], *, batch: bool | None = None
+) -> tuple[float, float]:
     """A full price as it is billed on this model's route (``--price`` is a full price)."""
-    if not info.batch:
+    if not (info.batch if batch is None else batch):
         return price
     share = batch_settings(info.ref).discount
     return price[0] * share, price[1] * share

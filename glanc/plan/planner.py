@@ -24,6 +24,7 @@ from ..recipe.row import row
 from ..specs.contract import STAGES
 from ..specs.types import Discipline, Taxonomy
 from ..store import StageAverages, Store
+from ..store.batches import Wave
 from .decide import CACHED, REASONS, SKIPPED, Decider, Decision
 from .select import Selection, normalise_path
 
@@ -141,6 +142,7 @@ class Plan:
     priced: bool
     redraws: Redraws | None = None
     pending: PendingReview | None = None
+    batches: tuple[Wave, ...] = ()  # waves on a Batch API (or in batch files) not taken back yet
 
     def stage(self, name: str) -> StagePlan:
         return dict(self.stages)[name]
@@ -174,7 +176,24 @@ class Plan:
             "cost": None if cost is None else round(cost, 4),
             "redraws": None if self.redraws is None else self.redraws.as_json(),
             "pending_review": None if self.pending is None else self.pending.as_json(),
+            **({"batches": [wave_json(w) for w in self.batches]} if self.batches else {}),
         }
+
+
+def wave_json(wave: Wave) -> dict[str, Any]:
+    """A wave as ``glanc plan --json`` shows it."""
+    file = wave.endpoint.startswith("file:")
+    return {
+        "wave": wave.wave,
+        "model": wave.model,
+        "batch_id": wave.batch_id,
+        "file": wave.endpoint.removeprefix("file:") if file else None,
+        "status": wave.status,
+        "requests": wave.requests,
+        "completed": wave.completed,
+        "failed": wave.failed,
+        "created_at": wave.created_at.isoformat(timespec="seconds") + "Z",
+    }
 
 
 @dataclass

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS wave_results (
 #: a wave's statuses: glanc's own (written: a batch file for the user; uploading,
 #: uploaded), then the provider's
 WRITTEN = "written"
+QUEUED = "queued"  # not sent yet: the draws and resends a run decided on, kept for the next
 UPLOADING = "uploading"
 UPLOADED = "uploaded"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
@@ -132,6 +133,17 @@ class Batches:
                     "unnest(?::BIGINT[]), unnest(?::BIGINT[])",
                     [wave, *cols],
                 )
+
+    def queue(self, wave: str, request: WaveRequest) -> None:
+        """Note a request decided on and not sent yet (a next draw, a resend), so a
+        killed run's successor sends that draw rather than one already paid for."""
+        if self.con.execute("SELECT 1 FROM waves WHERE wave = ?", [wave]).fetchone() is None:
+            self.add(wave, "", QUEUED, QUEUED, [])
+        r = request
+        self.con.execute(
+            "INSERT OR REPLACE INTO wave_requests VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [wave, r.key, r.attempt, r.resent, r.body_sha, r.tokens_in, r.tokens_out],
+        )
 
     def update(self, wave: str, **values: Any) -> None:
         if not values:

@@ -169,7 +169,7 @@ def _schedule(
     threads = ThreadBackend(caller, workers=concurrency)
     batch = None
     backend: Backend = threads
-    if any(info.batch for info in graph.models_used()):
+    if not options.send or any(info.batch for info in graph.models_used()):
         batch = BatchBackend(caller, store.batches, emit, batch_file=options.batch_file,
                              send=options.send)  # fmt: skip
         backend = RoutedBackend(threads, batch)

@@ -49,9 +49,10 @@ def plan(
                 on_decision=observe,
                 redraw_rate=last_redraw_rate(workspace.build_dir(t.name) / MANIFEST),
                 price=price,
+                backend=options.backend,
             )
 
-        result = plan_of(taxonomy, on_decision)
+        result = replace(plan_of(taxonomy, on_decision), batches=tuple(store.batches.open()))
         if not taxonomy.pending:
             return result
         paths = tuple("/".join(r.path) for r in taxonomy.pending)

@@ -12,6 +12,8 @@ example turn; ``--bad-every N`` makes every Nth of those a refusal, per stage.
 ``--jitter-ms`` shuffles the order replies come back in, ``--constant question``
 makes every question the same (answer nodes then share keys), ``--hang-after N``
 stalls every request after N good answers (to kill a build at a known point).
+The OpenAI Batch API is served beside it (``fake_batch.py``): batched requests
+get the very answers direct ones do.
 
     python tests/servers/fake_openai.py --port 8000 --latency-ms 100 --fault-rate 0.2
 """
@@ -32,6 +34,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from glanc.lm.stub import _fake, _mimic  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_batch import FakeBatches  # noqa: E402
 
 REFUSAL = "I cannot answer that question without more information"
 
@@ -93,6 +98,23 @@ def answer(body: dict, constant: tuple[str, ...] = ()) -> tuple[str, int, int]:
     return text, prompt, len(text.split())
 
 
+def body_digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def chat_completion(body: dict, text: str, prompt: int, completion: int, finish: str = "stop") -> dict:
+    return {
+        "id": "fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion},
+    }
+
+
 class Server:
     def __init__(
         self,
@@ -119,9 +141,11 @@ class Server:
         self.counts: dict[str, int] = {"ok": 0, **{f: 0 for f in FAULTS}}
         self.shapes: dict[str, int] = {}  # what requests asked for: response_format type, max_tokens
         self.answered: list[float] = []  # when each good answer was sent (monotonic seconds)
+        self.bodies: list[str] = []  # a digest of each chat request's body, as sent
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        self.bodies.append(body_digest(body))
         auth = request.headers.get("Authorization", "")
         parts = [
             f"response_format={(body.get('response_format') or {}).get('type', 'none')}",
@@ -159,25 +183,9 @@ class Server:
                 text = REFUSAL
         if fault == "cut":  # max_tokens reached: the JSON stops halfway
             text = text[: len(text) // 2]
-        choices = [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "length" if fault == "cut" else "stop",
-            }
-        ]
-        payload = {
-            "id": "fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "fake"),
-            "choices": [] if fault == "empty_choices" else choices,
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            },
-        }
+        payload = chat_completion(body, text, prompt, completion, "length" if fault == "cut" else "stop")
+        if fault == "empty_choices":
+            payload["choices"] = []
         raw = json.dumps(payload)
         if fault == "truncated":
             raw = raw[: len(raw) // 2]
@@ -211,6 +219,11 @@ def main() -> None:
     parser.add_argument("--constant", default="", help="output fields answered the same always")
     parser.add_argument("--hang-after", type=int, help="hang every request after N good answers")
     parser.add_argument("--bad-every", type=int, help="every Nth plain-text reply of a stage: a refusal")
+    parser.add_argument("--batch-steps", type=int, default=1, help="status checks per batch status")
+    parser.add_argument("--batch-fail", default="", help="batch numbers that fail validation")
+    parser.add_argument("--batch-expire", default="", help="batch numbers that expire half done")
+    parser.add_argument("--batch-malformed", type=int, help="every Kth batch output line malformed")
+    parser.add_argument("--batch-errors", type=int, help="every Kth batch request a 500")
     a = parser.parse_args()
     faults = tuple(f for f in a.faults.split(",") if f)
     constant = tuple(f for f in a.constant.split(",") if f)
@@ -225,7 +238,23 @@ def main() -> None:
         a.hang_after,
         a.bad_every,
     )
-    app = web.Application()
+    app = web.Application(client_max_size=256 * 1024 * 1024)
+    numbers = lambda text: tuple(int(x) for x in text.split(",") if x)  # noqa: E731
+    batches = FakeBatches(
+        lambda body: chat_completion(body, *answer(body, constant)),
+        a.batch_steps,
+        numbers(a.batch_fail),
+        numbers(a.batch_expire),
+        a.batch_malformed,
+        a.batch_errors,
+    )
+    batches.routes(app)
+
+    async def bodies(request: web.Request) -> web.Response:
+        """Digests of the request bodies sent, directly and in batch files."""
+        return web.json_response({"chat": sorted(server.bodies), "batch": sorted(batches.bodies)})
+
+    app.router.add_get("/bodies", bodies)
     app.router.add_post("/v1/chat/completions", server.chat)
     app.router.add_get("/stats", server.stats)
     app.router.add_get("/requests", server.requests)

@@ -32,7 +32,7 @@ from ...lm.credentials import endpoint
 from ...lm.openai_batch import CHAT_ENDPOINT, TRANSIENT, BatchAPIError, BatchClient
 from ...recipe.node import Node
 from ...specs.models import BatchSettings, ModelInfo, batch_settings
-from ...store.batches import UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
+from ...store.batches import QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
 from ..events import BatchStatus, Event
 
 #: per-request errors in a batch's error file worth the same request again
@@ -91,6 +91,7 @@ class BatchBackend:
         self._live: dict[str, _Live] = {}
         self._resumable: dict[str, tuple[str, WaveRequest]] = {}
         self._unsent_bytes: dict[ModelInfo, int] = {}
+        self._queued = f"queued-{uuid.uuid4().hex[:12]}"  # this run's decided, unsent draws
         open_waves = batches.open()
         for wave in open_waves:
             if wave.status == UPLOADING:  # never reached the provider whole: nothing to pay
@@ -105,12 +106,12 @@ class BatchBackend:
     # -- the backend protocol ---------------------------------------------------------
     @property
     def inflight(self) -> int:
-        return len(self.calls)
+        return len(self.calls) + len(self._done)  # results not yet handed back count
 
     @property
     def stalled(self) -> bool:
         """Every call left waits on a batch file someone runs elsewhere."""
-        return bool(self.calls) and len(self.parked) == len(self.calls)
+        return bool(self.calls) and not self._done and len(self.parked) == len(self.calls)
 
     def accepts(self, node: Node) -> bool:
         return True  # a wave holds 50,000 calls; the provider queues them
@@ -118,6 +119,9 @@ class BatchBackend:
     def submit(self, node: Node) -> None:
         call = _Call(node)
         self.calls[node.key] = call
+        if not node.model.batch:  # a run that sends nothing: not a batched model's call
+            self.parked.add(node.key)
+            return
         found = self._resumable.pop(node.key, None)
         if found is not None and self._attach(call, *found):
             return
@@ -142,8 +146,13 @@ class BatchBackend:
 
     def close(self) -> None:
         for live in self._live.values():
-            if live.row.terminal and not live.keys and not live.row.ingested:
+            done = live.row.terminal or (live.row.status == QUEUED and not self.calls)
+            if done and not live.keys and not live.row.ingested:
                 self.book.ingested(live.row.wave)
+        if not self.calls:  # every draw decided on was sent and came back
+            for wave in self.book.open():
+                if wave.status == QUEUED:
+                    self.book.ingested(wave.wave)
 
     # -- waves out ------------------------------------------------------------------
     def flush(self) -> None:
@@ -165,6 +174,8 @@ class BatchBackend:
     def _queue(self, call: _Call) -> None:
         call.body = self.caller.render(call.node, call.attempt)
         call.sha = _sha(call.body)
+        if call.attempt > 1 or call.resent:  # decided now: a kill must not forget it
+            self.book.queue(self._queued, self._request(call))
         model = call.node.model
         self.unsent.setdefault(model, []).append(call.node.key)
         size = self._unsent_bytes.get(model, 0) + len(_line(call.node.key, call.body))
@@ -254,6 +265,9 @@ class BatchBackend:
         call.attempt, call.resent = request.attempt, request.resent
         call.tokens_in, call.tokens_out = request.tokens_in, request.tokens_out
         call.body, call.sha = body, request.body_sha
+        if live.row.status == QUEUED:  # decided by a run that stopped: send it now
+            live.keys.discard(call.node.key)
+            return False
         if live.row.status == WRITTEN:
             self.parked.add(call.node.key)
             self.waiting_files[wave] = live.row
@@ -271,6 +285,7 @@ class BatchBackend:
         return (
             bool(live.keys)
             and live.lines is None
+            and live.row.status != QUEUED
             and not _is_file(live.row)
             and self._attached(live)
         )
@@ -362,7 +377,10 @@ class BatchBackend:
         if error or status != 200:
             return self._failed_request(call, status, error, response)
         body = response.get("body")
-        tried = self.caller.answer(call.node, call.attempt, body if isinstance(body, dict) else {})
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+            return self._fail(call, "batch: malformed batch output line: its response.body "
+                              "is not a chat completion")  # fmt: skip
+        tried = self.caller.answer(call.node, call.attempt, body)
         call.tokens_in += tried.tokens_in
         call.tokens_out += tried.tokens_out
         if tried.error is None:

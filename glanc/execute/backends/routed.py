@@ -19,7 +19,8 @@ class RoutedBackend:
         self.threads, self.batch = threads, batch
 
     def _of(self, node: Node) -> ThreadBackend | BatchBackend:
-        return self.batch if node.model.batch else self.threads
+        # a run that sends nothing (glanc ingest) calls no model at all
+        return self.batch if node.model.batch or not self.batch.send else self.threads
 
     def accepts(self, node: Node) -> bool:
         return self._of(node).accepts(node)
