@@ -163,8 +163,10 @@ def waiting_text(result: BuildResult) -> list[str]:
     for wave in w.files:
         lines.append(f"still awaiting results: {wave.endpoint[5:]} ({wave.requests:,} requests)")
     if w.written or w.files:
-        lines.append("run each file (vllm run-batch -i FILE -o RESULTS.jsonl --model NAME, or a "
-                     "provider's batch console), then: glanc ingest SPEC RESULTS.jsonl")  # fmt: skip
+        lines.append(
+            "run each file (vllm run-batch -i FILE -o RESULTS.jsonl --model NAME, or a "
+            "provider's batch console), then: glanc ingest SPEC RESULTS.jsonl"
+        )
     else:
         lines.append("next: glanc build SPEC --batch-file NEXT.jsonl writes them as a batch file")
     return lines
