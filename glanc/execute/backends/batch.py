@@ -92,6 +92,8 @@ class BatchBackend:
         self._resumable: dict[str, tuple[str, WaveRequest]] = {}
         self._unsent_bytes: dict[ModelInfo, int] = {}
         self._queued = f"queued-{uuid.uuid4().hex[:12]}"  # this run's decided, unsent draws
+        self._resolved: list[_Live] = []  # read waves with nothing left to hand back
+        self._settling: list[_Live] = []  # ... whose last results went back at the last poll
         open_waves = batches.open()
         for wave in open_waves:
             if wave.status == UPLOADING:  # never reached the provider whole: nothing to pay
@@ -128,6 +130,10 @@ class BatchBackend:
         self._queue(call)
 
     def poll(self, timeout: float) -> list[tuple[Node, Outcome]]:
+        # waves whose last results went back at the previous poll: recorded by now
+        for live in self._settling:
+            self.book.ingested(live.row.wave)
+            live.row = replace(live.row, ingested=True)
         if not self._done:
             now = time.monotonic()
             for live in list(self._live.values()):
@@ -138,6 +144,7 @@ class BatchBackend:
             if due:
                 time.sleep(max(0.0, min(timeout, min(due) - time.monotonic())))
         out, self._done = self._done, []
+        self._settling, self._resolved = self._resolved, []
         return out
 
     def cancel(self) -> None:
@@ -364,6 +371,8 @@ class BatchBackend:
         """Resolve one request of a read wave: a result, a resend or a next draw."""
         call, line = self.calls[key], (live.lines or {}).pop(key, None)
         live.keys.discard(key)
+        if not live.keys:
+            self._resolved.append(live)
         if line is None:
             if live.row.status in ("expired", "cancelled"):
                 return self._resend(call, f"batch {live.row.status} before this request ran")

@@ -1,0 +1,261 @@
+"""The Batch API backend against a fake OpenAI Batch API on loopback
+(tests/servers/fake_batch.py): the same bytes as direct calls, resumed after a
+kill without a batch created twice, expiry, malformed lines, batch files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import ROOT, summary
+
+sys.path.insert(0, str(ROOT / "tests" / "servers"))
+from fake_openai import answer, chat_completion  # noqa: E402
+
+KEY = "sk-test-batch-not-a-real-key-42"
+
+
+def spec(tmp_path: Path, base: str, batch: str = "{poll_s: 0.02, poll_max_s: 0.05}",
+         name: str = "remote", extra: str = "") -> Path:
+    model = (f"{{id: openai/fake-model, api_base: '{base}', api_key: 'env:GLANC_TEST_KEY', "
+             f"timeout: 5, max_retries: 2, price: {{input: 1, output: 2}}, batch: {batch}{extra}}}")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\nquality: {{enabled: false}}\n"
+        f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
+        "  subject_samples: 1\n  max_subjects: 2\n  questions_per_subject: 3\n"
+        "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n      - name: Chemistry\n"
+    )
+    return path
+
+
+def get(base: str, path: str) -> dict:
+    with urllib.request.urlopen(base.replace("/v1", path)) as response:
+        return json.loads(response.read())
+
+
+def build(glanc, path: Path, where: Path, *args: str):
+    result = glanc("build", str(path), "--json", "-q", "--store", str(where / "cache.duckdb"),
+                   "--out", str(where / "builds"), *args, store=False)
+    return result.exit_code, summary(result)
+
+
+def artifact(where: Path, name: str = "remote") -> dict[str, bytes]:
+    """The artifact's files; the manifest without its spec digest (each test's fake
+    server listens on a port of its own, and api_base is part of the spec)."""
+    files = {p.name: p.read_bytes() for p in sorted((where / "builds" / name).iterdir())}
+    manifest = json.loads(files["manifest.json"])
+    assert len(manifest.pop("spec_digest")) == 64
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
+
+
+def statuses(store: Path) -> list[tuple]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute("SELECT key, status, error FROM nodes ORDER BY key").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("GLANC_TEST_KEY", KEY)
+
+
+@pytest.fixture
+def reference(glanc, tmp_path, fake_server, env):
+    """The artifact built with direct calls (threads) against the same fake model."""
+    base = fake_server()
+    code, _ = build(glanc, spec(tmp_path, base), tmp_path / "threads", "--backend", "threads")
+    assert code == 0
+    return artifact(tmp_path / "threads")
+
+
+def test_batch_build_gives_the_thread_backends_bytes_and_sends_the_same_requests(
+        glanc, tmp_path, fake_server, env, reference):
+    base = fake_server(batch_steps=2)
+    code, out = build(glanc, spec(tmp_path, base), tmp_path / "batch")
+    assert code == 0 and out["rows"] == 12
+    assert artifact(tmp_path / "batch") == reference  # dataset, lock, manifest, card
+    stats = get(base, "/batch-stats")
+    # one wave per depth of the graph: subjects, syllabi, questions, answers
+    assert stats["batches"] == 4 and stats["requests"] == 30 == out["lm_calls"]
+    # every line's body is the very request a direct call sends
+    direct = fake_server()
+    build(glanc, spec(tmp_path, direct, name="remote"), tmp_path / "direct", "--backend", "threads")
+    assert get(base, "/bodies")["batch"] == get(direct, "/bodies")["chat"]
+    # cost at the batch price: half the price by default
+    cost = out["models"]["openai/fake-model"]["cost_usd"]
+    tokens = out["tokens"]
+    assert cost == pytest.approx((tokens["in"] * 1 + tokens["out"] * 2) / 1e6 * 0.5, abs=1e-6)
+    for p in (tmp_path / "batch").rglob("*"):
+        if p.is_file():
+            assert KEY.encode() not in p.read_bytes()
+
+
+def test_killed_while_polling_resumes_the_same_batches(glanc, tmp_path, fake_server, env,
+                                                       reference):
+    base = fake_server(batch_steps=10)
+    path = spec(tmp_path, base)
+    where = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glanc", "build", str(path), "-q", "--store",
+         str(where / "cache.duckdb"), "--out", str(where / "builds")],
+        env={**os.environ, "GLANC_TEST_KEY": KEY}, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:  # the second wave (syllabi) is being polled
+        stats = get(base, "/batch-stats")
+        if stats["batches"] == 2 and stats["retrieves"] >= 3 * 10 + 3:
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, stats
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    created = get(base, "/batch-stats")["batches"]
+    assert created == 2
+
+    plan = glanc("plan", str(path), "--json", "--store", str(where / "cache.duckdb"),
+                 "--out", str(where / "builds"), store=False)  # fmt: skip
+    shown = json.loads(plan.stdout)["batches"]
+    assert [(w["batch_id"], w["requests"]) for w in shown] == [("batch_2", 4)]
+    assert shown[0]["status"] in ("validating", "in_progress", "finalizing")
+    text = glanc("plan", str(path), "--store", str(where / "cache.duckdb"),
+                 "--out", str(where / "builds"), store=False).stdout  # fmt: skip
+    assert "batch_2  openai/fake-model" in text and "sent " in text
+
+    code, out = build(glanc, path, where)
+    assert code == 0
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 4 and stats["requests"] == 30  # nothing sent twice
+    assert artifact(where) == reference
+
+
+def test_an_expired_batch_resends_only_what_is_missing(glanc, tmp_path, fake_server, env,
+                                                       reference):
+    base = fake_server(batch_expire="3")  # the questions' batch expires half done
+    code, out = build(glanc, spec(tmp_path, base), tmp_path / "expired")
+    assert code == 0
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 5 and stats["requests"] == 30 + 6  # the 6 of 12 not answered
+    assert artifact(tmp_path / "expired") == reference
+
+
+def test_error_lines_go_through_the_retry_policy(glanc, tmp_path, fake_server, env, reference):
+    base = fake_server(batch_errors=4)  # every 4th request: a 500 in the error file
+    code, out = build(glanc, spec(tmp_path, base), tmp_path / "errors")
+    assert code == 0
+    assert get(base, "/batch-stats")["requests"] > 30
+    assert artifact(tmp_path / "errors") == reference
+
+
+def test_a_malformed_output_line_fails_its_node_and_the_rest_are_taken(
+        glanc, tmp_path, fake_server, env, reference):
+    base = fake_server(batch_malformed=5)
+    where = tmp_path / "malformed"
+    code, out = build(glanc, spec(tmp_path, base), where)
+    assert code == 1
+    failed = [r for r in statuses(where / "cache.duckdb") if r[1] != "ok"]
+    assert failed and all("malformed batch output line" in r[2] for r in failed)
+    assert {f["key"]: f["error"] for f in out["failed"]} == {r[0]: r[2] for r in failed}
+    ok = [r for r in statuses(where / "cache.duckdb") if r[1] == "ok"]
+    assert len(ok) + len(failed) == get(base, "/batch-stats")["requests"]
+
+
+def test_a_batch_that_fails_validation_fails_its_nodes_with_the_reason(
+        glanc, tmp_path, fake_server, env):
+    base = fake_server(batch_fail="1")
+    code, out = build(glanc, spec(tmp_path, base), tmp_path / "refused")
+    assert code == 1
+    assert {f["error"] for f in out["failed"]} == {
+        "batch: batch batch_1 failed: the fake refuses this batch"}
+    code, out = build(glanc, spec(tmp_path, base), tmp_path / "refused")  # a rerun retries them
+    assert code == 0 and out["rows"] == 12
+
+
+def test_waves_are_split_at_the_request_cap(glanc, tmp_path, fake_server, env, reference):
+    base = fake_server()
+    code, _ = build(glanc, spec(tmp_path, base, "{poll_s: 0.02, max_requests: 5}"),
+                    tmp_path / "split")  # fmt: skip
+    assert code == 0
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 1 + 1 + 3 + 3 and stats["requests"] == 30
+    assert artifact(tmp_path / "split")["dataset.jsonl"] == reference["dataset.jsonl"]
+
+
+def results_of(wave: Path, out: Path, broken: int | None = None) -> None:
+    """Run a batch file through the fake model, as vllm run-batch would."""
+    lines = []
+    for i, line in enumerate(wave.read_text().splitlines()):
+        request = json.loads(line)
+        body = chat_completion(request["body"], *answer(request["body"]))
+        text = json.dumps({"id": f"r{i}", "custom_id": request["custom_id"], "error": None,
+                           "response": {"status_code": 200, "request_id": "x", "body": body}})
+        lines.append(text[: len(text) // 2] if i == broken else text)  # cut: not JSON
+    out.write_text("\n".join(lines) + "\n")
+
+
+def test_batch_file_round_trip_through_ingest(glanc, tmp_path, fake_server, env, reference):
+    base = fake_server()
+    path = spec(tmp_path, base)
+    where = tmp_path / "files"
+    common = ["--store", str(where / "cache.duckdb"), "--out", str(where / "builds")]
+    waves = 0
+    while True:
+        wave = tmp_path / f"wave{waves}.jsonl"
+        result = glanc("build", str(path), "--batch-file", str(wave), "-q", *common, store=False)
+        if result.exit_code == 0:
+            break
+        assert result.exit_code == 3, result.output
+        assert f"wrote {len(wave.read_text().splitlines())} request(s) to {wave}" in result.output
+        again = glanc("build", str(path), "--batch-file", str(tmp_path / "x.jsonl"), "-q", *common,
+                      store=False)  # fmt: skip
+        assert again.exit_code == 3 and not (tmp_path / "x.jsonl").exists()  # not written twice
+        assert "still awaiting results" in again.output
+        results_of(wave, tmp_path / f"results{waves}.jsonl")
+        taken = glanc("ingest", str(path), str(tmp_path / f"results{waves}.jsonl"), "-q", *common,
+                      store=False)  # fmt: skip
+        assert taken.exit_code in (0, 3), taken.output
+        waves += 1
+        assert waves < 10
+    assert waves == 4
+    assert artifact(where) == reference
+    assert get(base, "/batch-stats")["requests"] == 0  # nothing went to the server
+
+
+def test_ingest_fails_a_malformed_line_and_takes_the_rest(glanc, tmp_path, fake_server, env):
+    path = spec(tmp_path, fake_server())
+    where = tmp_path / "ingest"
+    common = ["--store", str(where / "cache.duckdb"), "--out", str(where / "builds")]
+    wave = tmp_path / "wave.jsonl"
+    assert glanc("build", str(path), "--batch-file", str(wave), "-q", *common,
+                 store=False).exit_code == 3  # fmt: skip
+    results_of(wave, tmp_path / "results.jsonl", broken=1)
+    result = glanc("ingest", str(path), str(tmp_path / "results.jsonl"), "--json", "-q", *common,
+                   store=False)  # fmt: skip
+    out = json.loads(result.stdout)
+    assert out["build"]["stages"]["subjects"]["run"] == 1
+    assert [f["error"] for f in out["build"]["failed"]] == [
+        "batch: malformed batch output line (not JSON)"]
+    unknown = tmp_path / "other.jsonl"
+    unknown.write_text('{"custom_id": "feed", "response": null}\n')
+    bad = glanc("ingest", str(path), str(unknown), *common, store=False)
+    assert bad.exit_code == 2 and "no line answers a request" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_models_that_cannot_batch_are_one_line_errors(glanc, tiny):
+    result = glanc("build", str(tiny), "--backend", "batch")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: model stub cannot go through a Batch API (in-process): batches go to "
+        "openai/NAME models with an api_base; set batch: false on it to keep it on threads")
+    result = glanc("build", str(tiny), "--backend", "threads", "--batch-file", "w.jsonl")
+    assert result.exit_code == 2 and "--batch-file" in result.output
