@@ -12,6 +12,7 @@ library caller gets the CLI's defaults::
 from .options import BuildOptions, Workspace
 from .specs.resolve import load_taxonomy
 from .tasks.build import BuildResult, build
+from .tasks.ingest import ingest
 from .tasks.plan import plan
 from .version import __version__
 
@@ -21,6 +22,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "build",
+    "ingest",
     "load_taxonomy",
     "plan",
 ]

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import TextIO
 
-from ..execute.events import Event, Tick
+from ..execute.events import BatchStatus, Event, Tick
 from ..execute.tally import Tally
 from ..specs.contract import STAGES
 
@@ -29,12 +29,15 @@ class Progress:
         self._last = 0.0
         self._drawn = 0
         self._start = time.monotonic()
+        self.batches: dict[str, BatchStatus] = {}  # waves on a Batch API, by wave
 
     def __call__(self, event: Event) -> None:
         if not self.enabled:
             return
         if isinstance(event, Tick):
             self.render(force=event.final)
+        elif isinstance(event, BatchStatus):
+            self.batches[event.wave] = event
         else:
             self.tally(event)
 
@@ -58,6 +61,10 @@ class Progress:
                 f"{'model':>9}  {label}  calls {t.calls}  "
                 f"tokens {t.tokens_in}+{t.tokens_out}{money}"
             )
+        for b in self.batches.values():
+            if b.status not in ("completed", "failed", "expired", "cancelled"):
+                out.append(f"{'batch':>9}  {b.batch_id or b.wave}  {b.status}  "
+                           f"{b.completed}/{b.requests} done, {b.failed} failed")  # fmt: skip
         return out
 
     def render(self, force: bool = False) -> None:

@@ -8,6 +8,7 @@ orders them and reports what happened.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,8 @@ def build(
     if not options.selection.runs_nothing and options.send:
         preflight(graph, offline=options.batch_file is not None)
     publish.ensure_writable(build_dir)
+    if options.batch_file is not None:
+        _check_batch_file(options.batch_file)
     plain = options.selection.everything and not options.force and workspace.lock_from is None
     with (
         Store(workspace.store, on_wait=workspace.wait) as store,
@@ -203,10 +206,13 @@ def _schedule(
         backend.cancel()
         if gate is not None:
             gate.close()
+        batched = batch.inflight if batch is not None else 0
+        held = (f"{batched} call(s) in batches the provider keeps (their ids are in the store: "
+                "a rerun polls them, sending nothing twice), " if batched else "")  # fmt: skip
         raise Interrupted(
             f"interrupted: {tally.finished_here} node(s) finished in this run are kept in the "
-            f"store, {backend.inflight} call(s) in flight abandoned; run the same command "
-            "again to resume",
+            f"store, {held}{backend.inflight - batched} call(s) in flight abandoned; run the "
+            "same command again to resume",
             abandon=True,
         ) from None
     waiting = None
@@ -217,6 +223,14 @@ def _schedule(
     if gate is not None:
         gate.close()
     return waiting
+
+
+def _check_batch_file(path: Path) -> None:
+    """Before any call: can the batch file be written where it is asked for?"""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        why = "is a directory" if path.is_dir() else f"{folder} is not a writable directory"
+        raise GlancError(f"--batch-file {path}: {why}; choose a file in a writable directory")
 
 
 def _backend(options: BuildOptions) -> str | None:
