@@ -28,6 +28,12 @@ EXPECTED = {
     "missing_role.yaml": [(6, "$.taxonomy[0]", "no model for role 'answerer'")],
     "duplicate_discipline.yaml": [(11, "$.taxonomy[1].children[0].name", "already defined at line 8")],
     "missing_template.yaml": [(3, "$.template", "file not found")],
+    "batch_model.yaml": [
+        (5, "$.settings.models.generator", "cannot go through a Batch API (in-process)"),
+    ],
+    "batch_schema.yaml": [
+        (6, "$.settings.models.answerer.batch.discount", "greater than the maximum of 1"),
+    ],
     "bad_template.yaml": [
         (115, "$.stages.syllabus.outputs.sessions.items.properties.key_concepts", "without maxItems"),
         (173, "$.stages.question.inputs.homework_hint", "has no input 'homework_hint'"),

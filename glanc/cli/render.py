@@ -88,6 +88,9 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
         lines += _pending(plan.pending)
     if plan.batches:
         lines += waves_text(plan.batches)
+        if plan.in_batches:
+            lines.append(f"  {plan.in_batches:,} of the calls to run are in these batches "
+                         "already: a build takes them back, sending nothing again")  # fmt: skip
     if plan.nodes:
         lines.append("")
         lines.append("will run:")

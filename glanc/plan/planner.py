@@ -143,6 +143,7 @@ class Plan:
     redraws: Redraws | None = None
     pending: PendingReview | None = None
     batches: tuple[Wave, ...] = ()  # waves on a Batch API (or in batch files) not taken back yet
+    in_batches: int = 0  # nodes to run whose call one of those waves already holds
 
     def stage(self, name: str) -> StagePlan:
         return dict(self.stages)[name]
@@ -176,7 +177,8 @@ class Plan:
             "cost": None if cost is None else round(cost, 4),
             "redraws": None if self.redraws is None else self.redraws.as_json(),
             "pending_review": None if self.pending is None else self.pending.as_json(),
-            **({"batches": [wave_json(w) for w in self.batches]} if self.batches else {}),
+            **({"batches": [wave_json(w) for w in self.batches],
+                "in_batches": self.in_batches} if self.batches else {}),  # fmt: skip
         }
 
 

@@ -52,7 +52,12 @@ def plan(
                 backend=options.backend,
             )
 
-        result = replace(plan_of(taxonomy, on_decision), batches=tuple(store.batches.open()))
+        waves = tuple(store.batches.open())
+        result = replace(plan_of(taxonomy, on_decision), batches=waves)
+        if waves:  # the nodes to run that a batch already holds: not sent, nor paid, again
+            held = {r.key for rs in store.batches.requests(w.wave for w in waves).values()
+                    for r in rs}  # fmt: skip
+            result = replace(result, in_batches=sum(n.key in held for n in result.nodes))
         if not taxonomy.pending:
             return result
         paths = tuple("/".join(r.path) for r in taxonomy.pending)
