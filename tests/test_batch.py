@@ -148,6 +148,16 @@ def test_an_expired_batch_resends_only_what_is_missing(glanc, tmp_path, fake_ser
     assert artifact(tmp_path / "expired") == reference
 
 
+def test_a_create_whose_reply_was_lost_is_found_not_made_twice(glanc, tmp_path, fake_server,
+                                                               env, reference):
+    base = fake_server(batch_lose_create="2")
+    code, _ = build(glanc, spec(tmp_path, base), tmp_path / "lost")
+    assert code == 0
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 4 and stats["requests"] == 30 and stats["lists"] >= 1
+    assert artifact(tmp_path / "lost") == reference
+
+
 def test_error_lines_go_through_the_retry_policy(glanc, tmp_path, fake_server, env, reference):
     base = fake_server(batch_errors=4)  # every 4th request: a 500 in the error file
     code, out = build(glanc, spec(tmp_path, base), tmp_path / "errors")

@@ -13,7 +13,8 @@ fails batch N's validation; ``--batch-expire N`` expires batch N with half its
 requests answered (the rest ``batch_expired`` in its error file);
 ``--batch-malformed K`` writes every Kth output line with a body that is not a
 chat completion; ``--batch-errors K`` answers every Kth request with a 500 in
-the error file. ``POST /v1/batches/{id}/cancel`` cancels (cancelling, then
+the error file; ``--batch-lose-create N`` makes batch N but answers its create
+with a 503. ``POST /v1/batches/{id}/cancel`` cancels (cancelling, then
 cancelled). ``GET /batch-stats`` counts files, batches and requests.
 """
 
@@ -38,11 +39,13 @@ class FakeBatches:
         expire: tuple[int, ...] = (),
         malformed_every: int | None = None,
         errors_every: int | None = None,
+        lose_create: tuple[int, ...] = (),
     ):
         self.answer = answer  # request body -> chat completion JSON
         self.steps = max(1, steps)
         self.fail, self.expire = fail, expire
         self.malformed_every, self.errors_every = malformed_every, errors_every
+        self.lose_create = lose_create  # creates whose batch is made but whose reply is a 503
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
         self.order: list[str] = []
@@ -110,6 +113,8 @@ class FakeBatches:
         self.checks[batch_id] = 0
         self.stats["batches"] += 1
         self.stats["requests"] += len(lines)
+        if number in self.lose_create:  # made, but the client never hears of it
+            return _error(503, "upstream timed out")
         return web.json_response(self.batches[batch_id])
 
     async def list(self, request: web.Request) -> web.Response:

@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--batch-expire", default="", help="batch numbers that expire half done")
     parser.add_argument("--batch-malformed", type=int, help="every Kth batch output line malformed")
     parser.add_argument("--batch-errors", type=int, help="every Kth batch request a 500")
+    parser.add_argument("--batch-lose-create", default="", help="batch numbers made, reply lost")
     a = parser.parse_args()
     faults = tuple(f for f in a.faults.split(",") if f)
     constant = tuple(f for f in a.constant.split(",") if f)
@@ -247,6 +248,7 @@ def main() -> None:
         numbers(a.batch_expire),
         a.batch_malformed,
         a.batch_errors,
+        numbers(a.batch_lose_create),
     )
     batches.routes(app)
 

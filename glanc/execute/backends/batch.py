@@ -29,7 +29,7 @@ from typing import Any
 from ...errors import TRANSPORT, GlancError
 from ...lm.call import MAX_ATTEMPTS, TRANSPORT_ATTEMPTS, Caller, Outcome
 from ...lm.credentials import endpoint
-from ...lm.openai_batch import CHAT_ENDPOINT, TRANSIENT, BatchAPIError, BatchClient
+from ...lm.openai_batch import CHAT_ENDPOINT, TRANSIENT, BatchAPIError, BatchClient, Unreachable
 from ...recipe.node import Node
 from ...specs.models import BatchSettings, ModelInfo, batch_settings
 from ...store.batches import QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
@@ -240,12 +240,19 @@ class BatchBackend:
         client = self._client(model)
         row = self._record(model, endpoint(model).base or "", UPLOADING, chunk)
         data = b"".join(line for _, line in chunk)
-        try:
+        live = self._live[row.wave]
+        try:  # an upload that fails costs nothing: its calls fail, and a rerun sends them
             uploaded = client.upload(f"glanc-{row.wave}.jsonl", data)
             self.book.update(row.wave, status=UPLOADED, input_file=str(uploaded["id"]))
-            self._create(self._live[row.wave], model, adopt=False)
         except (BatchAPIError, KeyError) as exc:
-            self._fail_wave(self._live[row.wave], f"batch: cannot send a wave: {_why(exc)}")
+            return self._fail_wave(live, f"batch: cannot upload a wave: {_why(exc)}")
+        try:
+            self._create(live, model, adopt=False)
+        except Unreachable:  # it may exist: look for it at the next check, never create blind
+            live.row = self.book.wave(row.wave)
+            live.next_poll = time.monotonic() + live.interval
+        except BatchAPIError as exc:  # refused: no batch was made
+            self._fail_wave(live, f"batch: cannot create a batch: {_why(exc)}")
 
     def _create(self, live: _Live, model: ModelInfo, adopt: bool) -> None:
         """Create the batch of an uploaded file or, after a kill between the two
