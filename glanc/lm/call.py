@@ -25,7 +25,7 @@ from ..specs.types import Template
 from . import programs
 from .credentials import endpoint, redact
 from .engines import make_lm
-from .wire import CutShort
+from .wire import CutShort, cause
 
 MAX_ATTEMPTS = 5  # program attempts, each with a new seed, for outputs glanc rejects
 RETRY_TEMPERATURE = 0.7
@@ -147,7 +147,7 @@ class Caller:
         call would send it; for a model routed to a Batch API."""
         from dspy.utils.usage_tracker import UsageTracker
 
-        from .deferred import find_rendered
+        from .deferred import Rendered
 
         template = self.template.stage(node.stage)
         lm = self.lm(node.model)
@@ -155,7 +155,7 @@ class Caller:
         try:
             self._predict(programs.signature(template), template, node, lm, UsageTracker(), config)
         except Exception as exc:
-            rendered = find_rendered(exc)
+            rendered = cause(exc, Rendered)
             if rendered is None:
                 raise
             return rendered.body
@@ -329,14 +329,7 @@ def transient(exc: Exception) -> float | None:
 
 
 def _cut_short(exc: BaseException) -> CutShort | None:
-    """The ``CutShort`` an engine raised, also when DSPy wrapped it."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, CutShort):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+    return cause(exc, CutShort)
 
 
 def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:

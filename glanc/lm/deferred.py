@@ -59,13 +59,3 @@ class DeferredEngine:
             raise Rendered(self.chat.body(request))
         return reply(request, completion)
 
-
-def find_rendered(exc: BaseException | None) -> Rendered | None:
-    """The ``Rendered`` an engine raised, also when DSPy wrapped it."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, Rendered):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None

@@ -7,7 +7,9 @@ each turns a ``dspy.lm15`` request into its transport and back through these.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 
 def response(request: Any, text: str, finish: str, tokens_in: int | None, tokens_out: int | None):
@@ -62,3 +64,14 @@ def response_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | 
     if not response_format:
         return None
     return response_format.get("schema") or (response_format.get("json_schema") or {}).get("schema")
+
+
+def cause(exc: BaseException | None, kind: type[E]) -> E | None:
+    """The ``kind`` exception an engine raised, also when DSPy wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

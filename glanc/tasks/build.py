@@ -244,19 +244,23 @@ def _backend(options: BuildOptions) -> str | None:
 
 def _waiting(tally: Tally, waiting: Waiting, build_dir: Path, started: float) -> BuildResult:
     """The result of a build that stopped at a batch file: what ran, what waits."""
+    return _result(tally, 0, build_dir / DATASET, started, waiting=waiting)
+
+
+def _result(tally: Tally, rows: int, dataset: Path, started: float, **extra: Any) -> BuildResult:
     spent = tally.spent.grand_total()
     return BuildResult(
         stages=tally.stages(),
         lm_calls=spent.calls,
         tokens_in=spent.tokens_in,
         tokens_out=spent.tokens_out,
-        rows=0,
-        dataset=build_dir / DATASET,
+        rows=rows,
+        dataset=dataset,
         failures=tally.failures,
         seconds=time.monotonic() - started,
         skipped=tally.skipped,
         usage=tally.spent,
-        waiting=waiting,
+        **extra,
     )
 
 
@@ -294,17 +298,5 @@ def _finish(
     build_dir = workspace.build_dir(taxonomy.name)
     dropped = None if gate is None else gate.dropped
     dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
-    spent = tally.spent.grand_total()
-    return BuildResult(
-        stages=tally.stages(),
-        lm_calls=spent.calls,
-        tokens_in=spent.tokens_in,
-        tokens_out=spent.tokens_out,
-        rows=rows.count,
-        dataset=dataset,
-        failures=tally.failures,
-        seconds=time.monotonic() - started,
-        skipped=tally.skipped,
-        usage=tally.spent,
-        quality_seconds=None if gate is None else gate.seconds,
-    )
+    quality_seconds = None if gate is None else gate.seconds
+    return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds)
