@@ -138,6 +138,28 @@ def test_killed_while_polling_resumes_the_same_batches(glanc, tmp_path, fake_ser
     assert artifact(where) == reference
 
 
+def test_a_batch_cancelled_at_the_provider_is_sent_again(glanc, tmp_path, fake_server, env,
+                                                        reference):
+    base = fake_server(batch_steps=5)
+    where = tmp_path / "cancelled"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glanc", "build", str(spec(tmp_path, base)), "-q", "--store",
+         str(where / "cache.duckdb"), "--out", str(where / "builds")],
+        env={**os.environ, "GLANC_TEST_KEY": KEY}, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while get(base, "/batch-stats")["batches"] < 2:  # the syllabi's batch exists
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    request = urllib.request.Request(base + "/batches/batch_2/cancel", data=b"", method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert json.loads(response.read())["status"] == "cancelling"
+    assert proc.wait(timeout=60) == 0
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 5 and stats["requests"] == 30 + 4  # the 4 syllabi, once more
+    assert artifact(where) == reference
+
+
 def test_an_expired_batch_resends_only_what_is_missing(glanc, tmp_path, fake_server, env,
                                                        reference):
     base = fake_server(batch_expire="3")  # the questions' batch expires half done
@@ -188,6 +210,28 @@ def test_a_batch_that_fails_validation_fails_its_nodes_with_the_reason(
         "batch: batch batch_1 failed: the fake refuses this batch"}
     code, out = build(glanc, spec(tmp_path, base), tmp_path / "refused")  # a rerun retries them
     assert code == 0 and out["rows"] == 12
+
+
+def test_the_quality_gates_redraws_go_in_waves_of_their_own(glanc, tmp_path, fake_server, env):
+    """The default (plain-text) template with the quality layer on, and a length limit
+    the fake's questions all exceed: every row is dropped and drawn again, round after
+    round; the dropped rows are the same bytes either way."""
+    base = fake_server()
+    path = tmp_path / "q.yaml"
+    model = f"{{id: openai/fake, api_base: '{base}', batch: {{poll_s: 0.02, poll_max_s: 0.05}}}}"
+    path.write_text(
+        f"glanc: 1\nname: q\nseed: 7\nsettings:\n  models: {{generator: {model}, answerer: {model}}}\n"
+        "  subject_samples: 1\n  max_subjects: 2\n  sessions: 3\n  key_concepts: 3\n"
+        "  questions_per_subject: 2\n"
+        "quality: {redraws: 2, checks: {length: {max_question_words: 20}}}\n"
+        "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n"
+    )
+    build(glanc, path, tmp_path / "threads", "--backend", "threads")
+    before = get(base, "/batch-stats")["batches"]
+    build(glanc, path, tmp_path / "batch")
+    threads, batch = artifact(tmp_path / "threads", "q"), artifact(tmp_path / "batch", "q")
+    assert threads == batch and batch["dropped.jsonl"] and not batch["dataset.jsonl"]
+    assert get(base, "/batch-stats")["batches"] - before == 4 + 2 * 2  # two rounds of redraws
 
 
 def test_waves_are_split_at_the_request_cap(glanc, tmp_path, fake_server, env, reference):
