@@ -136,6 +136,14 @@ def test_killed_while_polling_resumes_the_same_batches(glanc, tmp_path, fake_ser
     stats = get(base, "/batch-stats")
     assert stats["batches"] == 4 and stats["requests"] == 30  # nothing sent twice
     assert artifact(where) == reference
+    plan = glanc("plan", str(path), "--json", "--store", str(where / "cache.duckdb"),
+                 "--out", str(where / "builds"), store=False)  # fmt: skip
+    assert "batches" not in json.loads(plan.stdout)  # every wave taken back
+    assert glanc("gc", str(path), "--store", str(where / "cache.duckdb"),
+                 "--out", str(where / "builds"), store=False).exit_code == 0  # fmt: skip
+    con = duckdb.connect(str(where / "cache.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM waves").fetchone() == (0,)
+    con.close()
 
 
 def test_a_batch_cancelled_at_the_provider_is_sent_again(glanc, tmp_path, fake_server, env,

@@ -210,11 +210,34 @@ class Batches:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def forget_ingested(self) -> int:
-        """Delete the waves whose results are all in the node records (``glanc gc``)."""
+    def settle(self) -> None:
+        """Mark taken back the finished waves every one of whose requests has an
+        ``ok`` node record (a run killed between recording them and saying so)."""
+        if not self._present:
+            return
+        self.con.execute(
+            "UPDATE waves SET ingested = true WHERE NOT ingested AND status IN "
+            f"({', '.join(repr(t) for t in TERMINAL)}) AND NOT EXISTS (SELECT 1 FROM "
+            "wave_requests r LEFT JOIN nodes n ON n.key = r.key AND n.status = 'ok' "
+            "WHERE r.wave = waves.wave AND n.key IS NULL)"
+        )
+
+    def forget_ingested(self, keep: Iterable[str] = ()) -> int:
+        """Delete the waves whose results are all in the node records, and the
+        finished ones none of whose requests ``keep`` names (``glanc gc``: no spec
+        reaches them any more)."""
         if not self._present:
             return 0
-        gone = [r[0] for r in self.con.execute("SELECT wave FROM waves WHERE ingested").fetchall()]
+        self.settle()
+        kept = set(keep)
+        rows = self.con.execute(
+            "SELECT w.wave, w.ingested, w.status, list(r.key) FROM waves w "
+            "LEFT JOIN wave_requests r ON r.wave = w.wave GROUP BY ALL"
+        ).fetchall()
+        gone = [
+            wave for wave, ingested, status, keys in rows
+            if ingested or (status in TERMINAL and not kept.intersection(k for k in keys if k))
+        ]  # fmt: skip
         if gone:
             with self._transaction():
                 for table in ("wave_requests", "wave_results", "waves"):

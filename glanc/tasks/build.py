@@ -220,6 +220,9 @@ def _schedule(
         waiting = Waiting(tuple(batch.written), tuple(batch.waiting_files.values()),
                           len(batch.parked))  # fmt: skip
     backend.close()
+    if batch is not None:
+        store.flush()
+        store.batches.settle()
     if gate is not None:
         gate.close()
     return waiting

@@ -50,8 +50,9 @@ def collect(
                 keep |= _lock_keys(builds / taxonomy.name / LOCK)
             keep |= {r.key for r in store.previous(_suggest_slots(taxonomy)).values()}
         gone = store.unreached(keep) if dry_run else store.delete_unreached(keep)
-        if not dry_run:  # batches whose results are all in the node records
-            store.batches.forget_ingested()
+        if not dry_run:  # batches taken back, or that no spec reaches any more
+            store.flush()
+            store.batches.forget_ingested(keep)
     return Collected(gone, len(keep))
 
 
