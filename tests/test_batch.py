@@ -321,3 +321,14 @@ def test_models_that_cannot_batch_are_one_line_errors(glanc, tiny):
         "openai/NAME models with an api_base; set batch: false on it to keep it on threads")
     result = glanc("build", str(tiny), "--backend", "threads", "--batch-file", "w.jsonl")
     assert result.exit_code == 2 and "--batch-file" in result.output
+
+
+def test_a_batch_file_where_none_can_be_written_is_refused_before_any_call(
+        glanc, tmp_path, fake_server, env):
+    base = fake_server()
+    result = glanc("build", str(spec(tmp_path, base)), "--batch-file",
+                   str(tmp_path / "no" / "such" / "w.jsonl"))  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("is not a writable directory; choose a file in a "
+                                          "writable directory")  # fmt: skip
+    assert not (tmp_path / "cache.duckdb").exists()

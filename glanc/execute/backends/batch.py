@@ -415,7 +415,12 @@ class BatchBackend:
         detail = (error or {}).get("message") if isinstance(error, dict) else None
         if detail is None and isinstance(body, dict):
             detail = json.dumps(body.get("error", body))[:200]
-        why = f"HTTP {status}: {detail}" if status else f"{code}: {detail}"
+        if status:
+            why = f"HTTP {status}: {detail}"
+        elif code or detail:
+            why = f"{code or 'error'}: {detail}"
+        else:
+            why = "a result line with neither a response nor an error"
         if status in TRANSIENT or code in RESEND_CODES:
             return self._resend(call, why)
         return self._fail(call, f"batch: {why}")
