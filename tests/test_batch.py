@@ -188,6 +188,24 @@ def test_a_create_whose_reply_was_lost_is_found_not_made_twice(glanc, tmp_path, 
     assert artifact(tmp_path / "lost") == reference
 
 
+def test_a_batch_the_provider_will_not_show_stays_open_for_a_rerun(glanc, tmp_path, fake_server,
+                                                                   env, reference):
+    base = fake_server(batch_deny="2")
+    where = tmp_path / "denied"
+    code, out = build(glanc, spec(tmp_path, base), where)
+    assert code == 1
+    assert {f["error"] for f in out["failed"]} == {
+        'transport: batch batch_2: GET /batches/batch_2: HTTP 403: {"message": "this key may not '
+        'read that batch", "type": "invalid_request_error"}'}
+    request = urllib.request.Request(base.replace("/v1", "/batch-allow"), data=b"", method="POST")
+    urllib.request.urlopen(request).close()
+    code, out = build(glanc, spec(tmp_path, base), where)  # the key mended: polled, not resent
+    assert code == 0
+    assert get(base, "/batch-stats") | {"retrieves": 0, "lists": 0} == {
+        "files": 4, "batches": 4, "requests": 30, "retrieves": 0, "lists": 0}
+    assert artifact(where) == reference
+
+
 def test_error_lines_go_through_the_retry_policy(glanc, tmp_path, fake_server, env, reference):
     base = fake_server(batch_errors=4)  # every 4th request: a 500 in the error file
     code, out = build(glanc, spec(tmp_path, base), tmp_path / "errors")
@@ -215,7 +233,7 @@ def test_a_batch_that_fails_validation_fails_its_nodes_with_the_reason(
     code, out = build(glanc, spec(tmp_path, base), tmp_path / "refused")
     assert code == 1
     assert {f["error"] for f in out["failed"]} == {
-        "batch: batch batch_1 failed: the fake refuses this batch"}
+        "transport: batch batch_1 failed: the fake refuses this batch"}
     code, out = build(glanc, spec(tmp_path, base), tmp_path / "refused")  # a rerun retries them
     assert code == 0 and out["rows"] == 12
 
@@ -305,7 +323,7 @@ def test_ingest_fails_a_malformed_line_and_takes_the_rest(glanc, tmp_path, fake_
     out = json.loads(result.stdout)
     assert out["build"]["stages"]["subjects"]["run"] == 1
     assert [f["error"] for f in out["build"]["failed"]] == [
-        "batch: malformed batch output line (not JSON)"]
+        "transport: malformed batch output line (not JSON)"]
     unknown = tmp_path / "other.jsonl"
     unknown.write_text('{"custom_id": "feed", "response": null}\n')
     bad = glanc("ingest", str(path), str(unknown), *common, store=False)

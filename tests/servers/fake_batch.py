@@ -14,7 +14,8 @@ requests answered (the rest ``batch_expired`` in its error file);
 ``--batch-malformed K`` writes every Kth output line with a body that is not a
 chat completion; ``--batch-errors K`` answers every Kth request with a 500 in
 the error file; ``--batch-lose-create N`` makes batch N but answers its create
-with a 503. ``POST /v1/batches/{id}/cancel`` cancels (cancelling, then
+with a 503; ``--batch-deny N`` answers batch N's status checks with a 403 until
+``POST /batch-allow``. ``POST /v1/batches/{id}/cancel`` cancels (cancelling, then
 cancelled). ``GET /batch-stats`` counts files, batches and requests.
 """
 
@@ -40,12 +41,14 @@ class FakeBatches:
         malformed_every: int | None = None,
         errors_every: int | None = None,
         lose_create: tuple[int, ...] = (),
+        deny: tuple[int, ...] = (),
     ):
         self.answer = answer  # request body -> chat completion JSON
         self.steps = max(1, steps)
         self.fail, self.expire = fail, expire
         self.malformed_every, self.errors_every = malformed_every, errors_every
         self.lose_create = lose_create  # creates whose batch is made but whose reply is a 503
+        self.deny = set(deny)  # batches whose status checks get a 403, until POST /batch-allow
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
         self.order: list[str] = []
@@ -62,6 +65,7 @@ class FakeBatches:
         app.router.add_get("/v1/batches/{id}", self.retrieve)
         app.router.add_post("/v1/batches/{id}/cancel", self.cancel)
         app.router.add_get("/batch-stats", self.stats_view)
+        app.router.add_post("/batch-allow", self.allow)
 
     # -- files -------------------------------------------------------------------
     async def upload(self, request: web.Request) -> web.Response:
@@ -133,6 +137,8 @@ class FakeBatches:
         batch = self.batches.get(batch_id)
         if batch is None:
             return _error(404, "no such batch")
+        if self.order.index(batch_id) + 1 in self.deny:
+            return _error(403, "this key may not read that batch")
         self.stats["retrieves"] += 1
         self.checks[batch_id] += 1
         if self.checks[batch_id] % self.steps == 0:
@@ -146,6 +152,10 @@ class FakeBatches:
         if batch["status"] in ("validating", "in_progress", "finalizing"):
             batch["status"] = "cancelling"
         return web.json_response(batch)
+
+    async def allow(self, request: web.Request) -> web.Response:
+        self.deny = set()
+        return web.json_response({"denied": []})
 
     async def stats_view(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats)

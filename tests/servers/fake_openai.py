@@ -225,6 +225,7 @@ def main() -> None:
     parser.add_argument("--batch-malformed", type=int, help="every Kth batch output line malformed")
     parser.add_argument("--batch-errors", type=int, help="every Kth batch request a 500")
     parser.add_argument("--batch-lose-create", default="", help="batch numbers made, reply lost")
+    parser.add_argument("--batch-deny", default="", help="batch numbers whose checks get a 403")
     a = parser.parse_args()
     faults = tuple(f for f in a.faults.split(",") if f)
     constant = tuple(f for f in a.constant.split(",") if f)
@@ -249,6 +250,7 @@ def main() -> None:
         a.batch_malformed,
         a.batch_errors,
         numbers(a.batch_lose_create),
+        numbers(a.batch_deny),
     )
     batches.routes(app)
 

@@ -245,14 +245,14 @@ class BatchBackend:
             uploaded = client.upload(f"glanc-{row.wave}.jsonl", data)
             self.book.update(row.wave, status=UPLOADED, input_file=str(uploaded["id"]))
         except (BatchAPIError, KeyError) as exc:
-            return self._fail_wave(live, f"batch: cannot upload a wave: {_why(exc)}")
+            return self._fail_wave(live, f"{TRANSPORT}cannot upload a wave: {_why(exc)}")
         try:
             self._create(live, model, adopt=False)
         except Unreachable:  # it may exist: look for it at the next check, never create blind
             live.row = self.book.wave(row.wave)
             live.next_poll = time.monotonic() + live.interval
         except BatchAPIError as exc:  # refused: no batch was made
-            self._fail_wave(live, f"batch: cannot create a batch: {_why(exc)}")
+            self._fail_wave(live, f"{TRANSPORT}cannot create a batch: {_why(exc)}")
 
     def _create(self, live: _Live, model: ModelInfo, adopt: bool) -> None:
         """Create the batch of an uploaded file or, after a kill between the two
@@ -317,10 +317,16 @@ class BatchBackend:
             if live.row.terminal:
                 self._read(live, client)
                 return
-        except BatchAPIError as exc:
+        except Unreachable as exc:
             live.next_poll = time.monotonic() + live.interval  # the provider may be back soon
             self.emit(BatchStatus(row.wave, row.batch_id, f"unreachable: {_why(exc)}",
                                   row.requests, row.completed, row.failed))  # fmt: skip
+            return
+        except BatchAPIError as exc:
+            # refused (a key changed, a batch gone): this run's calls fail with the reason,
+            # and the wave stays open, so a rerun that mends it polls it and pays nothing twice
+            for key in [k for k in live.keys if k in self.calls]:
+                self._fail(self.calls[key], f"{TRANSPORT}batch {row.batch_id}: {_why(exc)}")
             return
         live.next_poll = time.monotonic() + live.interval
         live.interval = min(_settings(model).poll_max_s, live.interval * 1.5)
@@ -350,7 +356,8 @@ class BatchBackend:
         row = live.row
         lines: dict[str, str] = {}
         if row.status == "failed" and not row.output_file:
-            self._fail_wave(live, f"batch: batch {row.batch_id} failed: {row.note or 'no reason'}")
+            why = row.note or "no reason given"
+            self._fail_wave(live, f"{TRANSPORT}batch {row.batch_id} failed: {why}")
             return
         texts: list[str] = []
         if client is None:
@@ -383,18 +390,19 @@ class BatchBackend:
         if line is None:
             if live.row.status in ("expired", "cancelled"):
                 return self._resend(call, f"batch {live.row.status} before this request ran")
-            return self._fail(call, f"batch: batch {live.row.batch_id} returned no result for it")
+            why = f"batch {live.row.batch_id} returned no result for it"
+            return self._fail(call, TRANSPORT + why)
         try:
             parsed = json.loads(line)
             response, error = parsed.get("response"), parsed.get("error")
         except (ValueError, AttributeError):
-            return self._fail(call, "batch: malformed batch output line (not JSON)")
+            return self._fail(call, f"{TRANSPORT}malformed batch output line (not JSON)")
         status = response.get("status_code") if isinstance(response, dict) else None
         if error or status != 200:
             return self._failed_request(call, status, error, response)
         body = response.get("body")
         if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
-            return self._fail(call, "batch: malformed batch output line: its response.body "
+            return self._fail(call, f"{TRANSPORT}malformed batch output line: its response.body "
                               "is not a chat completion")  # fmt: skip
         tried = self.caller.answer(call.node, call.attempt, body)
         call.tokens_in += tried.tokens_in
@@ -403,7 +411,7 @@ class BatchBackend:
             return self._ok(call, tried.output)
         if tried.error.startswith(TRANSPORT):
             why = tried.error[len(TRANSPORT):]
-            return self._fail(call, f"batch: malformed batch output line: {why}", tried.raw)
+            return self._fail(call, f"{TRANSPORT}malformed batch output line: {why}", tried.raw)
         if tried.retry and call.attempt < MAX_ATTEMPTS:
             call.attempt += 1
             return self._queue(call)
