@@ -1,8 +1,8 @@
 """A client of the OpenAI Batch API: files in, batches, files out.
 
-The same endpoints serve OpenAI and the hosts that copy its protocol (Groq,
-Together, Fireworks, vLLM's OpenAI server behind a batch front, glanc's own
-fake for tests): ``POST /files`` (purpose ``batch``), ``POST /batches``,
+The same endpoints serve OpenAI and the hosts and proxies that follow its
+protocol (LiteLLM's proxy in front of vLLM; glanc's own fake for tests):
+``POST /files`` (purpose ``batch``), ``POST /batches``,
 ``GET /batches/{id}``, ``GET /batches`` (to find a batch a killed client
 created but never recorded), ``POST /batches/{id}/cancel`` and
 ``GET /files/{id}/content``. Failures of the server or the network are retried
