@@ -72,7 +72,9 @@ class BuildOptions:
     ``backend``: ``threads`` or ``batch`` for every model; None: each model as the
     spec routes it (``batch:``). ``batch_file``: write each wave of batched calls
     to this JSONL file instead of sending it, and stop until ``glanc ingest`` has
-    its results. ``send``: False to take back results only, sending nothing."""
+    its results. ``send``: False to take back results only, sending nothing.
+    ``detach``: leave each batch sent at the provider and stop, rather than
+    wait for it; the same build again takes back what is done."""
 
     model: str | None = None
     selection: Selection = field(default_factory=Selection)
@@ -84,3 +86,4 @@ class BuildOptions:
     backend: str | None = None
     batch_file: Path | None = None
     send: bool = True
+    detach: bool = False

@@ -168,6 +168,30 @@ def test_a_batch_cancelled_at_the_provider_is_sent_again(glanc, tmp_path, fake_s
     assert artifact(where) == reference
 
 
+def test_detached_builds_send_and_stop_and_a_rerun_takes_back(glanc, tmp_path, fake_server, env,
+                                                              reference):
+    base = fake_server()
+    path, where = spec(tmp_path, base), tmp_path / "detached"
+    runs = []
+    while len(runs) < 40:
+        result = glanc("build", str(path), "--detach", "--json", "-q", "--store",
+                       str(where / "cache.duckdb"), "--out", str(where / "builds"),
+                       store=False)  # fmt: skip
+        runs.append(result.exit_code)
+        if result.exit_code != 3:
+            break
+        waiting = summary(result)["waiting"]
+        assert waiting["at_provider"] and waiting["calls"] > 0
+        assert "left running: batch_" in result.output
+        assert not (where / "builds" / "remote").exists()
+    assert runs[-1] == 0 and set(runs[:-1]) == {3} and len(runs) > 4, runs
+    stats = get(base, "/batch-stats")
+    assert stats["batches"] == 4 and stats["requests"] == 30  # each wave sent once
+    assert stats["retrieves"] <= len(runs) + 4  # a look per run at most, and no waiting
+    assert artifact(where) == reference
+    assert glanc("build", str(path), "--detach", "--backend", "threads").exit_code == 2
+
+
 def test_an_expired_batch_resends_only_what_is_missing(glanc, tmp_path, fake_server, env,
                                                        reference):
     base = fake_server(batch_expire="3")  # the questions' batch expires half done

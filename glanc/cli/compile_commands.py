@@ -102,6 +102,12 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
     "it (for vllm run-batch or a provider's console), then stop; take the results back with "
     "glanc ingest. Implies --backend batch.",
 )
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With batched models: send each wave and stop (exit 3) instead of waiting for it; "
+    "the same command again takes back what is done and sends the next wave.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @user_errors
@@ -120,6 +126,7 @@ def build(
     no_lock: bool,
     backend: str | None,
     batch_file: Path | None,
+    detach: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -128,7 +135,8 @@ def build(
     Progress goes to stderr. Exits 0 when every node succeeded, 1 when some
     failed (the dataset holds the rest; rerun to retry them), 2 on bad input,
     3 when calls wait on a batch file (--batch-file: run it, glanc ingest the
-    results, build again; OUT is untouched), 130 when interrupted (finished
+    results, build again) or on batches left at the provider (--detach: build
+    again later); OUT is untouched then. 130 when interrupted (finished
     nodes and batches sent are kept; rerun to resume). With
     --select, nodes left out are used when cached and skipped otherwise. Taxonomy
     nodes with `review: pending` or `drop` are left out with their subtrees.
@@ -155,7 +163,7 @@ def build(
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
                            concurrency=concurrency, rpm=rpm, tpm=tpm, backend=backend,
-                           batch_file=batch_file)  # fmt: skip
+                           batch_file=batch_file, detach=detach)  # fmt: skip
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
     if not quiet or result.waiting is not None:
         click.echo("\n".join(build_summary(result)), err=True)

@@ -160,16 +160,23 @@ def waiting_text(result: BuildResult) -> list[str]:
     """A build that stopped at batch files: what to run, and what to do after."""
     w = result.waiting
     assert w is not None
-    lines = [f"{w.calls:,} call(s) wait on batch files; {result.dataset.parent} is unchanged"]
+    on = "batches at the provider" if w.batches and not (w.written or w.files) else "batch files"
+    lines = [f"{w.calls:,} call(s) wait on {on}; {result.dataset.parent} is unchanged"]
+    for wave in w.batches:
+        lines.append(f"left running: {wave.batch_id}  {wave.model}  {wave.status}  "
+                     f"{wave.completed:,}/{wave.requests:,} done")  # fmt: skip
     for path, n in w.written:
         lines.append(f"wrote {n:,} request(s) to {path}")
     for wave in w.files:
         lines.append(f"still awaiting results: {wave.endpoint[5:]} ({wave.requests:,} requests)")
+    if w.batches:
+        lines.append("run the same command again later: it takes back what is done and sends "
+                     "the next wave (glanc plan shows the batches meanwhile)")  # fmt: skip
     if w.written or w.files:
         lines.append(
             "run each file (vllm run-batch -i FILE -o RESULTS.jsonl --model NAME, or a "
             "provider's batch console), then: glanc ingest SPEC RESULTS.jsonl"
         )
-    else:
+    elif not w.batches:
         lines.append("next: glanc build SPEC --batch-file NEXT.jsonl writes them as a batch file")
     return lines

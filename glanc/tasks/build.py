@@ -44,13 +44,15 @@ from . import uptodate
 
 @dataclass(frozen=True)
 class Waiting:
-    """Calls a build left in batch files: the files it wrote now (path, requests),
-    the ones written before that still await ``glanc ingest``, and how many
-    calls wait in all (those of a build that sends nothing included)."""
+    """Calls a build left waiting: the batch files it wrote now (path, requests),
+    the ones written before that still await ``glanc ingest``, how many calls
+    wait in all (those of a build that sends nothing included), and the batches
+    a detached build left running at the provider."""
 
     written: tuple[tuple[Path, int], ...]
     files: tuple[Wave, ...]
     calls: int
+    batches: tuple[Wave, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,11 @@ class Waiting:
                 {"path": w.endpoint.removeprefix("file:"), "requests": w.requests,
                  "written_at": w.created_at.isoformat(timespec="seconds") + "Z"}
                 for w in self.files
+            ],  # fmt: skip
+            "at_provider": [
+                {"batch_id": w.batch_id, "status": w.status, "requests": w.requests,
+                 "completed": w.completed, "failed": w.failed}
+                for w in self.batches
             ],  # fmt: skip
         }
 
@@ -174,7 +181,7 @@ def _schedule(
     backend: Backend = threads
     if not options.send or any(info.batch for info in graph.models_used()):
         batch = BatchBackend(caller, store.batches, emit, batch_file=options.batch_file,
-                             send=options.send)  # fmt: skip
+                             send=options.send, detach=options.detach)  # fmt: skip
         backend = RoutedBackend(threads, batch)
     if gate is not None:
         on_row = gate.offer
@@ -218,7 +225,7 @@ def _schedule(
     waiting = None
     if batch is not None and (backend.stalled or batch.parked):
         waiting = Waiting(tuple(batch.written), tuple(batch.waiting_files.values()),
-                          len(batch.parked))  # fmt: skip
+                          len(batch.parked), tuple(batch.at_provider.values()))  # fmt: skip
     backend.close()
     if batch is not None:
         store.flush()
@@ -242,6 +249,8 @@ def _backend(options: BuildOptions) -> str | None:
         if options.backend == "threads":
             raise GlancError("--batch-file writes batches: use it with --backend batch")
         return "batch"
+    if options.detach and options.backend == "threads":
+        raise GlancError("--detach leaves batches at the provider: use it with --backend batch")
     return options.backend
 
 

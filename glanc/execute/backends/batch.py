@@ -64,11 +64,14 @@ class _Live:
     next_poll: float = 0.0
     interval: float = 5.0
     lines: dict[str, str] | None = None  # its result lines by key, once read
+    parked: bool = False  # detached: left at the provider until a later run
 
 
 class BatchBackend:
     """Sends the calls of models routed to a Batch API; see the module docstring.
-    ``send=False`` (``glanc ingest``): take back what came in, send nothing new."""
+    ``send=False`` (``glanc ingest``): take back what came in, send nothing new.
+    ``detach``: send each wave and leave it at the provider (look once at the
+    waves an earlier run sent), so a build of hours need not keep a process."""
 
     def __init__(
         self,
@@ -78,14 +81,16 @@ class BatchBackend:
         *,
         batch_file: Path | None = None,
         send: bool = True,
+        detach: bool = False,
     ):
         self.caller, self.book, self.emit = caller, batches, emit
-        self.batch_file, self.send = batch_file, send
+        self.batch_file, self.send, self.detach = batch_file, send, detach
         self.calls: dict[str, _Call] = {}
         self.unsent: dict[ModelInfo, list[str]] = {}
         self.parked: set[str] = set()  # waiting on something outside this process
         self.written: list[tuple[Path, int]] = []  # batch files this run wrote
         self.waiting_files: dict[str, Wave] = {}  # batch files still awaiting results
+        self.at_provider: dict[str, Wave] = {}  # detached: batches left running
         self._done: list[tuple[Node, Outcome]] = []
         self._clients: dict[ModelInfo, BatchClient] = {}
         self._live: dict[str, _Live] = {}
@@ -252,7 +257,9 @@ class BatchBackend:
             live.row = self.book.wave(row.wave)
             live.next_poll = time.monotonic() + live.interval
         except BatchAPIError as exc:  # refused: no batch was made
-            self._fail_wave(live, f"{TRANSPORT}cannot create a batch: {_why(exc)}")
+            return self._fail_wave(live, f"{TRANSPORT}cannot create a batch: {_why(exc)}")
+        if self.detach:
+            self._leave(live)
 
     def _create(self, live: _Live, model: ModelInfo, adopt: bool) -> None:
         """Create the batch of an uploaded file or, after a kill between the two
@@ -299,6 +306,7 @@ class BatchBackend:
         return (
             bool(live.keys)
             and live.lines is None
+            and not live.parked
             and live.row.status != QUEUED
             and not _is_file(live.row)
             and self._attached(live)
@@ -321,6 +329,8 @@ class BatchBackend:
             live.next_poll = time.monotonic() + live.interval  # the provider may be back soon
             self.emit(BatchStatus(row.wave, row.batch_id, f"unreachable: {_why(exc)}",
                                   row.requests, row.completed, row.failed))  # fmt: skip
+            if self.detach:
+                self._leave(live)
             return
         except BatchAPIError as exc:
             # refused (a key changed, a batch gone): this run's calls fail with the reason,
@@ -330,6 +340,14 @@ class BatchBackend:
             return
         live.next_poll = time.monotonic() + live.interval
         live.interval = min(_settings(model).poll_max_s, live.interval * 1.5)
+        if self.detach:  # looked at once this run: not done yet, so left for a later one
+            self._leave(live)
+
+    def _leave(self, live: _Live) -> None:
+        """Detached: this run waits no longer on the wave; its calls stay at the provider."""
+        live.parked = True
+        self.parked.update(k for k in live.keys if k in self.calls)
+        self.at_provider[live.row.wave] = live.row
 
     def _update(self, live: _Live, batch: dict[str, Any]) -> None:
         counts = batch.get("request_counts") or {}
