@@ -10,20 +10,17 @@ and when nothing is left to run the artifact is written as a build would.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import GlancError
+from ..execute.backends.batch_lines import custom_id
 from ..execute.events import Observer
 from ..options import BuildOptions, Workspace
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.batches import WRITTEN
 from .build import BuildResult, build
-
-_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')
 
 
 @dataclass
@@ -60,7 +57,7 @@ def ingest(
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            key = _custom_id(line)
+            key = custom_id(line)
             if key is None:
                 out.unreadable.append(number)
             elif key not in owner:
@@ -80,11 +77,3 @@ def ingest(
     out.build = build(taxonomy, workspace, replace(options, send=False), observer)
     return out
 
-
-def _custom_id(line: str) -> str | None:
-    try:
-        value = json.loads(line).get("custom_id")
-    except (ValueError, AttributeError):
-        found = _CUSTOM_ID.search(line)
-        value = found.group(1) if found else None
-    return value if isinstance(value, str) else None

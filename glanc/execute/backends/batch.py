@@ -16,9 +16,6 @@ node records are still written by the scheduler alone.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -26,19 +23,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import TRANSPORT, GlancError
+from ...errors import TRANSPORT
 from ...lm.call import MAX_ATTEMPTS, TRANSPORT_ATTEMPTS, Caller, Outcome
 from ...lm.credentials import endpoint
-from ...lm.openai_batch import CHAT_ENDPOINT, TRANSIENT, BatchAPIError, BatchClient, Unreachable
+from ...lm.openai_batch import BatchAPIError, BatchClient, Unreachable
 from ...recipe.node import Node
 from ...specs.models import BatchSettings, ModelInfo, batch_settings
 from ...store.batches import QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
 from ..events import BatchStatus, Event
-
-#: per-request errors in a batch's error file worth the same request again
-RESEND_CODES = ("batch_expired", "batch_cancelled", "server_error", "rate_limit_exceeded",
-                "timeout", "internal_error")  # fmt: skip
-_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')
+from . import batch_lines as lines
 
 
 @dataclass
@@ -177,7 +170,9 @@ class BatchBackend:
             if not self.send:
                 self.parked.update(keys)
                 continue
-            for chunk in self._chunks(model, keys):
+            settings = batch_settings(model.ref)
+            pairs = [(key, lines.request_line(key, self.calls[key].body)) for key in keys]
+            for chunk in lines.chunks(pairs, settings.max_requests, settings.max_bytes):
                 if self.batch_file is not None:
                     self._write_file(model, chunk)
                 else:
@@ -185,31 +180,16 @@ class BatchBackend:
 
     def _queue(self, call: _Call) -> None:
         call.body = self.caller.render(call.node, call.attempt)
-        call.sha = _sha(call.body)
+        call.sha = lines.body_digest(call.body)
         if call.attempt > 1 or call.resent:  # decided now: a kill must not forget it
             self.book.queue(self._queued, self._request(call))
         model = call.node.model
         self.unsent.setdefault(model, []).append(call.node.key)
-        size = self._unsent_bytes.get(model, 0) + len(_line(call.node.key, call.body))
+        size = self._unsent_bytes.get(model, 0) + len(lines.request_line(call.node.key, call.body))
         self._unsent_bytes[model] = size
         settings = batch_settings(model.ref)
         if len(self.unsent[model]) >= settings.max_requests or size >= settings.max_bytes:
             self.flush()
-
-    def _chunks(self, model: ModelInfo, keys: list[str]) -> list[list[tuple[str, bytes]]]:
-        settings = batch_settings(model.ref)
-        chunks: list[list[tuple[str, bytes]]] = [[]]
-        size = 0
-        for key in sorted(keys):  # the same wave makes the same file, whatever the order
-            line = _line(key, self.calls[key].body)
-            if chunks[-1] and (
-                len(chunks[-1]) >= settings.max_requests or size + len(line) > settings.max_bytes
-            ):
-                chunks.append([])
-                size = 0
-            chunks[-1].append((key, line))
-            size += len(line)
-        return chunks
 
     def _record(self, model: ModelInfo, where: str, status: str,
                 chunk: list[tuple[str, bytes]]) -> Wave:  # fmt: skip
@@ -227,16 +207,7 @@ class BatchBackend:
         path = self.batch_file if n == 0 else self.batch_file.with_name(
             f"{self.batch_file.stem}-{n + 1}{self.batch_file.suffix}"
         )
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            tmp.write_bytes(b"".join(line for _, line in chunk))
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise GlancError(
-                f"{path}: cannot write the batch file ({exc.strerror}); choose another "
-                "--batch-file"
-            ) from None
+        lines.write_file(path, b"".join(line for _, line in chunk))
         self._record(model, f"file:{path.resolve()}", WRITTEN, chunk)
         self.written.append((path, len(chunk)))
         self.parked.update(key for key, _ in chunk)
@@ -281,7 +252,7 @@ class BatchBackend:
         if live is None:
             return False
         body = self.caller.render(call.node, request.attempt)
-        if _sha(body) != request.body_sha:  # another draw than the one sent (--force)
+        if lines.body_digest(body) != request.body_sha:  # another draw than the one sent (--force)
             return False
         call.attempt, call.resent = request.attempt, request.resent
         call.tokens_in, call.tokens_out = request.tokens_in, request.tokens_out
@@ -350,19 +321,7 @@ class BatchBackend:
         self.at_provider[live.row.wave] = live.row
 
     def _update(self, live: _Live, batch: dict[str, Any]) -> None:
-        counts = batch.get("request_counts") or {}
-        values = {
-            "batch_id": str(batch.get("id")),
-            "status": str(batch.get("status")),
-            "completed": int(counts.get("completed") or 0),
-            "failed": int(counts.get("failed") or 0),
-            "output_file": batch.get("output_file_id"),
-            "error_file": batch.get("error_file_id"),
-        }
-        found = batch.get("errors")
-        errors = found.get("data") if isinstance(found, dict) else None
-        if errors:
-            values["note"] = "; ".join(str(e.get("message", e)) for e in errors)[:300]
+        values = lines.batch_state(batch)
         self.book.update(live.row.wave, **values)
         live.row = replace(live.row, **values)
         r = live.row
@@ -372,7 +331,7 @@ class BatchBackend:
         """A finished wave's result lines (output and error files), by key; then
         every request this run waits on is taken back."""
         row = live.row
-        lines: dict[str, str] = {}
+        taken: dict[str, str] = {}
         if row.status == "failed" and not row.output_file:
             why = row.note or "no reason given"
             self._fail_wave(live, f"{TRANSPORT}batch {row.batch_id} failed: {why}")
@@ -385,16 +344,10 @@ class BatchBackend:
                 if file_id:
                     texts += client.content(file_id).decode("utf-8", "replace").splitlines()
         for text in texts:
-            if not text.strip():
-                continue
-            try:
-                key = json.loads(text).get("custom_id")
-            except (ValueError, AttributeError):
-                found = _CUSTOM_ID.search(text)
-                key = found.group(1) if found else None
-            if isinstance(key, str) and key in live.keys:
-                lines[key] = text
-        live.lines = lines
+            key = lines.custom_id(text) if text.strip() else None
+            if key is not None and key in live.keys:
+                taken[key] = text
+        live.lines = taken
         for key in list(live.keys):
             if key in self.calls:
                 self._take(live, key)
@@ -410,19 +363,12 @@ class BatchBackend:
                 return self._resend(call, f"batch {live.row.status} before this request ran")
             why = f"batch {live.row.batch_id} returned no result for it"
             return self._fail(call, TRANSPORT + why)
-        try:
-            parsed = json.loads(line)
-            response, error = parsed.get("response"), parsed.get("error")
-        except (ValueError, AttributeError):
-            return self._fail(call, f"{TRANSPORT}malformed batch output line (not JSON)")
-        status = response.get("status_code") if isinstance(response, dict) else None
-        if error or status != 200:
-            return self._failed_request(call, status, error, response)
-        body = response.get("body")
-        if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
-            return self._fail(call, f"{TRANSPORT}malformed batch output line: its response.body "
-                              "is not a chat completion")  # fmt: skip
-        tried = self.caller.answer(call.node, call.attempt, body)
+        result = lines.read(line)
+        if result.kind == "resend":
+            return self._resend(call, result.why)
+        if result.completion is None:
+            return self._fail(call, result.why)
+        tried = self.caller.answer(call.node, call.attempt, result.completion)
         call.tokens_in += tried.tokens_in
         call.tokens_out += tried.tokens_out
         if tried.error is None:
@@ -434,22 +380,6 @@ class BatchBackend:
             call.attempt += 1
             return self._queue(call)
         return self._fail(call, tried.error, tried.raw)
-
-    def _failed_request(self, call: _Call, status: Any, error: Any, response: Any) -> None:
-        code = (error or {}).get("code") if isinstance(error, dict) else None
-        body = response.get("body") if isinstance(response, dict) else None
-        detail = (error or {}).get("message") if isinstance(error, dict) else None
-        if detail is None and isinstance(body, dict):
-            detail = json.dumps(body.get("error", body))[:200]
-        if status:
-            why = f"HTTP {status}: {detail}"
-        elif code or detail:
-            why = f"{code or 'error'}: {detail}"
-        else:
-            why = "a result line with neither a response nor an error"
-        if status in TRANSIENT or code in RESEND_CODES:
-            return self._resend(call, why)
-        return self._fail(call, f"batch: {why}")
 
     def _resend(self, call: _Call, why: str) -> None:
         tries = int(call.node.model.ref.option("max_retries", TRANSPORT_ATTEMPTS - 1))
@@ -498,15 +428,6 @@ def _is_file(row: Wave) -> bool:
 
 def _settings(model: ModelInfo) -> BatchSettings:
     return batch_settings(model.ref)
-
-
-def _line(key: str, body: dict[str, Any] | None) -> bytes:
-    line = {"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": body}
-    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-
-def _sha(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _ms(call: _Call) -> float:
