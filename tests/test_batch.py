@@ -22,9 +22,9 @@ KEY = "sk-test-batch-not-a-real-key-42"
 
 
 def spec(tmp_path: Path, base: str, batch: str = "{poll_s: 0.02, poll_max_s: 0.05}",
-         name: str = "remote", extra: str = "") -> Path:
+         name: str = "remote", price: str = "{input: 1, output: 2}") -> Path:
     model = (f"{{id: openai/fake-model, api_base: '{base}', api_key: 'env:GLANC_TEST_KEY', "
-             f"timeout: 5, max_retries: 2, price: {{input: 1, output: 2}}, batch: {batch}{extra}}}")
+             f"timeout: 5, max_retries: 2, price: {price}, batch: {batch}}}")
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         f"glanc: 1\nname: {name}\nseed: 3\ntemplate: json\nquality: {{enabled: false}}\n"
@@ -98,6 +98,15 @@ def test_batch_build_gives_the_thread_backends_bytes_and_sends_the_same_requests
     for p in (tmp_path / "batch").rglob("*"):
         if p.is_file():
             assert KEY.encode() not in p.read_bytes()
+    costs = {}  # glanc plan prices a rerun of the answers at the batch price too
+    priced = spec(tmp_path, base, name="remote", price="{input: 1000, output: 2000}")
+    for backend in ("batch", "threads"):
+        plan = glanc("plan", str(priced), "--json", "--select", "stage:answer",
+                     "--force", "--backend", backend, "--store",
+                     str(tmp_path / "batch" / "cache.duckdb"), "--out",
+                     str(tmp_path / "batch" / "builds"), store=False)  # fmt: skip
+        costs[backend] = json.loads(plan.stdout)["cost"]
+    assert costs["threads"] > 0 and costs["batch"] == pytest.approx(costs["threads"] / 2, 1e-3)
 
 
 def test_killed_while_polling_resumes_the_same_batches(glanc, tmp_path, fake_server, env,
