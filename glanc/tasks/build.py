@@ -30,6 +30,7 @@ from ..lm.call import Caller
 from ..lm.usage import Ledger
 from ..options import DATASET, LOCK, BuildOptions, Workspace
 from ..plan.decide import Decider
+from ..plan.planner import wave_json
 from ..quality.gate import Gate
 from ..recipe.graph import Graph
 from ..recipe.node import Node
@@ -58,16 +59,8 @@ class Waiting:
         return {
             "calls": self.calls,
             "written": [{"path": str(p), "requests": n} for p, n in self.written],
-            "awaiting_results": [
-                {"path": w.endpoint.removeprefix("file:"), "requests": w.requests,
-                 "written_at": w.created_at.isoformat(timespec="seconds") + "Z"}
-                for w in self.files
-            ],  # fmt: skip
-            "at_provider": [
-                {"batch_id": w.batch_id, "status": w.status, "requests": w.requests,
-                 "completed": w.completed, "failed": w.failed}
-                for w in self.batches
-            ],  # fmt: skip
+            "awaiting_results": [wave_json(w) for w in self.files],
+            "at_provider": [wave_json(w) for w in self.batches],
         }
 
 
