@@ -124,7 +124,9 @@ class BatchSettings:
     max_bytes: int = 200_000_000
 
 
+@functools.lru_cache(maxsize=64)
 def batch_settings(ref: ModelRef) -> BatchSettings:
+    """Read once per model: the batch backend asks for every call it queues."""
     value = ref.option("batch")
     if not isinstance(value, tuple):
         return BatchSettings()
