@@ -110,10 +110,10 @@ def waves_text(waves: tuple[Wave, ...], now: datetime | None = None) -> list[str
     lines = ["", "batches not taken back yet:"]
     for w in waves:
         age = _age(now - w.created_at)
-        if w.endpoint.startswith("file:"):
+        if w.file is not None:
             state = ("waiting for glanc ingest" if w.status == "written"
                      else "results ingested, not yet built: run glanc build")  # fmt: skip
-            lines.append(f"  file {w.endpoint[5:]}  {w.model}  {w.requests:,} requests, "
+            lines.append(f"  file {w.file}  {w.model}  {w.requests:,} requests, "
                          f"{state}; written {age} ago")  # fmt: skip
             continue
         what = ("results in, not yet taken back: run glanc build" if w.terminal
@@ -168,7 +168,7 @@ def waiting_text(result: BuildResult) -> list[str]:
     for path, n in w.written:
         lines.append(f"wrote {n:,} request(s) to {path}")
     for wave in w.files:
-        lines.append(f"still awaiting results: {wave.endpoint[5:]} ({wave.requests:,} requests)")
+        lines.append(f"still awaiting results: {wave.file} ({wave.requests:,} requests)")
     if w.batches:
         lines.append("run the same command again later: it takes back what is done and sends "
                      "the next wave (glanc plan shows the batches meanwhile)")  # fmt: skip

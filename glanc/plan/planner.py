@@ -184,12 +184,11 @@ class Plan:
 
 def wave_json(wave: Wave) -> dict[str, Any]:
     """A wave as ``glanc plan --json`` shows it."""
-    file = wave.endpoint.startswith("file:")
     return {
         "wave": wave.wave,
         "model": wave.model,
         "batch_id": wave.batch_id,
-        "file": wave.endpoint.removeprefix("file:") if file else None,
+        "file": wave.file,
         "status": wave.status,
         "requests": wave.requests,
         "completed": wave.completed,

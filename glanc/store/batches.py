@@ -60,6 +60,7 @@ QUEUED = "queued"  # not sent yet: the draws and resends a run decided on, kept 
 UPLOADING = "uploading"
 UPLOADED = "uploaded"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+FILE = "file:"  # a wave's endpoint when it was written to a batch file: file:PATH
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ class Wave:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def file(self) -> str | None:
+        """The batch file a wave was written to for the user, or None when it went
+        to a provider (its endpoint is then the provider's URL)."""
+        return self.endpoint.removeprefix(FILE) if self.endpoint.startswith(FILE) else None
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Wave))

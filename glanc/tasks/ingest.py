@@ -70,7 +70,7 @@ def ingest(
                 "on: give the results of a file glanc build --batch-file wrote, with the same "
                 "--store"
             )
-        paths = {w.wave: w.endpoint.removeprefix("file:") for w in waves}
+        paths = {w.wave: w.file for w in waves}
         for name, taken in filed.items():
             store.batches.put_results(name, taken)
             out.filed[paths[name]] = len(taken)

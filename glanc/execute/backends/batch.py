@@ -29,7 +29,7 @@ from ...lm.credentials import endpoint
 from ...lm.openai_batch import BatchAPIError, BatchClient, Unreachable
 from ...recipe.node import Node
 from ...specs.models import BatchSettings, ModelInfo, batch_settings
-from ...store.batches import QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
+from ...store.batches import FILE, QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
 from ..events import BatchStatus, Event
 from . import batch_lines as lines
 
@@ -208,7 +208,7 @@ class BatchBackend:
             f"{self.batch_file.stem}-{n + 1}{self.batch_file.suffix}"
         )
         lines.write_file(path, b"".join(line for _, line in chunk))
-        self._record(model, f"file:{path.resolve()}", WRITTEN, chunk)
+        self._record(model, f"{FILE}{path.resolve()}", WRITTEN, chunk)
         self.written.append((path, len(chunk)))
         self.parked.update(key for key, _ in chunk)
 
@@ -265,7 +265,7 @@ class BatchBackend:
             self.waiting_files[wave] = live.row
         elif live.lines is not None:  # read already this run: take its line now
             self._take(live, call.node.key)
-        elif _is_file(live.row):  # a batch file's results, filed by glanc ingest
+        elif live.row.file is not None:  # a batch file's results, filed by glanc ingest
             self._read(live, None)
         return True
 
@@ -279,7 +279,7 @@ class BatchBackend:
             and live.lines is None
             and not live.parked
             and live.row.status != QUEUED
-            and not _is_file(live.row)
+            and not live.row.file is not None
             and self._attached(live)
         )
 
@@ -419,11 +419,6 @@ class BatchBackend:
             timeout = float(model.ref.option("timeout", 120))
             client = self._clients[model] = BatchClient(endpoint(model), timeout)
         return client
-
-
-def _is_file(row: Wave) -> bool:
-    """A wave written to a batch file for the user, rather than sent to a provider."""
-    return row.endpoint.startswith("file:")
 
 
 def _settings(model: ModelInfo) -> BatchSettings:
