@@ -44,7 +44,7 @@ class _Call:
     tokens_in: int = 0
     tokens_out: int = 0
     started: float = field(default_factory=time.monotonic)
-    body: dict[str, Any] | None = None
+    line: bytes = b""  # its request as a batch file line, once rendered
     sha: str = ""
 
 
@@ -171,7 +171,7 @@ class BatchBackend:
                 self.parked.update(keys)
                 continue
             settings = batch_settings(model.ref)
-            pairs = [(key, lines.request_line(key, self.calls[key].body)) for key in keys]
+            pairs = [(key, self.calls[key].line) for key in keys]
             for chunk in lines.chunks(pairs, settings.max_requests, settings.max_bytes):
                 if self.batch_file is not None:
                     self._write_file(model, chunk)
@@ -179,13 +179,13 @@ class BatchBackend:
                     self._send(model, chunk)
 
     def _queue(self, call: _Call) -> None:
-        call.body = self.caller.render(call.node, call.attempt)
-        call.sha = lines.body_digest(call.body)
+        body = self.caller.render(call.node, call.attempt)
+        call.sha, call.line = lines.body_digest(body), lines.request_line(call.node.key, body)
         if call.attempt > 1 or call.resent:  # decided now: a kill must not forget it
             self.book.queue(self._queued, self._request(call))
         model = call.node.model
         self.unsent.setdefault(model, []).append(call.node.key)
-        size = self._unsent_bytes.get(model, 0) + len(lines.request_line(call.node.key, call.body))
+        size = self._unsent_bytes.get(model, 0) + len(call.line)
         self._unsent_bytes[model] = size
         settings = batch_settings(model.ref)
         if len(self.unsent[model]) >= settings.max_requests or size >= settings.max_bytes:
@@ -256,7 +256,7 @@ class BatchBackend:
             return False
         call.attempt, call.resent = request.attempt, request.resent
         call.tokens_in, call.tokens_out = request.tokens_in, request.tokens_out
-        call.body, call.sha = body, request.body_sha
+        call.sha = request.body_sha
         if live.row.status == QUEUED:  # decided by a run that stopped: send it now
             live.keys.discard(call.node.key)
             return False
