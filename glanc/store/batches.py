@@ -11,11 +11,12 @@ files its results here. Like the node records, these know keys, not stages.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
+
+from .opening import transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS waves (
@@ -124,7 +125,7 @@ class Batches:
             requests: Iterable[WaveRequest]) -> None:  # fmt: skip
         rows = list(requests)
         now = _now()
-        with self._transaction():
+        with transaction(self.con):
             self.con.execute(
                 "INSERT INTO waves (wave, model, endpoint, requests, status, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -196,7 +197,7 @@ class Batches:
 
     def put_results(self, wave: str, lines: dict[str, str]) -> None:
         """A batch file's result lines by key (``glanc ingest``), and the wave done."""
-        with self._transaction():
+        with transaction(self.con):
             self.con.execute("DELETE FROM wave_results WHERE wave = ?", [wave])
             if lines:
                 keys = list(lines)
@@ -246,23 +247,12 @@ class Batches:
             if ingested or (status in TERMINAL and not kept.intersection(k for k in keys if k))
         ]  # fmt: skip
         if gone:
-            with self._transaction():
+            with transaction(self.con):
                 for table in ("wave_requests", "wave_results", "waves"):
                     self.con.execute(
                         f"DELETE FROM {table} WHERE wave IN (SELECT unnest(?::VARCHAR[]))", [gone]
                     )
         return len(gone)
-
-    @contextlib.contextmanager
-    def _transaction(self):
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
 
 
 def _now() -> datetime:

@@ -13,7 +13,6 @@ to say *why* it runs. A forced rerun moves the record it replaces to
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import time
@@ -28,7 +27,7 @@ from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
 from .keyindex import KeyIndex
-from .opening import connect
+from .opening import connect, transaction
 from .records import (
     ALL_COLUMNS,
     COLUMNS,
@@ -222,22 +221,19 @@ class Store:
                 column.append(value)
         kept = [key for key, (_, keep) in pending.items() if keep]
         select = ", ".join(f"unnest(?::{t}[])" for t in TYPES)
-        self.con.execute("BEGIN TRANSACTION")
         try:
-            if kept:
+            with transaction(self.con):
+                if kept:
+                    self.con.execute(
+                        f"INSERT INTO history ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM nodes "
+                        "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                        [kept],
+                    )
                 self.con.execute(
-                    f"INSERT INTO history ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM nodes "
-                    "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
-                    [kept],
+                    f"INSERT OR REPLACE INTO nodes ({ALL_COLUMNS}) SELECT {select}", columns
                 )
-            self.con.execute(
-                f"INSERT OR REPLACE INTO nodes ({ALL_COLUMNS}) SELECT {select}", columns
-            )
-            self._bump()
-            self.con.execute("COMMIT")
+                self._bump()
         except BaseException:
-            with contextlib.suppress(Exception):  # the first error is the one to report
-                self.con.execute("ROLLBACK")
             self._pending = {**pending, **self._pending}
             raise
         self._journal.clear()
@@ -304,18 +300,12 @@ class Store:
     def delete_unreached(self, keep: Iterable[str]) -> dict[str, dict[str, int]]:
         """Delete rows whose key is not in ``keep``, in one transaction; return what went."""
         gone = self.unreached(keep)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             for table in ("nodes", "history"):
                 self.con.execute(
                     f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM glanc_keep)"
                 )
             self._bump()
-            self.con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.con.execute("ROLLBACK")
-            raise
         self.con.execute("CHECKPOINT")
         return gone
 

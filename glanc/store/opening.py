@@ -3,11 +3,12 @@ what it has committed, and say in one line why a store cannot be opened."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,17 @@ def _lock_message(path: Path, detail: str) -> str:
             "pass --wait to wait for it, or pass --store to use another file"
         )
     return f"{path}: cannot open the store: {detail.splitlines()[0]}"
+
+
+@contextlib.contextmanager
+def transaction(con: Any) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back on any
+    error (a failed rollback never hides the first error, which is re-raised)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
