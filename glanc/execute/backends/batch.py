@@ -28,7 +28,7 @@ from ...lm.call import MAX_ATTEMPTS, TRANSPORT_ATTEMPTS, Caller, Outcome
 from ...lm.credentials import endpoint
 from ...lm.openai_batch import BatchAPIError, BatchClient, Unreachable
 from ...recipe.node import Node
-from ...specs.models import BatchSettings, ModelInfo, batch_settings
+from ...specs.models import ModelInfo, batch_settings
 from ...store.batches import FILE, QUEUED, UPLOADED, UPLOADING, WRITTEN, Batches, Wave, WaveRequest
 from ..events import BatchStatus, Event
 from . import batch_lines as lines
@@ -198,7 +198,8 @@ class BatchBackend:
         requests = [self._request(self.calls[key]) for key, _ in chunk]
         self.book.add(name, model.label, where, status, requests)
         row = self.book.wave(name)
-        self._live[name] = _Live(row, {key for key, _ in chunk}, interval=_settings(model).poll_s)
+        poll_s = batch_settings(model.ref).poll_s
+        self._live[name] = _Live(row, {key for key, _ in chunk}, interval=poll_s)
         return row
 
     def _write_file(self, model: ModelInfo, chunk: list[tuple[str, bytes]]) -> None:
@@ -240,7 +241,7 @@ class BatchBackend:
         client = self._client(model)
         batch = client.find(row.input_file) if adopt else None
         if batch is None:
-            window = _settings(model).window
+            window = batch_settings(model.ref).window
             batch = client.create(row.input_file, window, {"glanc_wave": row.wave})
         self._update(live, batch)
 
@@ -310,7 +311,7 @@ class BatchBackend:
                 self._fail(self.calls[key], f"{TRANSPORT}batch {row.batch_id}: {_why(exc)}")
             return
         live.next_poll = time.monotonic() + live.interval
-        live.interval = min(_settings(model).poll_max_s, live.interval * 1.5)
+        live.interval = min(batch_settings(model.ref).poll_max_s, live.interval * 1.5)
         if self.detach:  # looked at once this run: not done yet, so left for a later one
             self._leave(live)
 
@@ -419,10 +420,6 @@ class BatchBackend:
             timeout = float(model.ref.option("timeout", 120))
             client = self._clients[model] = BatchClient(endpoint(model), timeout)
         return client
-
-
-def _settings(model: ModelInfo) -> BatchSettings:
-    return batch_settings(model.ref)
 
 
 def _ms(call: _Call) -> float:
