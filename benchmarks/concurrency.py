@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import socket
 import statistics
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--seconds", type=float, default=10, help="target length of each run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--questions", type=int, help="a fixed workload instead of --seconds")
+    parser.add_argument("--build-args", default="", help="more glanc build arguments")
     a = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
@@ -85,24 +88,28 @@ def main() -> None:
         for level in a.levels:
             ideal = level / latency
             # one syllabus call, then questions and answers: about 2 calls a question
-            questions = max(10, int(ideal * a.seconds / 2))
-            rates, steady = [], []
+            questions = a.questions or max(10, int(ideal * a.seconds / 2))
+            rates, steady, cpus = [], [], []
             for _ in range(a.repeat):
                 urllib.request.urlopen(base.replace("/v1", "/times")).read()  # reset
                 work = Path(tempfile.mkdtemp(prefix="glanc-conc-"))
                 path = spec(work / "spec.yaml", base, questions)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 proc = subprocess.run(
                     [sys.executable, "-m", "glanc", "build", str(path), "--store",
                      str(work / "s.duckdb"), "--out", str(work / "out"), "--json", "-q",
-                     "--concurrency", str(level)],
+                     "--concurrency", str(level), *a.build_args.split()],
                     capture_output=True, text=True, cwd=ROOT,
                     env={**__import__("os").environ, "GLANC_BENCH_KEY": "bench"},
                 )  # fmt: skip
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
                 shutil.rmtree(work, ignore_errors=True)
                 if proc.returncode != 0:
                     raise SystemExit(proc.stderr)
                 data = json.loads(proc.stdout)
                 rates.append(data["lm_calls"] / data["seconds"])
+                cpus.append(cpu * 1000 / data["lm_calls"])
                 with urllib.request.urlopen(base.replace("/v1", "/times")) as reply:
                     times = sorted(json.loads(reply.read()))
                 lo, hi = int(len(times) * 0.1), int(len(times) * 0.9)
@@ -116,6 +123,7 @@ def main() -> None:
                 "build_calls_per_s": round(rate, 1),
                 "steady_calls_per_s": round(steady_rate, 1),
                 "ideal_calls_per_s": round(ideal, 1),
+                "cpu_ms_per_call": round(statistics.median(cpus), 2),
                 "build_share_of_ideal": round(rate / ideal, 3),
                 "steady_share_of_ideal": round(steady_rate / ideal, 3),
                 "runs": a.repeat,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .plan.select import Selection
+from .specs.types import Taxonomy
 
 # the artifact of a build: builds/<name>/ holds these four files, and the rows the
 # quality layer dropped (with their reasons) when the layer is on
@@ -69,8 +70,10 @@ class BuildOptions:
     reused without a model call. ``concurrency``: model calls in flight at once
     (an in-process model runs one at a time). ``rpm``/``tpm``: requests and
     tokens per minute to each remote model, at most (a model's own limits win).
-    ``backend``: ``threads`` or ``batch`` for every model; None: each model as the
-    spec routes it (``batch:``). ``batch_file``: write each wave of batched calls
+    ``backend``: ``threads``, ``batch`` or ``ray`` for every model; None: as the
+    spec's ``execution:`` says, else each model as the spec routes it (``batch:``).
+    ``ray_address``: the Ray cluster ``ray`` connects to (else the spec's, else
+    ``RAY_ADDRESS``, else a local Ray). ``batch_file``: write each wave of batched calls
     to this JSONL file instead of sending it, and stop until ``glanc ingest`` has
     its results. ``send``: False to take back results only, sending nothing.
     ``detach``: leave each batch sent at the provider and stop, rather than
@@ -84,6 +87,14 @@ class BuildOptions:
     rpm: int | None = None
     tpm: int | None = None
     backend: str | None = None
+    ray_address: str | None = None
     batch_file: Path | None = None
     send: bool = True
     detach: bool = False
+
+    def backend_for(self, taxonomy: Taxonomy) -> str | None:
+        """Where calls run: the command line's choice, else the spec's ``execution:``."""
+        return self.backend or taxonomy.execution.backend
+
+    def ray_address_for(self, taxonomy: Taxonomy) -> str | None:
+        return self.ray_address or taxonomy.execution.ray_address

@@ -96,6 +96,13 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
 )
 @backend_option
 @click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="With --backend ray: the Ray cluster to run on (ray://HEAD:10001, or auto for the one "
+    "this machine belongs to); default: the spec's execution.ray_address, else RAY_ADDRESS, "
+    "else a local Ray.",
+)
+@click.option(
     "--batch-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write each wave of batched calls to this OpenAI Batch JSONL file instead of sending "
@@ -125,6 +132,7 @@ def build(
     tpm: int | None,
     no_lock: bool,
     backend: str | None,
+    ray_address: str | None,
     batch_file: Path | None,
     detach: bool,
     as_json: bool,
@@ -151,6 +159,7 @@ def build(
         glanc build taxonomies/science.yaml --model stub --json
         glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
         glanc build taxonomies/science.yaml --backend batch
+        glanc build taxonomies/science.yaml --backend ray --ray-address ray://head:10001
     """
     from ..specs.resolve import load_taxonomy
     from ..tasks.build import build as run_build
@@ -163,7 +172,8 @@ def build(
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
                            concurrency=concurrency, rpm=rpm, tpm=tpm, backend=backend,
-                           batch_file=batch_file, detach=detach)  # fmt: skip
+                           ray_address=ray_address, batch_file=batch_file,
+                           detach=detach)  # fmt: skip
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
     if not quiet or result.waiting is not None:
         click.echo("\n".join(build_summary(result)), err=True)

@@ -75,8 +75,10 @@ def backend_option(fn):
     return click.option(
         "--backend",
         type=click.Choice(BACKENDS),
-        help="Where every model's calls run: threads (one request at a time) or batch (the "
-        "provider's Batch API, about half price); default: as each model's batch: setting says.",
+        help="Where every model's calls run: threads (one request at a time), batch (the "
+        "provider's Batch API, about half price) or ray (Ray workers, local or a cluster: "
+        "pip install 'glanc[ray]'); default: the spec's execution.backend, else threads with "
+        "batch for models marked batch:.",
     )(fn)
 
 

@@ -144,7 +144,7 @@ class Scheduler:
         (more would only queue on its lock); a spec's ``concurrency``, ``rpm`` and
         ``tpm`` on the model, else the build's."""
         limits = self._limits.get(node.model)
-        if limits is None and node.model.batch:  # the provider queues a wave whole
+        if limits is None and self.backend.limits_calls(node):  # a wave is handed over whole
             limits = self._limits[node.model] = ModelLimits(inflight=2**62, rpm=None, tpm=None)
         if limits is None:
             ref = node.model.ref

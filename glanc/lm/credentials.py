@@ -63,6 +63,16 @@ def _env(model: str, name: str, option: str) -> str:
     return value
 
 
+def env_names(info: ModelInfo) -> tuple[str, ...]:
+    """The environment variables a model's key and server are read from: what a
+    process that calls it elsewhere (a Ray worker on a cluster) must be given."""
+    ref = info.ref
+    names = [str(ref.option("api_key_env") or "")]
+    names += [str(v)[4:] for v in (ref.option("api_key"), ref.option("api_base"))
+              if str(v or "").startswith("env:")]  # fmt: skip
+    return tuple(n for n in names if ENV_NAME.match(n))
+
+
 def endpoint(info: ModelInfo) -> Endpoint:
     """Resolve a remote model's ``api_base`` and key from the spec and the
     environment; raise ``GlancError`` (its message free of secrets) when one is

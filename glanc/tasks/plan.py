@@ -49,7 +49,7 @@ def plan(
                 on_decision=observe,
                 redraw_rate=last_redraw_rate(workspace.build_dir(t.name) / MANIFEST),
                 price=price,
-                backend=options.backend,
+                backend=options.backend_for(taxonomy),
             )
 
         waves = tuple(store.batches.open())

@@ -4,7 +4,8 @@ came of them.
 
 The thread pool (``threads``) runs calls one request at a time; ``batch``
 sends waves of them to a provider's Batch API and records its job ids in the
-store, so that a rerun resumes them rather than paying twice; ``routed`` hands
+store, so that a rerun resumes them rather than paying twice; ``ray`` runs
+waves of them as Ray Data datasets on a cluster's workers; ``routed`` hands
 each node to the one its model is routed to.
 """
 
@@ -19,6 +20,10 @@ from ...recipe.node import Node
 class Backend(Protocol):
     def accepts(self, node: Node) -> bool:
         """Whether the node's call may start now (a pool has a free worker)."""
+
+    def limits_calls(self, node: Node) -> bool:
+        """Whether the backend keeps the node's model within its limits itself (a
+        wave is handed over whole), so the scheduler hands over every ready call."""
 
     def submit(self, node: Node) -> None:
         """Start the node's call."""

@@ -116,6 +116,9 @@ class BatchBackend:
     def accepts(self, node: Node) -> bool:
         return True  # a wave holds 50,000 calls; the provider queues them
 
+    def limits_calls(self, node: Node) -> bool:
+        return node.model.batch  # the provider queues a wave whole
+
     def submit(self, node: Node) -> None:
         call = _Call(node)
         self.calls[node.key] = call

@@ -31,6 +31,9 @@ class ThreadBackend:
     def accepts(self, node: Node) -> bool:
         return len(self._running) < self.workers
 
+    def limits_calls(self, node: Node) -> bool:
+        return False
+
     def submit(self, node: Node) -> None:
         self._running[self._pool.submit(self.caller, node)] = node
 
