@@ -294,29 +294,37 @@ def diff(built: dict, repeat: int) -> dict:
     }
 
 
-def plan_glan(repeat: int) -> dict:
+def plan_glan(repeat: int, pairs: int = 10_000_000) -> list[dict]:
+    """``glanc plan`` on an empty store of the GLAN taxonomy and of a synthetic
+    ``pairs``-pair one (10,000 disciplines at 10M): what a user planning a
+    GLAN-scale build waits for."""
     from glanc.specs.resolve import load_taxonomy
 
-    spec = ROOT / "taxonomies" / "glan.yaml"
     work = Path(tempfile.mkdtemp(prefix="glanc-bench-"))
-    times = []
-    data = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [*GLANC, "plan", str(spec), "--store", str(work / "none.duckdb"), "--json"],
-            capture_output=True, text=True, cwd=ROOT, check=True,
-        )  # fmt: skip
-        times.append(time.perf_counter() - start)
-        data = json.loads(proc.stdout)
+    big = synthetic.write(work / f"synthetic-{pairs}.yaml", pairs)
+    out = []
+    for name, spec in (("plan_glan", ROOT / "taxonomies" / "glan.yaml"), ("plan_synthetic", big)):
+        times = []
+        data = None
+        for _ in range(repeat):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [*GLANC, "plan", str(spec), "--store", str(work / "none.duckdb"), "--json"],
+                capture_output=True, text=True, cwd=ROOT, check=True,
+            )  # fmt: skip
+            times.append(time.perf_counter() - start)
+            data = json.loads(proc.stdout)
+        taxonomy = load_taxonomy(spec)
+        out.append({
+            "measure": name,
+            "runs": repeat,
+            "seconds": round(statistics.median(times), 2),
+            "lm_calls": data["lm_calls"],
+            "disciplines": len(taxonomy.disciplines),
+            "questions": data["stages"]["question"]["run"] + data["stages"]["question"].get("estimated", 0),
+        })  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
-    return {
-        "measure": "plan_glan",
-        "runs": repeat,
-        "seconds": round(statistics.median(times), 2),
-        "lm_calls": data["lm_calls"],
-        "disciplines": len(load_taxonomy(spec).disciplines),
-    }
+    return out
 
 
 def main() -> None:
