@@ -321,7 +321,7 @@ def plan_glan(repeat: int, pairs: int = 10_000_000) -> list[dict]:
             "seconds": round(statistics.median(times), 2),
             "lm_calls": data["lm_calls"],
             "disciplines": len(taxonomy.disciplines),
-            "questions": data["stages"]["question"]["run"] + data["stages"]["question"].get("estimated", 0),
+            "question_nodes": sum(data["stages"]["question"].get(k, 0) for k in ("run", "estimated")),  # noqa: E501
         })  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     return out
