@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--questions", type=int, help="a fixed workload instead of --seconds")
     parser.add_argument("--build-args", default="", help="more glanc build arguments")
+    parser.add_argument("--results", type=Path, default=HERE / "concurrency.json",
+                        help="where the rows go (the default is what BENCHMARKS.md quotes)")
     a = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
@@ -132,7 +134,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     finally:
         server.kill()
-    (HERE / "concurrency.json").write_text(json.dumps(rows, indent=2) + "\n")
+    a.results.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
