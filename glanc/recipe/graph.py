@@ -36,7 +36,7 @@ class Graph:
     ):
         self.taxonomy = taxonomy
         self.override = ModelRef(model_override) if model_override else None
-        self.backend = backend  # threads | batch | None (each model as the spec says)
+        self.backend = backend  # threads | batch | ray | None (each model as the spec says)
         self._models: dict[ModelRef, tuple[models.ModelInfo, dict[str, Any]]] = {}
         self._model_ids: dict[ModelRef, str] = {}
         self._programs = {

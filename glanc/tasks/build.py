@@ -231,8 +231,9 @@ def _schedule(
 def _direct(
     taxonomy: Taxonomy, graph: Graph, options: BuildOptions, caller: Caller, concurrency: int
 ) -> Backend:
-    """The backend calls that are not batched run on: this process's threads, or Ray."""
-    if options.backend_for(taxonomy) != "ray":
+    """The backend calls that are not batched run on: this process's threads, or Ray
+    (the backend the graph's models were routed for)."""
+    if graph.backend != "ray":
         return ThreadBackend(caller, workers=concurrency)
     from ..execute.backends.ray_data import RayBackend
     from ..lm.credentials import env_names
