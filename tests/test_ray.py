@@ -5,7 +5,6 @@ calls; without Ray installed the error says how to install it."""
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from conftest import ROOT, ok_records
 from test_remote import SECRET
 from test_remote import spec as remote_spec
-from test_resume import SPEC, TOTAL_CALLS
+from test_resume import SPEC, TOTAL_CALLS, glanc_process, kill_mid_run
 
 pytest.importorskip("ray.data", reason="the Ray backend's tests need pip install -e '.[ray]'")
 
@@ -84,24 +83,15 @@ def test_killed_ray_build_resumes_without_redoing_finished_calls(tmp_path):
     _, reference = run(spec, tmp_path, "reference")
 
     store, out = tmp_path / "killed.duckdb", tmp_path / "killed"
-    argv = [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(store),
-            "--out", str(out), "--json", "-q", "--backend", "ray", "--concurrency", "2"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    wal, deadline = Path(str(store) + ".wal"), time.monotonic() + 120
-    while (not wal.exists() or wal.stat().st_size <= 4096) and proc.poll() is None:
-        assert time.monotonic() < deadline, "the Ray build never committed a node"
-        time.sleep(0.01)
-    time.sleep(random.uniform(0.1, 0.5))
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    kill_mid_run(spec, store, out, random.Random(os.getpid()), "--backend", "ray")
     finished = ok_records(store)
     assert 0 < len(finished) < TOTAL_CALLS
     assert not (out / "resume" / "dataset.jsonl").exists()
 
-    rerun = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    assert json.loads(rerun.stdout)["lm_calls"] == TOTAL_CALLS - len(finished)
+    rerun = glanc_process(spec, store, out, "--backend", "ray")
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr
+    assert json.loads(stdout)["lm_calls"] == TOTAL_CALLS - len(finished)
     final = ok_records(store)
     assert all(final[k] == t for k, t in finished.items()), "a finished node was recomputed"
     same_files(reference, out / "resume")

@@ -37,20 +37,21 @@ taxonomy:
 TOTAL_CALLS = 4 * (2 + 2 + 6 + 6)
 
 
-def glanc_process(spec: Path, store: Path, out: Path) -> subprocess.Popen:
+def glanc_process(spec: Path, store: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(store),
-         "--out", str(out), "--json", "-q", "--concurrency", "2"],
+         "--out", str(out), "--json", "-q", "--concurrency", "2", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
 
 
 
-def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random) -> None:
-    """Start a build, wait until it has committed a node, then SIGKILL it at a random moment."""
+def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random, *extra: str) -> None:
+    """Start a build (``extra``: more build arguments), wait until it has committed
+    a node, then SIGKILL it at a random moment."""
     wal = Path(str(store) + ".wal")
     before = wal.stat().st_size if wal.exists() else 0
-    proc = glanc_process(spec, store, out)
+    proc = glanc_process(spec, store, out, *extra)
     deadline = time.monotonic() + 60
     while (not wal.exists() or wal.stat().st_size <= before + 4096) and proc.poll() is None:
         assert time.monotonic() < deadline, "the build never committed a node"
