@@ -16,6 +16,7 @@ from ..errors import GlancError
 from ..faults import store_message
 
 WAIT_POLL_S = 0.5
+MEMORY_LIMIT = "1GB"
 
 
 def connect(
@@ -29,7 +30,12 @@ def connect(
     told = False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only), None
+            con = duckdb.connect(str(path), read_only=read_only)
+            # DuckDB's default pool is 80% of RAM: the pages of a large store stay
+            # cached and a build's memory grows with its store. Bounded, DuckDB
+            # evicts them and spills sorts (the lock's ORDER BY) to <store>.tmp.
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            return con, None
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise GlancError(store_message(path, exc)) from None
