@@ -3,11 +3,13 @@
 rensa is a MinHash and LSH library written in Rust (MIT): seeded, so the same
 questions always hash the same in any process, and fast (3 microseconds a
 question to sign; datasketch took about 100). Its LSH index took 3.4 KB a
-kept question, which at 100k rows was most of the quality layer's memory, so
-the bands are indexed here instead, as sorted arrays (0.4 KB a question, 50
-microseconds a question in all). Candidates sharing a band are confirmed by the
-exact Jaccard similarity of their word 3-gram sets, so a reported duplicate
-really is one.
+kept question in memory, and glanc's own sorted arrays 0.9 KB with the
+signatures: at 1M rows, a gigabyte that grew with the build. So questions,
+signatures and band keys go to a DuckDB file as rows are kept, and a round's
+candidates (rows sharing a band) come from one join there, under a bounded
+buffer pool that spills: the index costs disk, not memory. Candidates are
+confirmed by the exact Jaccard similarity of their word 3-gram sets, so a
+reported duplicate really is one.
 
 Determinism: rows are offered in rounds (a build's first rows, then each
 round of redrawn rows), each round sorted by row id; a row is dropped when it
@@ -17,6 +19,11 @@ finished in.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -41,7 +48,8 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 ROWS_PER_BAND = NUM_PERM // BANDS
-CHUNK = 4096  # rows signed and indexed at a time: bounds a round's passing memory
+CHUNK = 4096  # rows signed and written at a time: bounds a round's passing memory
+MEMORY = "128MB"  # the index's buffer pool; its joins spill past it
 _MIX = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
     dtype=np.uint64,
@@ -58,118 +66,179 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
         return np.bitwise_xor.reduce(mixed, axis=2) ^ (mixed.sum(axis=2, dtype=np.uint64) >> 7)
 
 
-def _sharing_within(keys: np.ndarray) -> dict[int, set[int]]:
-    """For each row of ``keys`` (32 band keys a row), the earlier rows of the same
-    array that share a band with it; rows with none are left out."""
-    out: dict[int, set[int]] = {}
-    for b in range(BANDS):
-        column = keys[:, b]
-        order = np.argsort(column, kind="stable")
-        values = column[order]
-        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-        ends = np.r_[starts[1:], len(values)]
-        groups = (ends - starts) > 1
-        for start, end in zip(starts[groups].tolist(), ends[groups].tolist(), strict=True):
-            members = sorted(order[start:end].tolist())
-            for i, n in enumerate(members[1:], 1):
-                out.setdefault(n, set()).update(members[:i])
-    return out
-
-
-class _Bands:
-    """Per band, the kept rows' keys sorted, with their row numbers: what shares a
-    band with a new row is a ``searchsorted`` range. About 0.4 KB a kept row,
-    where rensa's LSH index took 3.4 KB (BENCHMARKS.md)."""
-
-    def __init__(self) -> None:
-        self.keys = [np.empty(0, dtype=np.uint64) for _ in range(BANDS)]
-        self.rows = [np.empty(0, dtype=np.uint32) for _ in range(BANDS)]
-
-    def sharing(self, keys: np.ndarray) -> dict[int, set[int]]:
-        """For each of ``keys``' rows (one row of 32 band keys each), by position, the
-        indexed rows with a band key in common; rows with none are left out."""
-        out: dict[int, set[int]] = {}
-        for b in range(BANDS):
-            lo = np.searchsorted(self.keys[b], keys[:, b], "left")
-            hi = np.searchsorted(self.keys[b], keys[:, b], "right")
-            for n in np.flatnonzero(hi > lo).tolist():
-                out.setdefault(n, set()).update(self.rows[b][lo[n] : hi[n]].tolist())
-        return out
-
-    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
-        """Index ``rows`` (row numbers) by their band ``keys`` (one row each): each
-        band's new keys sorted, then merged in (a copy, no sort of the whole)."""
-        rows = rows.astype(np.uint32)
-        for b in range(BANDS):
-            order = np.argsort(keys[:, b], kind="stable")
-            new = keys[order, b]
-            at = np.searchsorted(self.keys[b], new, "right")
-            self.keys[b] = np.insert(self.keys[b], at, new)
-            self.rows[b] = np.insert(self.rows[b], at, rows[order])
-
-
 class NearDuplicates:
-    """The questions kept so far, indexed; ``round`` decides a new batch of rows.
-
-    The MinHash signatures are rensa's; the banded index is glanc's own, as
-    sorted arrays (``_Bands``): each kept question costs its signature (0.5 KB),
-    its band keys and its text."""
+    """The questions kept so far, indexed on disk; ``add`` the rows kept in a round
+    as they come (any order), ``decide`` at its end. Use as a context manager, or
+    ``close``: the index is a temporary DuckDB file."""
 
     def __init__(self, threshold: float = 0.8):
-        self.threshold = threshold
-        self._ids: list[str] = []
-        self._texts: list[str] = []
-        self._signatures = np.empty((0, NUM_PERM), dtype=np.uint32)
-        self._bands = _Bands()
+        import duckdb
 
-    def round(self, rows: list[tuple[str, str]]) -> dict[str, tuple[str, float]]:
-        """``rows``: (row id, question). Returns the dropped ones: row id -> (the id of
-        the kept row it duplicates, their Jaccard similarity)."""
-        dropped: dict[str, tuple[str, float]] = {}
-        rows = sorted(rows)
-        for start in range(0, len(rows), CHUNK):
-            dropped.update(self._chunk(rows[start : start + CHUNK]))
+        self.threshold = threshold
+        self._dir = tempfile.mkdtemp(prefix="glanc-dedup-")
+        self._con = duckdb.connect(
+            os.path.join(self._dir, "dedup.duckdb"),
+            config={"memory_limit": MEMORY, "threads": 1, "preserve_insertion_order": False},
+        )
+        for table in ("kept", "round"):
+            self._con.execute(f"CREATE TABLE {table} (id VARCHAR, text VARCHAR, sig BLOB, "
+                              "payload BLOB)")  # fmt: skip
+            self._con.execute(f"CREATE TABLE {table}_bands (band UTINYINT, key UBIGINT, id VARCHAR)")
+        self._pending: list[tuple[str, str, bytes]] = []
+
+    def __enter__(self) -> NearDuplicates:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def add(self, rid: str, question: str, payload: bytes = b"") -> None:
+        """A row kept in this round; ``payload`` comes back with it if it is dropped."""
+        self._pending.append((rid, question, payload))
+        if len(self._pending) >= CHUNK:
+            self._write()
+
+    def round(self, rows: Iterable[tuple[str, str]]) -> dict[str, tuple[str, float]]:
+        """``rows``: (row id, question), a whole round at once. Returns the dropped
+        ones: row id -> (the id of the kept row it duplicates, their Jaccard)."""
+        for rid, question in rows:
+            self.add(rid, question)
+        return {rid: (kept, sim) for rid, (kept, sim, _) in self.decide().items()}
+
+    def decide(self) -> dict[str, tuple[str, float, bytes]]:
+        """The end of a round: each of its rows, in id order, is dropped when it is a
+        near-duplicate of a row kept earlier (in an earlier round, or earlier in id
+        order and kept); the rest join the kept rows. Returns row id -> (the kept
+        row it duplicates, their Jaccard, its payload)."""
+        self._write()
+        con = self._con
+        # pairs (later, earlier) sharing a band: this round's rows against the kept
+        # ones and against each other
+        con.execute(
+            "CREATE OR REPLACE TABLE pairs AS "
+            "SELECT DISTINCT a.id AS a, b.id AS b, true AS kept FROM round_bands a "
+            "JOIN kept_bands b ON a.band = b.band AND a.key = b.key "
+            "UNION ALL SELECT DISTINCT a.id, b.id, false FROM round_bands a "
+            "JOIN round_bands b ON a.band = b.band AND a.key = b.key AND b.id < a.id"
+        )
+        # streamed on a cursor of its own: the lookups below run queries of their own
+        cursor = con.cursor().execute("SELECT a, b, kept FROM pairs ORDER BY a, b")
+        dropped: dict[str, tuple[str, float, bytes]] = {}
+        for groups in _batches(_by_first(cursor), CHUNK):
+            rows = self._rows({r[0] for g in groups for r in g} | {r[1] for g in groups for r in g})
+            for group in groups:
+                rid = group[0][0]
+                text, sig, payload = rows[rid]
+                best = self._nearest(text, sig, [(b, kept) for _, b, kept in group], rows, dropped)
+                if best is not None:
+                    dropped[rid] = (best[1], best[0], payload)
+        self._settle(list(dropped))
         return dropped
 
-    def _chunk(self, rows: list[tuple[str, str]]) -> dict[str, tuple[str, float]]:
+    def _nearest(
+        self,
+        text: str,
+        sig: bytes,
+        candidates: list[tuple[str, bool]],
+        rows: dict[str, tuple[str, bytes, bytes]],
+        dropped: dict[str, tuple[str, float, bytes]],
+    ) -> tuple[float, str] | None:
+        """(Jaccard, id) of the most similar kept row at or above the threshold, the
+        earliest id among equals; None when there is none."""
+        own = np.frombuffer(sig, dtype=np.uint32)
+        mine: set[str] | None = None
+        best: tuple[float, str] | None = None
+        for other, kept in candidates:
+            if not kept and other in dropped:
+                continue  # an earlier row of this round that was itself dropped
+            other_text, other_sig, _ = rows[other]
+            estimate = np.count_nonzero(np.frombuffer(other_sig, np.uint32) == own) / NUM_PERM
+            if estimate < self.threshold - ESTIMATE_MARGIN:
+                continue  # the estimate rules it out; only near ones are measured exactly
+            mine = shingles(text) if mine is None else mine
+            similarity = jaccard(mine, shingles(other_text))
+            if similarity >= self.threshold and (
+                best is None or (-similarity, other) < (-best[0], best[1])
+            ):
+                best = (similarity, other)
+        return best
+
+    def _rows(self, ids: set[str]) -> dict[str, tuple[str, bytes, bytes]]:
+        """id -> (question, signature, payload) of these rows, kept or of this round."""
+        self._con.execute("CREATE OR REPLACE TEMP TABLE wanted (id VARCHAR)")
+        self._con.execute("INSERT INTO wanted SELECT unnest(?::VARCHAR[])", [sorted(ids)])
+        out: dict[str, tuple[str, bytes, bytes]] = {}
+        for table in ("kept", "round"):
+            query = f"SELECT id, text, sig, payload FROM {table} SEMI JOIN wanted USING (id)"
+            for rid, text, sig, payload in self._con.execute(query).fetchall():
+                out[rid] = (text, sig, payload)
+        return out
+
+    def _settle(self, dropped: list[str]) -> None:
+        """This round's kept rows join the index; the round starts empty."""
+        con = self._con
+        con.execute("CREATE OR REPLACE TEMP TABLE gone (id VARCHAR)")
+        if dropped:
+            con.execute("INSERT INTO gone SELECT unnest(?::VARCHAR[])", [dropped])
+        con.execute("INSERT INTO kept SELECT id, text, sig, NULL FROM round "
+                    "WHERE id NOT IN (SELECT id FROM gone)")  # fmt: skip
+        con.execute("INSERT INTO kept_bands SELECT * FROM round_bands "
+                    "WHERE id NOT IN (SELECT id FROM gone)")  # fmt: skip
+        con.execute("DELETE FROM round")
+        con.execute("DELETE FROM round_bands")
+        con.execute("DROP TABLE pairs")
+
+    def _write(self) -> None:
+        """Sign the rows added since the last write and store them with their bands."""
         from rensa import RMinHash
 
-        sets = [shingles(question) for _, question in rows]
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
         signatures = np.empty((len(rows), NUM_PERM), dtype=np.uint32)
-        for i, sh in enumerate(sets):
+        for i, (_, question, _) in enumerate(rows):
             mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
-            mh.update(sorted(sh))
+            mh.update(sorted(shingles(question)))
             signatures[i] = mh.digest()
         keys = _band_keys(signatures)
-        earlier = self._bands.sharing(keys)  # kept in earlier chunks and rounds
-        within = _sharing_within(keys)  # earlier rows of this chunk
-        dropped: dict[str, tuple[str, float]] = {}
-        kept: list[int] = []  # this chunk's rows kept so far, in id order
-        alive = np.zeros(len(rows), dtype=bool)
-        for n, (rid, _) in enumerate(rows):
-            candidates = [(self._signatures[j], self._texts[j], self._ids[j])
-                          for j in sorted(earlier.get(n, ()))]  # fmt: skip
-            candidates += [(signatures[k], rows[k][1], rows[k][0])
-                           for k in sorted(within.get(n, ())) if alive[k]]  # fmt: skip
-            best: tuple[float, str] | None = None
-            for signature, text, other in candidates:
-                estimate = np.count_nonzero(signature == signatures[n]) / NUM_PERM
-                if estimate < self.threshold - ESTIMATE_MARGIN:
-                    continue  # the estimate rules it out; only near ones are measured exactly
-                similarity = jaccard(sets[n], shingles(text))
-                # the most similar kept row; the earliest id among equals
-                if similarity >= self.threshold and (
-                    best is None or (-similarity, other) < (-best[0], best[1])
-                ):
-                    best = (similarity, other)
-            if best is not None:
-                dropped[rid] = (best[1], best[0])
-            else:
-                kept.append(n)
-                alive[n] = True
-        base = len(self._ids)
-        self._ids += [rows[k][0] for k in kept]
-        self._texts += [rows[k][1] for k in kept]
-        self._signatures = np.concatenate([self._signatures, signatures[kept]])
-        self._bands.add(keys[kept], np.arange(base, base + len(kept)))
-        return dropped
+        ids = [rid for rid, _, _ in rows]
+        self._con.execute(
+            "INSERT INTO round SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::BLOB[]), unnest(?::BLOB[])",
+            [ids, [q for _, q, _ in rows], [s.tobytes() for s in signatures],
+             [p for _, _, p in rows]],
+        )  # fmt: skip
+        self._con.execute(
+            "INSERT INTO round_bands SELECT unnest(?::UTINYINT[]), unnest(?::UBIGINT[]), "
+            "unnest(?::VARCHAR[])",
+            [np.tile(np.arange(BANDS), len(rows)).tolist(), keys.reshape(-1).tolist(),
+             [rid for rid in ids for _ in range(BANDS)]],
+        )  # fmt: skip
+
+
+def _batches(items: Iterator[list[tuple]], size: int) -> Iterator[list[list[tuple]]]:
+    batch: list[list[tuple]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _by_first(cursor, batch: int = 2048) -> Iterator[list[tuple]]:
+    """A cursor's rows, ordered by their first column, grouped by it."""
+    group: list[tuple] = []
+    while rows := cursor.fetchmany(batch):
+        for r in rows:
+            if group and r[0] != group[0][0]:
+                yield group
+                group = []
+            group.append(r)
+    if group:
+        yield group

@@ -12,6 +12,7 @@ Everything here depends only on the rows, never on the order calls finished in.
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,9 +43,31 @@ class Redraw:
     discipline: Discipline
     context: dict[str, Any]
 
-    @classmethod
-    def of(cls, node: Node) -> Redraw:
-        return cls(node.discipline, node.context)
+
+class Redraws:
+    """A kept row's redraw as a few bytes, for the near-duplicate index to hold on
+    disk until its round ends: the discipline's place, the syllabus's key and the
+    question's sample. A subject's syllabus is kept here once (the rows of a
+    build share a few thousand), not once a row."""
+
+    def __init__(self, disciplines: tuple[Discipline, ...]):
+        self._disciplines = disciplines
+        self._place = {d.path: i for i, d in enumerate(disciplines)}
+        self._syllabi: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+
+    def pack(self, node: Node) -> bytes:
+        ctx = node.context
+        key = ctx["syllabus_key"]
+        if key not in self._syllabi:
+            self._syllabi[key] = (ctx["subject"], ctx["syllabus_sessions"])
+        return pickle.dumps((self._place[node.discipline.path], key, ctx["sample"]), protocol=5)
+
+    def unpack(self, payload: bytes) -> Redraw:
+        place, key, sample = pickle.loads(payload)
+        subject, sessions = self._syllabi[key]
+        context = {"subject": subject, "sample": sample, "syllabus_key": key,
+                   "syllabus_sessions": sessions}  # fmt: skip
+        return Redraw(self._disciplines[place], context)
 
 
 @dataclass
@@ -80,7 +103,8 @@ class Gate:
         self.checks = RowChecks(self.rules)
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
-        self._waiting: dict[str, tuple[str, Redraw]] = {}  # row id -> (question, its redraw)
+        self._redraws = Redraws(taxonomy.disciplines)
+        self._first_kept = 0  # first draws kept this round, near-duplicates not yet found
         self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
         self._held: dict[str, tuple[Node, dict[str, Any]]] = {}  # at the helper: row id -> ...
         self._batch: list[Item] = []
@@ -162,6 +186,8 @@ class Gate:
     def close(self) -> None:
         if self.helper is not None:
             self.helper.close()
+        if self.duplicates is not None:
+            self.duplicates.close()
 
     def _judged(self, judge: Node, output: dict[str, Any] | None) -> list[Node]:
         """The judge's verdict on a waiting row: kept at or above the threshold."""
@@ -179,8 +205,10 @@ class Gate:
         start = time.perf_counter()
         self.rows.add(row)  # what a build does without the gate too: not the gate's time
         self.seconds -= time.perf_counter() - start
-        # only what a redraw needs: the node's inputs and keys would hold a build's worth
-        self._waiting[row["id"]] = (row["messages"][0]["content"] or "", Redraw.of(node))
+        self._first_kept += node.context["sample"].draw == 0
+        if self.duplicates is not None:  # on disk, with only what a redraw needs
+            question = row["messages"][0]["content"] or ""
+            self.duplicates.add(row["id"], question, self._redraws.pack(node))
         return []
 
     def end_round(self) -> list[Node]:
@@ -195,19 +223,16 @@ class Gate:
     def _end_round(self) -> list[Node]:
         if self._held and (nodes := self.poll(wait=True)):
             return nodes  # verdicts that were at the helper: their redraws are this round's
-        waiting, self._waiting = self._waiting, {}
-        duplicates: dict[str, tuple[str, float]] = {}
-        if self.duplicates is not None:
-            duplicates = self.duplicates.round([(rid, q) for rid, (q, _) in waiting.items()])
+        duplicates = self.duplicates.decide() if self.duplicates is not None else {}
         redraws: list[Node] = []
         for row in self.rows.take(sorted(duplicates)):
-            kept, similarity = duplicates[row["id"]]
-            node = waiting[row["id"]][1]
+            kept, similarity, payload = duplicates[row["id"]]
+            node = self._redraws.unpack(payload)
+            self._first_kept -= node.context["sample"].draw == 0
             reason = f"near-duplicate (Jaccard {similarity:.2f}) of row {kept}"
             redraws += self._drop(node, row, DEDUP, reason, {"kept": kept})
-        for rid, (_, node) in waiting.items():
-            if rid not in duplicates and node.context["sample"].draw == 0:
-                self.report.first_draws_kept += 1
+        self.report.first_draws_kept += self._first_kept
+        self._first_kept = 0
         return redraws
 
     def _drop(

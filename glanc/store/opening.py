@@ -16,7 +16,18 @@ from ..errors import GlancError
 from ..faults import store_message
 
 WAIT_POLL_S = 0.5
-MEMORY_LIMIT = "1GB"
+MEMORY_BASE_MB = 128
+MEMORY_PER_NODE = 160  # bytes: the key index (ART) took 112 a key, measured at 2M keys
+
+
+def bound_memory(con: Any, nodes: int) -> None:
+    """Bound DuckDB's memory by the store's size. Its default, 80% of RAM, kept a
+    large store's pages cached, so a build's memory grew with its store; bounded,
+    DuckDB evicts them and spills sorts to ``<store>.tmp``. The primary key's index
+    must stay in memory, though (a fixed 40 MB could not take 1M keys), so the
+    bound grows with the node count, by what that index takes."""
+    mb = MEMORY_BASE_MB + nodes * MEMORY_PER_NODE // 2**20
+    con.execute(f"SET memory_limit = '{mb}MB'")
 
 
 def connect(
@@ -31,10 +42,7 @@ def connect(
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-            # DuckDB's default pool is 80% of RAM: the pages of a large store stay
-            # cached and a build's memory grows with its store. Bounded, DuckDB
-            # evicts them and spills sorts (the lock's ORDER BY) to <store>.tmp.
-            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            bound_memory(con, 0)
             return con, None
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():

@@ -75,6 +75,7 @@ class RowSpool:
 
     def sorted_lines(self) -> Iterator[str]:
         self._flush()
+        self._con.execute("CHECKPOINT")  # the sort spills only from checkpointed data
         cursor = self._con.execute("SELECT line FROM rows ORDER BY id, line")
         while batch := cursor.fetchmany(BATCH):
             for (line,) in batch:
