@@ -81,9 +81,10 @@ class NearDuplicates:
             config={"memory_limit": MEMORY, "threads": 1, "preserve_insertion_order": False},
         )
         for table in ("kept", "round"):
-            self._con.execute(f"CREATE TABLE {table} (id VARCHAR, text VARCHAR, sig BLOB, "
-                              "payload BLOB)")  # fmt: skip
-            self._con.execute(f"CREATE TABLE {table}_bands (band UTINYINT, key UBIGINT, id VARCHAR)")
+            self._con.execute(
+                f"CREATE TABLE {table} (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
+                f"CREATE TABLE {table}_bands (band UTINYINT, key UBIGINT, id VARCHAR)"
+            )
         self._pending: list[tuple[str, str, bytes]] = []
 
     def __enter__(self) -> NearDuplicates:
