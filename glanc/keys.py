@@ -96,17 +96,25 @@ def node_key(
 
 
 def node_key_from_json(
-    *, stage: str, program: str, model: str, decoding: str, inputs: str, sample: int
+    *,
+    stage: str,
+    program: str,
+    model: str,
+    decoding: str,
+    inputs: str,
+    sample: int,
+    stage_json: str | None = None,
 ) -> str:
     """``node_key`` with the parts shared by many nodes given as their canonical
     JSON, computed once: the program alone is a few kilobytes of JSON Schema.
-    Assembles exactly the canonical JSON ``node_key`` hashes (keys in sorted order)."""
+    Assembles exactly the canonical JSON ``node_key`` hashes (keys in sorted order);
+    ``stage_json``, the stage's canonical JSON, when the caller has it."""
     if type(sample) is not int:
         raise NotJSONError(f"sample {sample!r} is not an integer", "")
     text = (
         f'{{"decoding":{decoding},"inputs":{inputs},"model":{model},'
         f'"program":{program},"sample":{sample},"scheme":{HASH_SCHEME},'
-        f'"stage":{canonical_json(stage)}}}'
+        f'"stage":{stage_json or canonical_json(stage)}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

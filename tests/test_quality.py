@@ -7,6 +7,9 @@ from pathlib import Path
 
 from conftest import summary
 
+from glanc.options import ARTIFACT
+from glanc.specs.types import CHECKS
+
 SPEC = """glanc: 1
 name: q
 seed: 7
@@ -302,3 +305,36 @@ def test_plan_of_a_judge_turned_on_after_a_build_counts_one_call_a_row(glanc, tm
     plan = json.loads(glanc("plan", str(path), "--json").stdout)
     judge = plan["stages"]["judge"]
     assert (judge["run"], judge["estimated"]) == (12, 0) and plan["lm_calls"] == 12
+
+
+def test_near_duplicates_are_dropped_redrawn_and_the_same_bytes_at_any_concurrency(
+    glanc, tmp_path, fake_server
+):
+    """Every question the same (the fake server's constant question), the row checks
+    off: each row but the one with the earliest id is a near-duplicate of it, dropped
+    naming it, and redrawn; the redraw repeats it again and its slot is left short.
+    The near-duplicate index lives on disk between rounds, with each row's redraw."""
+    base = fake_server(constant="question")
+    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
+    off = ", ".join(f"{check}: false" for check in CHECKS)
+    path = tmp_path / "q.yaml"
+    quality = f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
+    path.write_text(SPEC.format(model=model, quality=quality).replace("seed: 7\n", "seed: 7\ntemplate: json\n"))
+    builds = []
+    for i, concurrency in enumerate(("1", "8")):
+        out = tmp_path / f"out{i}"
+        result = glanc("build", str(path), "-q", "--concurrency", concurrency, "--out", str(out),
+                       "--store", str(tmp_path / f"s{i}.duckdb"), store=False)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        builds.append({name: (out / "q" / name).read_bytes() for name in ARTIFACT})
+    assert builds[0] == builds[1]
+    build = tmp_path / "out0" / "q"
+    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    assert len(rows) == 1 and rows[0]["messages"][0]["content"] == "the same question for everyone"
+    assert len(dropped) == 22  # the 11 other rows, at their first draw and at their redraw
+    assert {d["dropped"]["check"] for d in dropped} == {"near_duplicate"}
+    assert {d["dropped"]["detail"]["kept"] for d in dropped} == {rows[0]["id"]}
+    assert sorted(d["dropped"]["draw"] for d in dropped) == [0] * 11 + [1] * 11
+    manifest = json.loads((build / "manifest.json").read_text())["quality"]
+    assert manifest["redraws"] == 11 and len(manifest["short"]) == 11
+    assert manifest["first_draw"] == {"rows": 12, "passed": 1}

@@ -75,6 +75,7 @@ class Decider:
 
     def __init__(self, selection: Selection, force: bool):
         self.selection = selection
+        self._everything = selection.everything  # most builds: no path to normalise
         self.force = force
         self.scheduled: set[str] = set()
         self._forced: set[str] = set()
@@ -89,7 +90,7 @@ class Decider:
     ) -> Decision:
         if node.key in self.scheduled:
             return Decision(JOIN, record, previous)
-        selected = self.selection.matches(
+        selected = self._everything or self.selection.matches(
             node.stage, node_path(node), lambda: state_of(record, previous)
         )
         forced = self.force and selected and node.key not in self._forced

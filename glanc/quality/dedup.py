@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -66,6 +66,24 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
         return np.bitwise_xor.reduce(mixed, axis=2) ^ (mixed.sum(axis=2, dtype=np.uint64) >> 7)
 
 
+def _sharing_within(keys: np.ndarray) -> dict[int, set[int]]:
+    """For each row of ``keys`` (32 band keys a row), the earlier rows of the same
+    array that share a band with it; rows with none are left out."""
+    out: dict[int, set[int]] = {}
+    for b in range(BANDS):
+        column = keys[:, b]
+        order = np.argsort(column, kind="stable")
+        values = column[order]
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+        ends = np.r_[starts[1:], len(values)]
+        groups = (ends - starts) > 1
+        for start, end in zip(starts[groups].tolist(), ends[groups].tolist(), strict=True):
+            members = sorted(order[start:end].tolist())
+            for i, n in enumerate(members[1:], 1):
+                out.setdefault(n, set()).update(members[:i])
+    return out
+
+
 class NearDuplicates:
     """The questions kept so far, indexed on disk; ``add`` the rows kept in a round
     as they come (any order), ``decide`` at its end. Use as a context manager, or
@@ -80,11 +98,11 @@ class NearDuplicates:
             os.path.join(self._dir, "dedup.duckdb"),
             config={"memory_limit": MEMORY, "threads": 1, "preserve_insertion_order": False},
         )
-        for table in ("kept", "round"):
-            self._con.execute(
-                f"CREATE TABLE {table} (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
-                f"CREATE TABLE {table}_bands (band UTINYINT, key UBIGINT, id VARCHAR)"
-            )
+        self._con.execute(
+            "CREATE TABLE kept (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
+            "CREATE TABLE round (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
+            "CREATE TABLE kept_bands (band UTINYINT, key UBIGINT, id VARCHAR)"
+        )
         self._pending: list[tuple[str, str, bytes]] = []
 
     def __enter__(self) -> NearDuplicates:
@@ -114,49 +132,74 @@ class NearDuplicates:
         """The end of a round: each of its rows, in id order, is dropped when it is a
         near-duplicate of a row kept earlier (in an earlier round, or earlier in id
         order and kept); the rest join the kept rows. Returns row id -> (the kept
-        row it duplicates, their Jaccard, its payload)."""
+        row it duplicates, their Jaccard, its payload).
+
+        Rows are taken ``CHUNK`` at a time in id order: a chunk's band keys are
+        joined against the kept rows' (DuckDB hashes the chunk's side and scans
+        the rest, so memory stays the chunk's), then its kept rows join them."""
         self._write()
-        con = self._con
-        # pairs (later, earlier) sharing a band: this round's rows against the kept
-        # ones and against each other
-        con.execute(
-            "CREATE OR REPLACE TABLE pairs AS "
-            "SELECT DISTINCT a.id AS a, b.id AS b, true AS kept FROM round_bands a "
-            "JOIN kept_bands b ON a.band = b.band AND a.key = b.key "
-            "UNION ALL SELECT DISTINCT a.id, b.id, false FROM round_bands a "
-            "JOIN round_bands b ON a.band = b.band AND a.key = b.key AND b.id < a.id"
-        )
-        # streamed on a cursor of its own: the lookups below run queries of their own
-        cursor = con.cursor().execute("SELECT a, b, kept FROM pairs ORDER BY a, b")
+        ordered = self._con.cursor().execute("SELECT id FROM round ORDER BY id")
         dropped: dict[str, tuple[str, float, bytes]] = {}
-        for groups in _batches(_by_first(cursor), CHUNK):
-            rows = self._rows({r[0] for g in groups for r in g} | {r[1] for g in groups for r in g})
-            for group in groups:
-                rid = group[0][0]
-                text, sig, payload = rows[rid]
-                best = self._nearest(text, sig, [(b, kept) for _, b, kept in group], rows, dropped)
-                if best is not None:
-                    dropped[rid] = (best[1], best[0], payload)
-        self._settle(list(dropped))
+        while ids := [rid for (rid,) in ordered.fetchmany(CHUNK)]:
+            dropped.update(self._chunk(ids))
+        self._con.execute("DELETE FROM round")
+        return dropped
+
+    def _chunk(self, ids: list[str]) -> dict[str, tuple[str, float, bytes]]:
+        con = self._con
+        rows = self._fetch("round", ids)
+        signatures = np.stack([np.frombuffer(rows[rid][1], np.uint32) for rid in ids])
+        keys = _band_keys(signatures)
+        con.execute("CREATE OR REPLACE TEMP TABLE probe (band UTINYINT, key UBIGINT, id VARCHAR)")
+        con.execute(
+            "INSERT INTO probe SELECT unnest(?::UTINYINT[]), unnest(?::UBIGINT[]), "
+            "unnest(?::VARCHAR[])",
+            [np.tile(np.arange(BANDS), len(ids)).tolist(), keys.reshape(-1).tolist(),
+             [rid for rid in ids for _ in range(BANDS)]],
+        )  # fmt: skip
+        earlier: dict[str, set[str]] = {}
+        for a, b in con.execute(
+            "SELECT DISTINCT p.id, k.id FROM probe p JOIN kept_bands k "
+            "ON p.band = k.band AND p.key = k.key"
+        ).fetchall():
+            earlier.setdefault(a, set()).add(b)
+        kept_rows = self._fetch("kept", sorted({b for bs in earlier.values() for b in bs}))
+        within = _sharing_within(keys)  # earlier rows of this chunk, by position
+        dropped: dict[str, tuple[str, float, bytes]] = {}
+        alive: list[int] = []
+        for n, rid in enumerate(ids):
+            text, sig, payload = rows[rid]
+            candidates = [(kept_rows[b][0], kept_rows[b][1], b) for b in earlier.get(rid, ())]
+            candidates += [(rows[ids[k]][0], rows[ids[k]][1], ids[k])
+                           for k in within.get(n, ()) if ids[k] not in dropped]  # fmt: skip
+            best = self._nearest(text, sig, candidates)
+            if best is not None:
+                dropped[rid] = (best[1], best[0], payload)
+            else:
+                alive.append(n)
+        kept = [ids[n] for n in alive]
+        con.execute(
+            "INSERT INTO kept SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::BLOB[]), NULL",
+            [kept, [rows[r][0] for r in kept], [rows[r][1] for r in kept]],
+        )
+        con.execute(
+            "INSERT INTO kept_bands SELECT unnest(?::UTINYINT[]), unnest(?::UBIGINT[]), "
+            "unnest(?::VARCHAR[])",
+            [np.tile(np.arange(BANDS), len(kept)).tolist(), keys[alive].reshape(-1).tolist(),
+             [rid for rid in kept for _ in range(BANDS)]],
+        )  # fmt: skip
         return dropped
 
     def _nearest(
-        self,
-        text: str,
-        sig: bytes,
-        candidates: list[tuple[str, bool]],
-        rows: dict[str, tuple[str, bytes, bytes]],
-        dropped: dict[str, tuple[str, float, bytes]],
+        self, text: str, sig: bytes, candidates: list[tuple[str, bytes, str]]
     ) -> tuple[float, str] | None:
-        """(Jaccard, id) of the most similar kept row at or above the threshold, the
-        earliest id among equals; None when there is none."""
+        """(Jaccard, id) of the most similar candidate (text, signature, id) at or
+        above the threshold, the earliest id among equals; None when there is none."""
         own = np.frombuffer(sig, dtype=np.uint32)
         mine: set[str] | None = None
         best: tuple[float, str] | None = None
-        for other, kept in candidates:
-            if not kept and other in dropped:
-                continue  # an earlier row of this round that was itself dropped
-            other_text, other_sig, _ = rows[other]
+        for other_text, other_sig, other in candidates:
             estimate = np.count_nonzero(np.frombuffer(other_sig, np.uint32) == own) / NUM_PERM
             if estimate < self.threshold - ESTIMATE_MARGIN:
                 continue  # the estimate rules it out; only near ones are measured exactly
@@ -168,30 +211,15 @@ class NearDuplicates:
                 best = (similarity, other)
         return best
 
-    def _rows(self, ids: set[str]) -> dict[str, tuple[str, bytes, bytes]]:
-        """id -> (question, signature, payload) of these rows, kept or of this round."""
+    def _fetch(self, table: str, ids: list[str]) -> dict[str, tuple[str, bytes, bytes]]:
+        """id -> (question, signature, payload) of these rows of ``table``."""
+        if not ids:
+            return {}
         self._con.execute("CREATE OR REPLACE TEMP TABLE wanted (id VARCHAR)")
-        self._con.execute("INSERT INTO wanted SELECT unnest(?::VARCHAR[])", [sorted(ids)])
-        out: dict[str, tuple[str, bytes, bytes]] = {}
-        for table in ("kept", "round"):
-            query = f"SELECT id, text, sig, payload FROM {table} SEMI JOIN wanted USING (id)"
-            for rid, text, sig, payload in self._con.execute(query).fetchall():
-                out[rid] = (text, sig, payload)
-        return out
-
-    def _settle(self, dropped: list[str]) -> None:
-        """This round's kept rows join the index; the round starts empty."""
-        con = self._con
-        con.execute("CREATE OR REPLACE TEMP TABLE gone (id VARCHAR)")
-        if dropped:
-            con.execute("INSERT INTO gone SELECT unnest(?::VARCHAR[])", [dropped])
-        con.execute("INSERT INTO kept SELECT id, text, sig, NULL FROM round "
-                    "WHERE id NOT IN (SELECT id FROM gone)")  # fmt: skip
-        con.execute("INSERT INTO kept_bands SELECT * FROM round_bands "
-                    "WHERE id NOT IN (SELECT id FROM gone)")  # fmt: skip
-        con.execute("DELETE FROM round")
-        con.execute("DELETE FROM round_bands")
-        con.execute("DROP TABLE pairs")
+        self._con.execute("INSERT INTO wanted SELECT unnest(?::VARCHAR[])", [ids])
+        query = f"SELECT id, text, sig, payload FROM {table} SEMI JOIN wanted USING (id)"
+        return {rid: (text, sig, payload) for rid, text, sig, payload in
+                self._con.execute(query).fetchall()}  # fmt: skip
 
     def _write(self) -> None:
         """Sign the rows added since the last write and store them with their bands."""
@@ -205,41 +233,9 @@ class NearDuplicates:
             mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
             mh.update(sorted(shingles(question)))
             signatures[i] = mh.digest()
-        keys = _band_keys(signatures)
-        ids = [rid for rid, _, _ in rows]
         self._con.execute(
             "INSERT INTO round SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
             "unnest(?::BLOB[]), unnest(?::BLOB[])",
-            [ids, [q for _, q, _ in rows], [s.tobytes() for s in signatures],
-             [p for _, _, p in rows]],
+            [[rid for rid, _, _ in rows], [q for _, q, _ in rows],
+             [s.tobytes() for s in signatures], [p for _, _, p in rows]],
         )  # fmt: skip
-        self._con.execute(
-            "INSERT INTO round_bands SELECT unnest(?::UTINYINT[]), unnest(?::UBIGINT[]), "
-            "unnest(?::VARCHAR[])",
-            [np.tile(np.arange(BANDS), len(rows)).tolist(), keys.reshape(-1).tolist(),
-             [rid for rid in ids for _ in range(BANDS)]],
-        )  # fmt: skip
-
-
-def _batches(items: Iterator[list[tuple]], size: int) -> Iterator[list[list[tuple]]]:
-    batch: list[list[tuple]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _by_first(cursor, batch: int = 2048) -> Iterator[list[tuple]]:
-    """A cursor's rows, ordered by their first column, grouped by it."""
-    group: list[tuple] = []
-    while rows := cursor.fetchmany(batch):
-        for r in rows:
-            if group and r[0] != group[0][0]:
-                yield group
-                group = []
-            group.append(r)
-    if group:
-        yield group
