@@ -157,6 +157,7 @@ class _Resolver:
         self.problems: list[Problem] = []
         self.disciplines: list[Discipline] = []
         self.seen: dict[str, JsonPath] = {}
+        self.settings_seen: dict[Settings, Settings] = {}
         self.missing_roles: dict[str, list[JsonPath]] = {}
 
     def check_models(self, raw: dict[str, Any], where: JsonPath) -> None:
@@ -219,6 +220,9 @@ class _Resolver:
                 for s in node["subjects"]
             )
         settings = _settings(merged)
+        # disciplines with equal settings share one object: what is derived from
+        # settings is then worked out once (a 10,000-discipline spec has a handful)
+        settings = self.settings_seen.setdefault(settings, settings)
         for stage in STAGES:
             if stage == "subjects" and pinned is not None:
                 continue
