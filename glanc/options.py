@@ -62,22 +62,22 @@ class Workspace:
 class BuildOptions:
     """How a build runs.
 
-    ``model``: one model for every stage (``stub`` for a dry run). ``selection``:
-    only these nodes run; the others are used when cached, skipped otherwise.
-    ``force``: rerun the selected nodes even when cached (new seeds; the old
-    results are kept in the store's history). ``use_lock``: first read the
-    build directory's ``lock.jsonl`` into the store, so a committed build is
-    reused without a model call. ``concurrency``: model calls in flight at once
-    (an in-process model runs one at a time). ``rpm``/``tpm``: requests and
-    tokens per minute to each remote model, at most (a model's own limits win).
-    ``backend``: ``threads``, ``batch`` or ``ray`` for every model; None: as the
-    spec's ``execution:`` says, else each model as the spec routes it (``batch:``).
-    ``ray_address``: the Ray cluster ``ray`` connects to (else the spec's, else
-    ``RAY_ADDRESS``, else a local Ray). ``batch_file``: write each wave of batched calls
-    to this JSONL file instead of sending it, and stop until ``glanc ingest`` has
-    its results. ``send``: False to take back results only, sending nothing.
-    ``detach``: leave each batch sent at the provider and stop, rather than
-    wait for it; the same build again takes back what is done."""
+    ``model``: one model for every stage (``stub`` for a dry run). ``selection``: only these
+    nodes run; the others are used when cached, skipped otherwise. ``force``: rerun the
+    selected nodes even when cached (new seeds; the old results are kept in the store's
+    history). ``use_lock``: first read the build directory's ``lock.jsonl`` into the store,
+    so a committed build is reused without a model call. ``concurrency``: model calls in
+    flight at once (an in-process model runs one at a time). ``rpm``/``tpm``: requests and
+    tokens per minute to each remote model, at most (a model's own limits win). ``backend``:
+    ``threads``, ``batch`` or ``ray`` for every model; None: as the spec's ``execution:``
+    says, else each model as the spec routes it (``batch:``). ``ray_address``: the Ray
+    cluster ``ray`` connects to (else the spec's, else ``RAY_ADDRESS``, else a local Ray).
+    ``processes``: worker processes the thread backend spreads its calls over (1: this
+    process's threads). ``batch_file``: write each wave of batched calls to this JSONL file
+    instead of sending it, and stop until ``glanc ingest`` has its results. ``send``: False
+    to take back results only, sending nothing. ``detach``: leave each batch sent at the
+    provider and stop, rather than wait for it; the same build again takes back what is
+    done."""
 
     model: str | None = None
     selection: Selection = field(default_factory=Selection)
@@ -88,6 +88,7 @@ class BuildOptions:
     tpm: int | None = None
     backend: str | None = None
     ray_address: str | None = None
+    processes: int = 1
     batch_file: Path | None = None
     send: bool = True
     detach: bool = False

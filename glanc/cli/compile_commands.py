@@ -103,6 +103,14 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
     "else a local Ray.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Spread the calls over this many worker processes, each running its share of "
+    "--concurrency on threads: for remote models when one core cannot keep up.",
+)
+@click.option(
     "--batch-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write each wave of batched calls to this OpenAI Batch JSONL file instead of sending "
@@ -133,6 +141,7 @@ def build(
     no_lock: bool,
     backend: str | None,
     ray_address: str | None,
+    processes: int,
     batch_file: Path | None,
     detach: bool,
     as_json: bool,
@@ -160,6 +169,7 @@ def build(
         glanc build taxonomies/science.yaml -s 'stage:answer,Natural Sciences/Physics+' --force
         glanc build taxonomies/science.yaml --backend batch
         glanc build taxonomies/science.yaml --backend ray --ray-address ray://head:10001
+        glanc build big.yaml --concurrency 128 --processes 4
     """
     from ..specs.resolve import load_taxonomy
     from ..tasks.build import build as run_build
@@ -172,8 +182,8 @@ def build(
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
                            concurrency=concurrency, rpm=rpm, tpm=tpm, backend=backend,
-                           ray_address=ray_address, batch_file=batch_file,
-                           detach=detach)  # fmt: skip
+                           ray_address=ray_address, processes=processes,
+                           batch_file=batch_file, detach=detach)  # fmt: skip
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
     if not quiet or result.waiting is not None:
         click.echo("\n".join(build_summary(result)), err=True)

@@ -231,8 +231,13 @@ def _schedule(
 def _direct(
     taxonomy: Taxonomy, graph: Graph, options: BuildOptions, caller: Caller, concurrency: int
 ) -> Backend:
-    """The backend calls that are not batched run on: this process's threads, or Ray
-    (the backend the graph's models were routed for)."""
+    """The backend calls that are not batched run on: this process's threads (or
+    worker processes' threads, with ``processes``), or Ray (the backend the graph's
+    models were routed for)."""
+    if graph.backend != "ray" and options.processes > 1:
+        from ..execute.backends.processes import ProcessBackend
+
+        return ProcessBackend(taxonomy.template, options.processes, concurrency)
     if graph.backend != "ray":
         return ThreadBackend(caller, workers=concurrency)
     from ..execute.backends.ray_data import RayBackend
@@ -255,6 +260,9 @@ def _check_batch_file(path: Path) -> None:
 def _backend(options: BuildOptions, taxonomy: Taxonomy) -> str | None:
     """Where calls run: a batch file means a Batch API's format."""
     chosen = options.backend_for(taxonomy)
+    if options.processes > 1 and chosen == "ray":
+        raise GlancError("--processes spreads the thread backend over processes: "
+                         "with --backend ray, Ray's workers do that")  # fmt: skip
     if options.batch_file is not None or not options.send:
         if chosen in ("threads", "ray"):
             raise GlancError("--batch-file writes batches: use it with --backend batch")
