@@ -56,6 +56,26 @@ def ok_records(store: Path) -> dict[str, object]:
         con.close()
 
 
+ARTIFACT_FILES = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
+
+
+def build_process(spec: Path, tmp_path: Path, name: str, *args: str, env: dict | None = None):
+    """A build in its own process (what it starts, Ray or worker processes, goes
+    with it): (the finished process, its build directory)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(tmp_path / f"{name}.duckdb"),
+         "--out", str(tmp_path / name), "--json", "-q", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env=env,
+    )  # fmt: skip
+    return proc, tmp_path / name / spec.stem
+
+
+def same_files(a: Path, b: Path) -> None:
+    """Two build directories hold the same artifact, byte for byte."""
+    for name in ARTIFACT_FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
 def summary(result) -> dict:
     return json.loads(result.stdout)
 

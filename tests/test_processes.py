@@ -9,35 +9,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, build_process, same_files
 from test_remote import SECRET
 from test_remote import spec as remote_spec
 from test_resume import SPEC, TOTAL_CALLS
-
-FILES = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
-
-
-def run(spec: Path, tmp_path: Path, name: str, *args: str, env: dict | None = None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(tmp_path / f"{name}.duckdb"),
-         "--out", str(tmp_path / name), "--json", "-q", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, env=env,
-    )  # fmt: skip
-    return proc, tmp_path / name / spec.stem
-
-
-def same_files(a: Path, b: Path) -> None:
-    for name in FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
 def test_stub_and_http_on_worker_processes_write_one_processs_bytes(tmp_path, fake_server):
     spec = tmp_path / "resume.yaml"
     spec.write_text(SPEC.replace("latency_ms: 100", "latency_ms: 5"))
-    one, at_one = run(spec, tmp_path, "one")
-    three, at_three = run(spec, tmp_path, "three", "--processes", "3", "--concurrency", "6")
+    one, at_one = build_process(spec, tmp_path, "one")
+    three, at_three = build_process(spec, tmp_path, "three", "--processes", "3", "--concurrency", "6")
     assert one.returncode == three.returncode == 0, three.stderr
     assert json.loads(one.stdout)["stages"] == json.loads(three.stdout)["stages"]
     assert json.loads(three.stdout)["lm_calls"] == TOTAL_CALLS
@@ -46,8 +29,8 @@ def test_stub_and_http_on_worker_processes_write_one_processs_bytes(tmp_path, fa
     env = {**os.environ, "GLANC_TEST_KEY": SECRET}
     base = fake_server(latency_ms=20, jitter_ms=20)
     http = remote_spec(tmp_path, base)
-    one, at_one = run(http, tmp_path, "http1", env=env)
-    two, at_two = run(http, tmp_path, "http2", "--processes", "2", env=env)
+    one, at_one = build_process(http, tmp_path, "http1", env=env)
+    two, at_two = build_process(http, tmp_path, "http2", "--processes", "2", env=env)
     assert one.returncode == two.returncode == 0, two.stderr
     same_files(at_one, at_two)
     with urllib.request.urlopen(base.replace("/v1", "/stats")) as response:
@@ -78,7 +61,7 @@ def test_a_killed_worker_fails_its_calls_and_a_rerun_finishes(tmp_path):
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 1, stderr  # the lost calls failed; the build finished the rest
     assert "worker process" in stdout + stderr
-    again, _ = run(spec, tmp_path, "unused", "--store", str(store), "--out", str(out))
+    again, _ = build_process(spec, tmp_path, "unused", "--store", str(store), "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert 0 < json.loads(again.stdout)["lm_calls"] < TOTAL_CALLS  # only what was lost
 

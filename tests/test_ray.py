@@ -12,30 +12,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ok_records
+from conftest import build_process, ok_records, same_files
 from test_remote import SECRET
 from test_remote import spec as remote_spec
 from test_resume import SPEC, TOTAL_CALLS, glanc_process, kill_mid_run
 
 pytest.importorskip("ray.data", reason="the Ray backend's tests need pip install -e '.[ray]'")
 
-FILES = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
-
-
 def run(spec: Path, tmp_path: Path, name: str, *args: str, env: dict | None = None):
-    """A build in its own process (Ray starts and stops with it)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(tmp_path / f"{name}.duckdb"),
-         "--out", str(tmp_path / name), "--json", "-q", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, env=env,
-    )
+    """A build in its own process (Ray starts and stops with it) that succeeds."""
+    proc, build_dir = build_process(spec, tmp_path, name, *args, env=env)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout), tmp_path / name / spec.stem
-
-
-def same_files(a: Path, b: Path) -> None:
-    for name in FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    return json.loads(proc.stdout), build_dir
 
 
 def ray_processes() -> int:

@@ -16,13 +16,13 @@ import itertools
 import multiprocessing
 import pickle
 import queue
-import threading
 from typing import Any
 
 from ...errors import GlancError
 from ...lm.call import Outcome
 from ...recipe.node import Node
 from ...specs.types import Template
+from .threads import Bounded
 from .work import Work, caller_for, failed
 
 POLL_S = 0.05  # how often a wait for results looks for a worker that died
@@ -51,7 +51,7 @@ def serve(template: bytes, requests: Any, results: Any, threads: int) -> None:
     pool.shutdown(wait=True)
 
 
-class ProcessBackend:
+class ProcessBackend(Bounded):
     """Calls nodes on ``processes`` worker processes, ``workers`` calls in flight in all."""
 
     def __init__(self, template: Template, processes: int, workers: int):
@@ -70,19 +70,6 @@ class ProcessBackend:
         self._tickets = itertools.count()
         self._running: dict[int, tuple[Node, int]] = {}  # ticket -> (node, worker)
         self._load = [0] * processes
-        self._lock = threading.Lock()
-
-    @property
-    def inflight(self) -> int:
-        return len(self._running)
-
-    stalled = False  # every call here finishes on its own
-
-    def accepts(self, node: Node) -> bool:
-        return len(self._running) < self.workers
-
-    def limits_calls(self, node: Node) -> bool:
-        return False
 
     def submit(self, node: Node) -> None:
         worker = min(range(len(self._load)), key=self._load.__getitem__)

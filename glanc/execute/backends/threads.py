@@ -13,14 +13,12 @@ from ...lm.credentials import redact
 from ...recipe.node import Node
 
 
-class ThreadBackend:
-    """Calls nodes through ``caller`` on up to ``workers`` threads."""
+class Bounded:
+    """What backends that run ``workers`` calls at once, each submitted by the
+    scheduler within its model's limits, share: ``_running`` holds the calls out."""
 
-    def __init__(self, caller: Caller, workers: int):
-        self.caller = caller
-        self.workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glanc")
-        self._running: dict[Future, Node] = {}
+    workers: int
+    _running: dict
 
     @property
     def inflight(self) -> int:
@@ -33,6 +31,16 @@ class ThreadBackend:
 
     def limits_calls(self, node: Node) -> bool:
         return False
+
+
+class ThreadBackend(Bounded):
+    """Calls nodes through ``caller`` on up to ``workers`` threads."""
+
+    def __init__(self, caller: Caller, workers: int):
+        self.caller = caller
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glanc")
+        self._running: dict[Future, Node] = {}
 
     def submit(self, node: Node) -> None:
         self._running[self._pool.submit(self.caller, node)] = node
