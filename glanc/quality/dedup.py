@@ -20,6 +20,7 @@ finished in.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -49,6 +50,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 ROWS_PER_BAND = NUM_PERM // BANDS
 CHUNK = 4096  # rows signed and written at a time: bounds a round's passing memory
+MISS = 1e-5  # a pair at the threshold is not a candidate with this probability, at most
 MEMORY = "128MB"  # the index's buffer pool; its joins spill past it
 _MIX = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
@@ -66,10 +68,10 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
         return np.bitwise_xor.reduce(mixed, axis=2) ^ (mixed.sum(axis=2, dtype=np.uint64) >> 7)
 
 
-def _sharing_within(keys: np.ndarray) -> dict[int, set[int]]:
+def _sharing_within(keys: np.ndarray, least: int) -> dict[int, set[int]]:
     """For each row of ``keys`` (32 band keys a row), the earlier rows of the same
-    array that share a band with it; rows with none are left out."""
-    out: dict[int, set[int]] = {}
+    array that share at least ``least`` bands with it; rows with none are left out."""
+    shared: dict[int, dict[int, int]] = {}
     for b in range(BANDS):
         column = keys[:, b]
         order = np.argsort(column, kind="stable")
@@ -80,8 +82,28 @@ def _sharing_within(keys: np.ndarray) -> dict[int, set[int]]:
         for start, end in zip(starts[groups].tolist(), ends[groups].tolist(), strict=True):
             members = sorted(order[start:end].tolist())
             for i, n in enumerate(members[1:], 1):
-                out.setdefault(n, set()).update(members[:i])
-    return out
+                counts = shared.setdefault(n, {})
+                for m in members[:i]:
+                    counts[m] = counts.get(m, 0) + 1
+    out = {n: {m for m, c in counts.items() if c >= least} for n, counts in shared.items()}
+    return {n: ms for n, ms in out.items() if ms}
+
+
+def least_bands(threshold: float, miss: float = MISS) -> int:
+    """The most bands a pair of rows at exactly ``threshold`` Jaccard shares with
+    probability ``1 - miss`` at least (a band matches with probability J ** 4).
+    Pairs sharing fewer are not candidates: in stub-like text, where many pairs
+    share one band by chance, single shared bands made most of the candidates
+    at 1M rows and never a duplicate. A pair more similar shares more bands, so
+    it is missed less often still; MinHash's own estimate, the next filter, errs
+    more (0.25% of pairs at 0.8 read below 0.7 with 128 permutations)."""
+    p = threshold**ROWS_PER_BAND
+    for least in range(BANDS, 0, -1):
+        tail = sum(math.comb(BANDS, k) * p**k * (1 - p) ** (BANDS - k)
+                   for k in range(least, BANDS + 1))  # fmt: skip
+        if tail >= 1 - miss:
+            return least
+    return 1
 
 
 class NearDuplicates:
@@ -93,6 +115,7 @@ class NearDuplicates:
         import duckdb
 
         self.threshold = threshold
+        self._least = least_bands(threshold)
         self._dir = tempfile.mkdtemp(prefix="glanc-dedup-")
         self._con = duckdb.connect(
             os.path.join(self._dir, "dedup.duckdb"),
@@ -159,12 +182,13 @@ class NearDuplicates:
         )  # fmt: skip
         earlier: dict[str, set[str]] = {}
         for a, b in con.execute(
-            "SELECT DISTINCT p.id, k.id FROM probe p JOIN kept_bands k "
-            "ON p.band = k.band AND p.key = k.key"
+            "SELECT p.id, k.id FROM probe p JOIN kept_bands k "
+            "ON p.band = k.band AND p.key = k.key GROUP BY p.id, k.id HAVING count(*) >= ?",
+            [self._least],
         ).fetchall():
             earlier.setdefault(a, set()).add(b)
         kept_rows = self._fetch("kept", sorted({b for bs in earlier.values() for b in bs}))
-        within = _sharing_within(keys)  # earlier rows of this chunk, by position
+        within = _sharing_within(keys, self._least)  # earlier rows of this chunk
         dropped: dict[str, tuple[str, float, bytes]] = {}
         alive: list[int] = []
         for n, rid in enumerate(ids):
