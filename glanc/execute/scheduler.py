@@ -98,12 +98,14 @@ class Scheduler:
 
     # -- deciding ---------------------------------------------------------------
     def lookup(self) -> None:
+        # the newest nodes first, a batch at a time off the end of the queue: a
+        # cached node's children are looked up before its siblings', so a walk of
+        # a built graph holds a path's worth of nodes, not a whole stage's (taking
+        # the queue level by level held 1M question nodes at once at 1M pairs)
         while self.ready:
-            # take the whole queue at once: hits below push their children onto a
-            # fresh list, and slicing the rest off per batch would be quadratic
-            queue, self.ready = self.ready, []
-            for i in range(0, len(queue), LOOKUP_BATCH):
-                self._lookup_batch(queue[i : i + LOOKUP_BATCH])
+            batch = self.ready[-LOOKUP_BATCH:]
+            del self.ready[-LOOKUP_BATCH:]
+            self._lookup_batch(batch)
 
     def _lookup_batch(self, batch: list[Node]) -> None:
         found = self.store.get_many([n.key for n in batch])
