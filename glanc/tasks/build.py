@@ -144,7 +144,11 @@ def build(
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
         gate = Gate(taxonomy, graph, rows, dropped) if taxonomy.quality.enabled else None
-        waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
+        try:
+            waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
+        finally:  # its helper process and near-duplicate index go with the build, always
+            if gate is not None:
+                gate.close()
         emit(Tick(final=True))
         if waiting is not None:  # calls wait on a batch file: builds/ stays as it was
             return _waiting(tally, waiting, build_dir, started)
@@ -204,8 +208,6 @@ def _schedule(
             scheduler.run()
     except KeyboardInterrupt:
         backend.cancel()
-        if gate is not None:
-            gate.close()
         batched = batch.inflight if batch is not None else 0
         held = (f"{batched} call(s) in batches the provider keeps (their ids are in the store: "
                 "a rerun polls them, sending nothing twice), " if batched else "")  # fmt: skip
@@ -223,8 +225,6 @@ def _schedule(
     if batch is not None:
         store.flush()
         store.batches.settle()
-    if gate is not None:
-        gate.close()
     return waiting
 
 
