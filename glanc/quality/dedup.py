@@ -96,7 +96,7 @@ def least_bands(threshold: float, miss: float = MISS) -> int:
     share one band by chance, single shared bands made most of the candidates
     at 1M rows and never a duplicate. A pair more similar shares more bands, so
     it is missed less often still; MinHash's own estimate, the next filter, errs
-    more (0.25% of pairs at 0.8 read below 0.7 with 128 permutations)."""
+    more (by the binomial, 0.2% of pairs at 0.8 read below 0.7 at 128 permutations)."""
     p = threshold**ROWS_PER_BAND
     for least in range(BANDS, 0, -1):
         tail = sum(math.comb(BANDS, k) * p**k * (1 - p) ** (BANDS - k)
