@@ -57,3 +57,12 @@ def store_message(path: os.PathLike | str | None, exc: BaseException) -> str:
     if "permission denied" in lowered or "read-only" in lowered:
         return f"{where}cannot write the store ({first}): make it writable or pass --store"
     return f"{where}store error: {first}"
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, however it arrived: DuckDB turns a SIGINT that lands during one of
+    its queries into ``RuntimeError('Query interrupted')`` and leaves no
+    KeyboardInterrupt pending, so a build interrupted mid-flush must see it here."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        type(exc) is RuntimeError and str(exc) == "Query interrupted"
+    )

@@ -145,3 +145,25 @@ def test_gc_removes_only_unreachable_rows(glanc, tiny, tmp_path):
     # the first spec's answers are gone: it would now rerun exactly those
     p = json.loads(glanc("plan", str(tiny), "--json").stdout)
     assert p["lm_calls"] == 9 and p["stages"]["answer"]["reasons"] == {"program_changed": 9}
+
+
+def test_ctrl_c_during_a_store_query_is_an_interrupt(tiny, tmp_path, monkeypatch):
+    """DuckDB turns a SIGINT that lands during one of its queries into
+    RuntimeError('Query interrupted') and leaves no KeyboardInterrupt: the build
+    still stops as interrupted (calls in flight abandoned, the CLI exits at once)
+    rather than failing with a traceback and then waiting for its threads."""
+    import pytest
+
+    from glanc import BuildOptions, Workspace, build, load_taxonomy
+    from glanc.errors import Interrupted
+    from glanc.store.nodes import Store
+
+    def interrupted_query(self):
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(Store, "flush_if_due", interrupted_query)
+    workspace = Workspace(store=tmp_path / "s.duckdb", builds=tmp_path / "out")
+    with pytest.raises(Interrupted) as caught:
+        build(load_taxonomy(tiny), workspace, BuildOptions(model="stub"))
+    assert caught.value.abandon and "run the same command again to resume" in str(caught.value)
+    assert not (tmp_path / "out" / "tiny").exists()

@@ -21,23 +21,25 @@ WAITING = 3  # exit status of a build whose calls wait on a batch file
 def user_errors(fn):
     """Turn ``GlancError`` into its message on stderr and its exit code; a fault
     of the store, the disk or permissions into one line and exit 2; Ctrl-C
-    anywhere into exit 130."""
+    anywhere (DuckDB's form of it included, ``faults.interrupted``) into exit 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             try:
                 return fn(*args, **kwargs)
-            except KeyboardInterrupt:
+            except BaseException as exc:
+                if not faults.interrupted(exc):
+                    if not isinstance(exc, Exception):
+                        raise
+                    fault = faults.describe(exc)
+                    if fault is None:
+                        raise
+                    raise GlancError(fault) from None
                 raise Interrupted(
                     "interrupted: builds/ holds the previous artifact, whole; finished nodes are "
                     "kept in the store: run the same command again"
                 ) from None
-            except Exception as exc:
-                fault = faults.describe(exc)
-                if fault is None:
-                    raise
-                raise GlancError(fault) from None
         except GlancError as exc:
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
             if isinstance(exc, Interrupted) and exc.abandon:

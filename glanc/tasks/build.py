@@ -26,6 +26,7 @@ from ..execute.events import Observer, Observers, Tick
 from ..execute.preflight import preflight
 from ..execute.scheduler import Scheduler
 from ..execute.tally import Failure, StageStats, Tally
+from ..faults import interrupted
 from ..lm.call import Caller
 from ..lm.usage import Ledger
 from ..options import DATASET, LOCK, BuildOptions, Workspace
@@ -206,7 +207,9 @@ def _schedule(
         while not backend.stalled and gate is not None and (redraws := gate.end_round()):
             scheduler.push(redraws)
             scheduler.run()
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
         backend.cancel()
         batched = batch.inflight if batch is not None else 0
         held = (f"{batched} call(s) in batches the provider keeps (their ids are in the store: "
