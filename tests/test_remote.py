@@ -159,6 +159,9 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
         [sys.executable, "-m", "glanc", "build", str(path), "--store", str(store),
          "--out", str(out), "--concurrency", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        # as from a terminal: a test run started in the background (nohup, cmd &)
+        # ignores SIGINT, and a Python started so never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while not (wal.exists() and wal.stat().st_size > 4096):  # a first commit
