@@ -4,7 +4,7 @@ A remote call costs glanc about a millisecond and a half of CPU (DSPy's
 formatting and parsing, the HTTP exchange, the coordinator's bookkeeping), so
 one process tops out near 700 calls a second whatever the server could take.
 With ``--processes N`` each of N spawned workers runs its share of
-``--concurrency`` on threads, through the same ``Caller`` (``work.run_calls``),
+``--concurrency`` on threads, through the same ``Caller`` (``work.caller_for``),
 while this process keeps deciding, limiting and recording every node: the
 scheduler still submits call by call within each model's limits, and the
 store, the rows and their bytes are the thread backend's.
@@ -116,8 +116,8 @@ class ProcessBackend(Bounded):
         lost = [t for t, (_, w) in self._running.items() if w in dead]
         for w in dead:
             self._load[w] = 2**62  # no more work for it
-        error = RuntimeError("the worker process running this call died")
-        return [(self._take(t, failed(error))[0], failed(error)) for t in lost]
+        outcome = failed(RuntimeError("the worker process running this call died"))
+        return [self._take(t, outcome) for t in lost]
 
     def cancel(self) -> None:
         for proc in self._procs:
