@@ -150,8 +150,8 @@ class Store:
         if not inputs:
             cols = cols.replace("inputs,", "NULL,", 1)
         # list_contains, not ``key IN (SELECT unnest(?))``: DuckDB answers the
-        # first from the primary key's index (about 20 us a key, whatever the
-        # store's size) and the second by scanning every key (50 ms at 2M nodes)
+        # first from the primary key's index and the second by scanning every
+        # key (measured on a 2M-row table: 512 keys in 9 ms against 48 ms)
         rows = self.con.execute(
             f"SELECT {cols} FROM {self._from} WHERE list_contains(?::VARCHAR[], key)", [rest]
         ).fetchall()
