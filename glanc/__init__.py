@@ -9,12 +9,37 @@ library caller gets the CLI's defaults::
     result = build(taxonomy, Workspace(builds=Path("builds")), BuildOptions(model="stub"))
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .options import BuildOptions, Workspace
 from .specs.resolve import load_taxonomy
-from .tasks.build import BuildResult, build
-from .tasks.ingest import ingest
-from .tasks.plan import plan
+from .tasks.plan import plan  # not lazy: the subpackage glanc.plan would stand in its place
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .tasks.build import BuildResult, build
+    from .tasks.ingest import ingest
+
+# imported on first use (PEP 562): ``import glanc`` runs before every CLI command,
+# and the build's modules (the quality gate, numpy) were a third of a
+# ``glanc plan``'s imports, which never uses them
+_LAZY = {
+    "BuildResult": ".tasks.build",
+    "build": ".tasks.build",
+    "ingest": ".tasks.ingest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'glanc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BuildOptions",

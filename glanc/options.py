@@ -26,6 +26,7 @@ ARTIFACT = (*CORE, DROPPED)
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_BUILDS = Path("builds")
 DEFAULT_CONCURRENCY = 16
+MAX_SUGGEST_SAMPLES = 50  # calls per node glanc suggest asks (--samples); gc keeps the latest
 
 
 @dataclass(frozen=True)

@@ -16,3 +16,24 @@ def test_wheel_contains_schemas_and_default_template(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"glanc/_schemas/taxonomy.schema.json", "glanc/_schemas/template.schema.json",
             "glanc/templates/default.yaml", "glanc/cli/main.py"} <= names
+
+
+def test_plan_imports_nothing_of_the_build():
+    """``glanc plan`` (and ``import glanc``) leave the build's modules unimported:
+    they were a third of a plan's import time. ``glanc.build`` still imports them
+    when first asked for."""
+    code = (
+        "import sys, glanc\n"
+        "from glanc.cli.main import main\n"
+        "try:\n"
+        "    main(['plan', 'taxonomies/science.yaml', '--store', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('glanc.tasks.build', 'glanc.quality.gate', 'dspy')"
+        " if m in sys.modules]\n"
+        "from glanc import build\n"
+        "print(heavy, 'glanc.quality.gate' in sys.modules, callable(build))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, "/nonexistent/none.duckdb"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert proc.stdout.split("\n")[-2] == "[] True True", proc.stdout + proc.stderr

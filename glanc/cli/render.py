@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..plan.planner import PendingReview, Plan, Redraws
 from ..store.batches import Wave
-from ..tasks.build import BuildResult
+
+if TYPE_CHECKING:
+    from ..tasks.build import BuildResult
 
 
 def _n(value: int, estimated: bool = False) -> str:

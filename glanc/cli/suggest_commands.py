@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..tasks.suggest import MAX_SAMPLES
+from ..options import MAX_SUGGEST_SAMPLES as MAX_SAMPLES
 from .flags import store_option, user_errors, wait_option, waiter
 
 

@@ -116,7 +116,21 @@ class Graph:
         the node sits; with the stage it makes the node's slot."""
         parts = self._parts(d, stage)
         inputs = {f.name: provided[f.name] for f in parts.template.inputs}
-        inputs_json = canonical_json(inputs)
+        return self._node(stage, d, parts, (inputs, canonical_json(inputs)), sample, context, place)
+
+    def _node(
+        self,
+        stage: str,
+        d: Discipline,
+        parts: _Parts,
+        given: tuple[dict[str, Any], str],
+        sample: int,
+        context: dict,
+        place: tuple[str | None, int | str],
+    ) -> Node:
+        """``node`` with its inputs and their canonical JSON given: nodes that differ
+        only in their sample share both (nodes only read their inputs)."""
+        inputs, inputs_json = given
         key = node_key_from_json(
             stage=stage,
             program=self._program_json[stage],
@@ -145,17 +159,27 @@ class Graph:
         if d.pinned_subjects is not None:
             return []
         s = d.settings
+        parts = self._parts(d, "subjects")
+        names = [f.name for f in parts.template.inputs]
+        provided = {
+            "discipline": d.name,
+            "taxonomy_path": " / ".join(d.path),
+            "language": s.language,
+            "levels": list(s.levels),
+            "num_subjects": s.subjects_per_sample,
+        }
+        # samples differ only in their level, and the spec's levels repeat: one
+        # inputs dict and one encoding per level (encoding each sample's inputs was
+        # a sixth of a 10,000-discipline plan)
+        by_level: dict[str, tuple[dict[str, Any], str]] = {}
         nodes = []
         for k in range(s.subject_samples):
-            provided = {
-                "discipline": d.name,
-                "taxonomy_path": " / ".join(d.path),
-                "language": s.language,
-                "levels": list(s.levels),
-                "level": sample_level(s.levels, k),
-                "num_subjects": s.subjects_per_sample,
-            }
-            nodes.append(self.node("subjects", d, provided, k, {}, (None, k)))
+            level = sample_level(s.levels, k)
+            given = by_level.get(level)
+            if given is None:
+                inputs = {n: level if n == "level" else provided[n] for n in names}
+                given = by_level[level] = (inputs, canonical_json(inputs))
+            nodes.append(self._node("subjects", d, parts, given, k, {}, (None, k)))
         return nodes
 
     @functools.cached_property

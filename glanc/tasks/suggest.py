@@ -25,7 +25,7 @@ from ..execute.preflight import preflight
 from ..execute.scheduler import record_of
 from ..keys import normalise_name
 from ..lm.call import Caller
-from ..options import Workspace
+from ..options import MAX_SUGGEST_SAMPLES, Workspace
 from ..recipe.graph import Graph, interleaved
 from ..recipe.node import Node
 from ..specs.edit import NewNode, add_children, new_spec
@@ -36,7 +36,7 @@ from ..store import Store
 
 STAGE = "children"
 EVERYTHING = "all of human knowledge and capabilities"  # GLAN's root
-MAX_SAMPLES = 50  # calls per node asked (--samples); gc keeps the latest of each
+MAX_SAMPLES = MAX_SUGGEST_SAMPLES
 FIELDS, SUBFIELDS, DISCIPLINES = "fields", "sub-fields", "disciplines"
 SEPARATORS = (": ", " - ", " \u2013 ", " \u2014 ")
 
