@@ -112,3 +112,25 @@ def test_schemas_are_draft_2020_12_with_versioned_ids():
         schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["$id"].endswith(f"/{name}/v1.json")
+
+
+@pytest.mark.parametrize("bad, path, message", [
+    ("  - name: 'Physics/Optics'", "$.taxonomy[0].children[37].name", "is not a valid name"),
+    ("  - name: ''", "$.taxonomy[0].children[37].name", "should be non-empty"),
+    ("  - {name: Optics, colour: red}", "$.taxonomy[0].children[37].colour", "unknown key"),
+    ("  - name: 7", "$.taxonomy[0].children[37].name", "is not of type 'string'"),
+])
+def test_a_bad_leaf_among_many_plain_ones_is_located(glanc, tmp_path: Path, bad, path, message):
+    """Plain leaves ({name: ...}) are checked apart from jsonschema for speed: a
+    bad leaf among them is still found, at its own line."""
+    leaves = [f"  - name: Discipline {i}" for i in range(60)]
+    leaves[37] = bad
+    spec = tmp_path / "many.yaml"
+    spec.write_text("glanc: 1\nname: many\nsettings:\n  models: {generator: stub, answerer: stub}\n"
+                    "taxonomy:\n- name: Field\n  children:\n" + "\n".join(leaves) + "\n")
+    result = glanc("validate", str(spec))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()[:-1]
+    found = [(int(m["line"]), m["path"], m["msg"]) for m in map(LINE.match, lines) if m]
+    assert len(found) == len(lines) and {(line, p) for line, p, _ in found} == {(8 + 37, path)}
+    assert any(message in msg for _, _, msg in found), lines

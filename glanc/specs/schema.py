@@ -7,6 +7,7 @@ to rerun once per mistake.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -72,11 +73,13 @@ def _message(error: ValidationError, doc: Document) -> list[tuple[JsonPath, str]
 def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
     """All JSON Schema violations of ``doc``, sorted by position in the file."""
     validator = jsonschema.Draft202012Validator(resources.schema(schema_name))
+    if schema_name == "taxonomy" and validator.is_valid(_without_plain_leaves(doc.data)):
+        return []
     problems: list[Problem] = []
     for error in validator.iter_errors(doc.data):
         for path, message in _message(error, doc):
             problems.append(doc.problem(path, message))
-    return sorted(set(problems), key=lambda p: (p.line, p.col, p.path))
+    return sorted(set(problems), key=lambda p: (p.line, p.col, p.path, p.message))
 
 
 def _arrays_without_bound(schema: dict[str, Any], path: JsonPath) -> list[JsonPath]:
@@ -210,3 +213,48 @@ def _required_problems(doc: Document, schema: dict[str, Any], path: JsonPath) ->
     if isinstance(schema.get("items"), dict):
         out += _required_problems(doc, schema["items"], path + ("items",))
     return out
+
+
+@functools.cache
+def _plain_leaf_check() -> Any:
+    """A test for taxonomy nodes that are only ``{name: ...}``, exactly as the schema
+    judges them; None where the schema's node is not the shape this assumes."""
+    node = resources.schema("taxonomy")["$defs"]["node"]
+    name = node["properties"]["name"]
+    array = node["properties"]["children"]
+    if (node.get("required") != ["name"] or set(name) != {"type", "minLength", "pattern"}
+            or name["type"] != "string" or set(array) != {"type", "minItems", "items"}
+            or array["minItems"] != 1
+            or resources.schema("taxonomy")["properties"]["taxonomy"] != array):  # fmt: skip
+        return None
+    pattern, least = re.compile(name["pattern"]), name["minLength"]
+
+    def plain(item: Any) -> bool:
+        if type(item) is not dict or len(item) != 1:
+            return False
+        value = item.get("name")
+        return type(value) is str and len(value) >= least and pattern.search(value) is not None
+
+    return plain
+
+
+def _without_plain_leaves(data: Any) -> Any:
+    """A copy of a taxonomy document without the plain leaves that ``_plain_leaf_check``
+    passes (each list keeps its first item, for minItems): valid exactly when the
+    document is. jsonschema took 0.3 s over the 10,000 leaves of a 10M-pair spec,
+    most of a plan's load; a document with problems is validated whole, so every
+    problem keeps its place."""
+    plain = _plain_leaf_check()
+    if plain is None or type(data) is not dict or type(data.get("taxonomy")) is not list:
+        return data
+
+    def walk(items: list) -> list:
+        out = []
+        for node in (n for i, n in enumerate(items) if i == 0 or not plain(n)):
+            children = node.get("children") if type(node) is dict else None
+            if type(children) is list:
+                node = {**node, "children": walk(children)}
+            out.append(node)
+        return out
+
+    return {**data, "taxonomy": walk(data["taxonomy"])}
