@@ -29,6 +29,7 @@ from .verdicts import CONTAMINATION, Helper, HelperDied, Item, RowChecks, Rules
 # another core decides them in batches while the build goes on (verdicts.py).
 INLINE_ROWS = 2000
 BATCH = 256
+HELD = 16 * BATCH  # rows at the helper at most: past it, offer waits for its verdicts
 _ROW_FIELDS = ("messages", "taxonomy_path", "discipline", "subject", "sessions", "key_concepts")
 
 DEDUP = "near_duplicate"
@@ -144,6 +145,10 @@ class Gate:
                 self._batch = []
             except HelperDied:
                 return self.poll(wait=True)  # decides every held row here
+            if len(self._held) > HELD:
+                # a full walk offers cached rows far faster than the helper decides
+                # them: unbounded, 1M held rows took over 4 GB
+                return self.poll(least=1)
         return []
 
     @staticmethod
@@ -162,8 +167,9 @@ class Gate:
             return [self.graph.judge_node(node, row)]
         return self._keep(node, row)
 
-    def poll(self, wait: bool = False) -> list[Node]:
-        """Apply the helper's verdicts that are in (every one, with ``wait``)."""
+    def poll(self, wait: bool = False, least: int = 0) -> list[Node]:
+        """Apply the helper's verdicts that are in (every one, with ``wait``; waiting
+        for ``least`` batches of them)."""
         if self.helper is None or not self._held:
             return []  # (a helper that died left nothing held: poll decided it all)
         start = time.perf_counter()
@@ -171,7 +177,7 @@ class Gate:
             if wait and self._batch:
                 self.helper.submit(self._batch)
                 self._batch = []
-            verdicts = self.helper.done(wait)
+            verdicts = self.helper.done(wait, least)
         except HelperDied:  # killed, out of memory: the build decides the rest
             self.helper.close()
             self.helper, self._batch, self._alone = None, [], True

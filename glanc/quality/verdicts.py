@@ -138,17 +138,20 @@ class Helper:
         self._send(items)
         self._sent += 1
 
-    def done(self, wait: bool = False) -> list[Verdict]:
-        """The verdicts of the batches finished so far (all of them with ``wait``)."""
+    def done(self, wait: bool = False, least: int = 0) -> list[Verdict]:
+        """The verdicts of the batches finished so far (all of them with ``wait``;
+        waiting for ``least`` batches at least)."""
         out: list[Verdict] = []
+        taken = 0
         while self._received < self._sent:
             try:
-                answer = self._answers.get(block=wait)
+                answer = self._answers.get(block=wait or taken < least)
             except queue.Empty:
                 break
             if answer is None:
                 raise HelperDied("the quality helper process is gone")
             self._received += 1
+            taken += 1
             out += answer
         return out
 
