@@ -227,8 +227,8 @@ def test_plan_counts_the_judge_and_estimates_redraws(glanc, tmp_path):
 
 def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path, monkeypatch):
     """Past INLINE_ROWS rows, a helper process decides them in batches: the build
-    must write exactly what deciding them inline writes, drops and redraws included
-    (Astronomy asks for French: the stub's English rows there are dropped, redrawn
+    must write exactly what deciding them inline writes, drops and redraws included,
+    and so must one that waits for verdicts past HELD rows at the helper (Astronomy asks for French: the stub's English rows there are dropped, redrawn
     and dropped again; Physics' rows are kept)."""
     import glanc.quality.gate as gate
 
@@ -236,9 +236,15 @@ def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path,
     path.write_text(path.read_text().replace(
         "      - name: Astronomy\n", "      - name: Astronomy\n        settings: {language: French}\n"))
     outputs = {}
-    for label, inline, batch in (("inline", 10_000, 256), ("helper", 0, 2)):
+    waits = []  # offers that waited for the helper, holding more than HELD rows
+    poll = gate.Gate.poll
+    monkeypatch.setattr(gate.Gate, "poll", lambda self, wait=False, least=0: (
+        waits.append(least) if least else None, poll(self, wait, least))[1])
+    for label, inline, batch, held in (("inline", 10_000, 256, 4096), ("helper", 0, 2, 10_000),
+                                       ("held back", 0, 2, 2)):  # fmt: skip
         monkeypatch.setattr(gate, "INLINE_ROWS", inline)
         monkeypatch.setattr(gate, "BATCH", batch)
+        monkeypatch.setattr(gate, "HELD", held)
         out = tmp_path / label
         result = glanc("build", str(path), "-q", "--json", "--out", str(out),
                        "--store", str(tmp_path / f"{label}.duckdb"), store=False)
@@ -250,7 +256,8 @@ def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path,
     dropped = lines(tmp_path / "helper" / "q" / "dropped.jsonl")
     assert len(dropped) == 18 and {d["dropped"]["check"] for d in dropped} == {"language"}
     assert len(lines(tmp_path / "helper" / "q" / "dataset.jsonl")) == 6  # Physics' rows
-    assert outputs["helper"] == outputs["inline"]
+    assert outputs["helper"] == outputs["inline"] == outputs["held back"]
+    assert waits  # the last build waited for verdicts past HELD rows
 
 
 def test_a_helper_that_dies_mid_build_changes_nothing(glanc, tmp_path, monkeypatch):
