@@ -39,6 +39,25 @@ def test_build_writes_a_sorted_lock_that_a_fresh_store_rebuilds_from(glanc, tiny
     assert built(glanc, tiny, "--no-lock")["lm_calls"] == 23
 
 
+@pytest.mark.parametrize("per_range", [1, 5])
+def test_a_lock_written_range_by_range_is_the_lock_sorted_whole(glanc, tiny, tmp_path,
+                                                                 monkeypatch, per_range):
+    """A large store's lock is sorted a key range at a time: with 23 nodes cut into
+    23 or 5 ranges, the lock has the same bytes as sorted in one."""
+    import glanc.store.nodes as nodes
+
+    built(glanc, tiny)
+    lock = tmp_path / "builds" / "tiny" / "lock.jsonl"
+    whole = lock.read_bytes()
+    assert len(nodes.key_ranges(23)) == 1
+    monkeypatch.setattr(nodes, "RANGE_NODES", per_range)
+    assert len(nodes.key_ranges(23)) == -(-23 // per_range)
+    lock.unlink()
+    os.utime(tmp_path / "builds" / "tiny" / "dataset.jsonl")
+    assert built(glanc, tiny)["lm_calls"] == 0
+    assert lock.read_bytes() == whole
+
+
 def test_dataset_card_front_matter_and_counts(glanc, tiny, tmp_path):
     tiny.write_text(tiny.read_text().replace("seed: 1\n", "seed: 1\nlicense: cc-by-4.0\n"))
     built(glanc, tiny)

@@ -44,6 +44,8 @@ def rehydrate(store: Store, path: Path) -> int:
 
     try:
         return store.import_lock(path)
+    except duckdb.OutOfMemoryException:
+        raise  # the store's memory bound, not the file: the CLI says so in one line
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise GlancError(
