@@ -137,3 +137,13 @@ def normalise_name(name: str) -> str:
     """The form under which two names count as the same (case, spacing, punctuation):
     slots, row ids, selectors and subject merging all compare names this way."""
     return re.sub(r"[\W_]+", " ", name.casefold()).strip()
+
+
+def hex_ranges(count: int, per_range: int) -> list[tuple[str, str | None]]:
+    """[low, high) ranges of hex digests (None: no upper bound), cut at their first
+    two hex digits so that each of ``count`` evenly spread digests' ranges holds
+    about ``per_range`` (any other string still falls in exactly one range): a
+    sort a range at a time, ranges in order, is the one sort in less memory."""
+    parts = max(1, min(256, -(-count // per_range)))
+    cuts = [f"{256 * i // parts:02x}" for i in range(1, parts)]
+    return list(zip(["", *cuts], [*cuts, None], strict=True))

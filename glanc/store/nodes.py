@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import GlancError
 from ..faults import store_message
+from ..keys import hex_ranges
 from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
@@ -50,15 +51,11 @@ RANGE_NODES = 50_000  # nodes sorted at a time when the lock is written, about
 
 
 def key_ranges(nodes: int) -> list[tuple[str, str | None]]:
-    """[low, high) ranges of keys (None: no upper bound), cut at their first two hex
-    digits so that each holds about ``RANGE_NODES`` of ``nodes`` (keys are sha256
-    hex, so evenly spread; any other key still falls in exactly one range). Sorting
-    a range at a time and writing the ranges in order gives the lock's one sorted
-    order in a fraction of the memory: sorted whole, the 1.2 KB rows of a 100k-pair
-    store's 200k nodes did not fit in 90 MB, and a 1M-pair walk failed in 417 MB."""
-    parts = max(1, min(256, -(-nodes // RANGE_NODES)))
-    cuts = [f"{256 * i // parts:02x}" for i in range(1, parts)]
-    return list(zip(["", *cuts], [*cuts, None], strict=True))
+    """The key ranges the lock is sorted in, one at a time, the ranges written in
+    order: the one sorted order in a fraction of the memory (sorted whole, the
+    1.2 KB rows of a 100k-pair store's 200k nodes did not fit in 90 MB, and a
+    1M-pair walk failed in 417 MB)."""
+    return hex_ranges(nodes, RANGE_NODES)
 
 
 class Store:
