@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -197,28 +198,31 @@ class NearDuplicates:
             else:
                 alive.append(n)
         kept = [ids[n] for n in alive]
-        con.execute(
-            "INSERT INTO kept SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-            "unnest(?::BLOB[]), NULL",
-            [kept, [rows[r][0] for r in kept], [rows[r][1] for r in kept]],
-        )
+        self._insert("kept", {"id": kept, "text": [rows[r][0] for r in kept],
+                              "sig": [rows[r][1] for r in kept], "payload": None})  # fmt: skip
         self._insert_bands("kept_bands", kept, keys[alive])
         return dropped
 
     def _insert_bands(self, table: str, ids: list[str], keys: np.ndarray) -> None:
-        """Each row's 32 (band, key, id) rows into ``table``, from numpy arrays that
-        DuckDB scans directly: as Python lists unnested, these two inserts were more
-        than half of a round (0.33 s against 0.008 s for 131,072 rows)."""
-        frame = {
+        """Each row's 32 (band, key, id) rows into ``table``."""
+        self._insert(table, {
             "band": np.tile(np.arange(BANDS, dtype=np.uint8), len(ids)),
             "key": keys.reshape(-1).astype(np.uint64, copy=False),
             "id": np.repeat(np.array(ids, dtype=object), BANDS),
-        }
-        self._con.register("glanc_bands", frame)
+        })  # fmt: skip
+
+    def _insert(self, table: str, columns: dict[str, Any]) -> None:
+        """Rows into ``table``, column by column (None: NULL), from numpy arrays that
+        DuckDB scans directly: as Python lists unnested, a round's inserts were more
+        than half of it (131,072 band rows: 0.33 s against 0.008 s)."""
+        frame = {name: np.asarray(values, dtype=object) if isinstance(values, list) else values
+                 for name, values in columns.items() if values is not None}  # fmt: skip
+        select = ", ".join(name if columns[name] is not None else "NULL" for name in columns)
+        self._con.register("glanc_frame", frame)
         try:
-            self._con.execute(f"INSERT INTO {table} SELECT band, key, id FROM glanc_bands")
+            self._con.execute(f"INSERT INTO {table} SELECT {select} FROM glanc_frame")
         finally:
-            self._con.unregister("glanc_bands")
+            self._con.unregister("glanc_frame")
 
     def _nearest(
         self, text: str, sig: bytes, candidates: list[tuple[str, bytes, str]]
@@ -262,9 +266,6 @@ class NearDuplicates:
             mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
             mh.update(sorted(shingles(question)))
             signatures[i] = mh.digest()
-        self._con.execute(
-            "INSERT INTO round SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-            "unnest(?::BLOB[]), unnest(?::BLOB[])",
-            [[rid for rid, _, _ in rows], [q for _, q, _ in rows],
-             [s.tobytes() for s in signatures], [p for _, _, p in rows]],
-        )  # fmt: skip
+        self._insert("round", {"id": [rid for rid, _, _ in rows], "text": [q for _, q, _ in rows],
+                               "sig": [s.tobytes() for s in signatures],
+                               "payload": [p for _, _, p in rows]})  # fmt: skip
