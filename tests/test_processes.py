@@ -42,7 +42,10 @@ def test_stub_and_http_on_worker_processes_write_one_processs_bytes(tmp_path, fa
 
 def test_a_killed_worker_fails_its_calls_and_a_rerun_finishes(tmp_path):
     spec = tmp_path / "resume.yaml"
-    spec.write_text(SPEC)  # 100 ms a call: the build is mid-way when a worker goes
+    # 300 ms a call, 64 calls 4 at a time: about 5 s of calls once the workers are up,
+    # so a kill half a second after they appear lands mid-build on any machine (a
+    # worker killed while still importing loses the calls queued for it just the same)
+    spec.write_text(SPEC.replace("latency_ms: 100", "latency_ms: 300"))
     store, out = tmp_path / "s.duckdb", tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "glanc", "build", str(spec), "--store", str(store), "--out",
@@ -56,7 +59,7 @@ def test_a_killed_worker_fails_its_calls_and_a_rerun_finishes(tmp_path):
                                capture_output=True, text=True)
         workers = found.stdout.split()
         time.sleep(0.2)
-    time.sleep(2.0)  # calls have started on both
+    time.sleep(0.5)
     os.kill(int(workers[0]), signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 1, stderr  # the lost calls failed; the build finished the rest
