@@ -52,7 +52,10 @@ def jaccard(a: set[str], b: set[str]) -> float:
 ROWS_PER_BAND = NUM_PERM // BANDS
 CHUNK = 4096  # rows signed and written at a time: bounds a round's passing memory
 MISS = 1e-5  # a pair at the threshold is not a candidate with this probability, at most
-MEMORY = "128MB"  # the index's buffer pool; its joins spill past it
+MEMORY = "128MB"  # the index's buffer pool in a round's end; its joins spill past it
+# while rows are only appended, a smaller bound: DuckDB keeps pages cached up to
+# its bound, so past 128 MB of rows (about 100k) the bound was what the index cost
+ADDING = "32MB"
 _MIX = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
     dtype=np.uint64,
@@ -120,7 +123,7 @@ class NearDuplicates:
         self._dir = tempfile.mkdtemp(prefix="glanc-dedup-")
         self._con = duckdb.connect(
             os.path.join(self._dir, "dedup.duckdb"),
-            config={"memory_limit": MEMORY, "threads": 1, "preserve_insertion_order": False},
+            config={"memory_limit": ADDING, "threads": 1, "preserve_insertion_order": False},
         )
         self._con.execute(
             "CREATE TABLE kept (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
@@ -162,11 +165,13 @@ class NearDuplicates:
         joined against the kept rows' (DuckDB hashes the chunk's side and scans
         the rest, so memory stays the chunk's), then its kept rows join them."""
         self._write()
+        self._con.execute(f"SET memory_limit = '{MEMORY}'")
         ordered = self._con.cursor().execute("SELECT id FROM round ORDER BY id")
         dropped: dict[str, tuple[str, float, bytes]] = {}
         while ids := [rid for (rid,) in ordered.fetchmany(CHUNK)]:
             dropped.update(self._chunk(ids))
         self._con.execute("DELETE FROM round")
+        self._con.execute(f"SET memory_limit = '{ADDING}'")
         return dropped
 
     def _chunk(self, ids: list[str]) -> dict[str, tuple[str, float, bytes]]:
