@@ -297,6 +297,14 @@ class Store:
         if len(self._places) >= FLUSH_ROWS:
             self.flush()
 
+    def checkpoint(self) -> None:
+        """Commit the buffered records and write them into the file. DuckDB then
+        drops the primary key's index from memory until an insert needs it again:
+        about 116 bytes a node, 224 MiB at 1M pairs (measured on the 1M store)."""
+        self.flush()
+        if not self.read_only:
+            self.con.execute("CHECKPOINT")
+
     def count(self, status: str | None = None) -> int:
         self.flush()
         if status is None:

@@ -204,7 +204,12 @@ def _schedule(
     scheduler.start(taxonomy.disciplines)
     try:
         scheduler.run()
-        while not backend.stalled and gate is not None and (redraws := gate.end_round()):
+        while not backend.stalled and gate is not None:
+            # a round's end runs the near-duplicate index's joins beside the store:
+            # write the store out first, so its key index is not in memory meanwhile
+            store.checkpoint()
+            if not (redraws := gate.end_round()):
+                break
             scheduler.push(redraws)
             scheduler.run()
     except BaseException as exc:
