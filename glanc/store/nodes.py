@@ -28,7 +28,7 @@ from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
 from .keyindex import KeyIndex
-from .opening import bound_memory, connect, transaction
+from .opening import bound_memory, connect, drop_key_index, has_key_index, transaction
 from .records import (
     ALL_COLUMNS,
     COLUMNS,
@@ -43,7 +43,6 @@ from .records import (
 )
 
 FLUSH_ROWS = 2000
-MEMORY_STEP = 50_000  # nodes written between raises of DuckDB's memory bound
 FLUSH_SECONDS = 1.0
 
 
@@ -81,7 +80,6 @@ class Store:
         self._slots = True
         self._from = "nodes"
         self._pending: dict[str, tuple[Record, bool]] = {}
-        self._nodes = 0  # nodes stored, about (DuckDB's memory bound follows it)
         self._places: list[tuple[str, ...]] = []
         self._used: list[tuple[str, str | None]] = []
         self._bumped = False
@@ -100,10 +98,12 @@ class Store:
         try:
             if not read_only:
                 self.con.execute(SCHEMA + BATCH_SCHEMA)
+                drop_key_index(self.con)
             self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
-            self._nodes = self.con.execute("SELECT count(*), max(key) FROM nodes").fetchone()[0]
-            bound_memory(self.con, self._nodes)  # (that query read the index's pages too)
+            if has_key_index(self.con):  # a read-only store made with a primary key
+                nodes = self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
+                bound_memory(self.con, nodes)
             if not read_only:
                 self._replay_journal()
         except duckdb.Error as exc:
@@ -115,12 +115,17 @@ class Store:
         """The keys that may be stored (``KeyIndex``), loading the index once."""
         if not self._keys.loaded:
             self.flush()
-            self._keys.load(
-                self.con.execute(
-                    f"SELECT TRY_CAST('0x' || key[1:15] AS BIGINT) AS p FROM {self._from}"
-                ).fetchnumpy()["p"]
-            )
+            self._load_keys()
         return self._keys.candidates(keys)
+
+    def _load_keys(self) -> None:
+        """The key index of the committed rows (the buffered ones are added as
+        each flush commits them)."""
+        self._keys.load(
+            self.con.execute(
+                f"SELECT TRY_CAST('0x' || key[1:15] AS BIGINT) AS p FROM {self._from}"
+            ).fetchnumpy()["p"]
+        )
 
     def __enter__(self) -> Store:
         return self
@@ -206,7 +211,6 @@ class Store:
         keep = keep_old or self._kept(record.key)
         self._journal.append(record, keep)
         self._pending[record.key] = (record, keep)
-        self._keys.add(record.key)
         if len(self._pending) >= FLUSH_ROWS:
             self.flush()
 
@@ -238,6 +242,9 @@ class Store:
             for column, value in zip(columns, values(record, now), strict=True):
                 column.append(value)
         kept = [key for key, (_, keep) in pending.items() if keep]
+        if not self._keys.loaded:
+            self._load_keys()
+        stored = self._keys.candidates(list(pending))  # rows to replace, or a few false hits
         select = ", ".join(f"unnest(?::{t}[])" for t in TYPES)
         try:
             with transaction(self.con):
@@ -247,17 +254,18 @@ class Store:
                         "WHERE list_contains(?::VARCHAR[], key)",
                         [kept],
                     )
-                self.con.execute(
-                    f"INSERT OR REPLACE INTO nodes ({ALL_COLUMNS}) SELECT {select}", columns
-                )
+                if stored:
+                    self.con.execute(
+                        "DELETE FROM nodes WHERE list_contains(?::VARCHAR[], key)", [stored]
+                    )
+                self.con.execute(f"INSERT INTO nodes ({ALL_COLUMNS}) SELECT {select}", columns)
                 self._bump()
         except BaseException:
             self._pending = {**pending, **self._pending}
             raise
         self._journal.clear()
-        before, self._nodes = self._nodes, self._nodes + len(pending)
-        if self._nodes // MEMORY_STEP > before // MEMORY_STEP:
-            bound_memory(self.con, self._nodes)
+        for key in pending:
+            self._keys.add(key)
 
     def generation(self) -> int:
         """A number that changes whenever the store's records change: a recorded

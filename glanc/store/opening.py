@@ -14,20 +14,49 @@ from typing import Any
 
 from ..errors import GlancError
 from ..faults import store_message
+from .records import ALL_COLUMNS, NODES_TABLE
 
 WAIT_POLL_S = 0.5
 MEMORY_BASE_MB = 128
 MEMORY_PER_NODE = 160  # bytes: the key index (ART) took 112 a key, measured at 2M keys
 
 
-def bound_memory(con: Any, nodes: int) -> None:
-    """Bound DuckDB's memory by the store's size. Its default, 80% of RAM, kept a
-    large store's pages cached, so a build's memory grew with its store; bounded,
-    DuckDB evicts them and spills sorts to ``<store>.tmp``. The primary key's index
-    must stay in memory, though (a fixed 40 MB could not take 1M keys), so the
-    bound grows with the node count, by what that index takes."""
-    mb = MEMORY_BASE_MB + nodes * MEMORY_PER_NODE // 2**20
+def bound_memory(con: Any, indexed_nodes: int) -> None:
+    """Bound DuckDB's memory. Its default, 80% of RAM, kept a large store's pages
+    cached, so a build's memory grew with its store; bounded, DuckDB evicts them
+    and spills sorts, joins and temp tables to ``<store>.tmp``. A store made
+    with a primary key (read-only, not yet rebuilt by ``drop_key_index``) must
+    hold that index in memory, so its bound grows by what the index takes."""
+    mb = MEMORY_BASE_MB + indexed_nodes * MEMORY_PER_NODE // 2**20
     con.execute(f"SET memory_limit = '{mb}MB'")
+
+
+def has_key_index(con: Any) -> bool:
+    """Whether the nodes table has the PRIMARY KEY stores were made with until
+    2026-12 (see ``records.NODES_COLUMNS``)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'nodes' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchone()[0]
+    )
+
+
+def drop_key_index(con: Any) -> bool:
+    """Rebuild a keyed store's nodes table without its primary key, once, in one
+    transaction (DuckDB cannot drop a constraint); True if it did. The rows are
+    copied as they are: the same keys, the same bytes out."""
+    if not has_key_index(con):
+        return False
+    with transaction(con):
+        con.execute(NODES_TABLE.format(name="nodes_unkeyed"))
+        con.execute(
+            f"INSERT INTO nodes_unkeyed ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM nodes"
+        )
+        con.execute("DROP TABLE nodes")
+        con.execute("ALTER TABLE nodes_unkeyed RENAME TO nodes")
+    con.execute("CHECKPOINT")
+    return True
 
 
 def connect(

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (
-    key         VARCHAR PRIMARY KEY,
+# ``key`` is unique, kept so by the store (``Store.flush`` deletes a key's old
+# row before writing it again), not by a PRIMARY KEY: DuckDB holds a primary
+# key's index (an ART) whole in memory once a write touches it, 116 bytes a
+# node, and that index was most of what grew from a 100k- to a 1M-pair build.
+NODES_COLUMNS = """
+    key         VARCHAR NOT NULL,
     stage       VARCHAR NOT NULL,
     inputs      JSON NOT NULL,
     output      JSON,
@@ -26,12 +29,17 @@ CREATE TABLE IF NOT EXISTS nodes (
     error       VARCHAR,
     attempts    INTEGER NOT NULL,
     created_at  TIMESTAMP NOT NULL
-);
-ALTER TABLE nodes ADD COLUMN IF NOT EXISTS slot VARCHAR;
-ALTER TABLE nodes ADD COLUMN IF NOT EXISTS program VARCHAR;
-ALTER TABLE nodes ADD COLUMN IF NOT EXISTS model_key VARCHAR;
-ALTER TABLE nodes ADD COLUMN IF NOT EXISTS decoding_key VARCHAR;
-ALTER TABLE nodes ADD COLUMN IF NOT EXISTS rollout INTEGER DEFAULT 0;
+"""
+ADDED_COLUMNS = (  # added since the first stores, in this order
+    "slot VARCHAR", "program VARCHAR", "model_key VARCHAR", "decoding_key VARCHAR",
+    "rollout INTEGER DEFAULT 0",
+)  # fmt: skip
+NODES_TABLE = (
+    "CREATE TABLE {name} (" + NODES_COLUMNS + ", " + ", ".join(ADDED_COLUMNS) + ");"
+)  # a fresh table with every column, to copy a keyed store's rows into
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS nodes ({NODES_COLUMNS});
+{"".join(f"ALTER TABLE nodes ADD COLUMN IF NOT EXISTS {c};" for c in ADDED_COLUMNS)}
 CREATE TABLE IF NOT EXISTS history AS SELECT * FROM nodes LIMIT 0;
 CREATE TABLE IF NOT EXISTS builds (
     out_dir     VARCHAR PRIMARY KEY,
