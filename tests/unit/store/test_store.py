@@ -46,3 +46,48 @@ def test_store_in_use_by_another_process(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_key_put_again_after_a_flush_keeps_one_row(tmp_path):
+    """Without a primary key the store keeps keys unique itself: a forced or
+    retried node replaces its row, it never adds a second one."""
+    with Store(tmp_path / "s.duckdb") as store:
+        store.put(record("k1", "failed"))
+        store.flush()
+        store.put(record("k1"))
+        store.flush()
+        assert store.count() == 1 and store.count("ok") == 1
+    with Store(tmp_path / "s.duckdb") as store:  # the key index is loaded from the file
+        store.put(record("k1", "failed"))
+        store.flush()
+        assert store.count() == 1 and store.count("failed") == 1
+
+
+def test_a_keyed_store_is_rebuilt_without_its_key(tmp_path):
+    """Stores made before 2026-12 had ``key VARCHAR PRIMARY KEY``, whose index
+    DuckDB held whole in memory; opening one for writing rebuilds the table
+    without it, with the same rows."""
+    import duckdb
+
+    from glanc.store.opening import has_key_index
+    from glanc.store.records import SCHEMA
+
+    path = tmp_path / "s.duckdb"
+    with Store(path) as store:
+        store.put(record("k1"))
+        store.put(record("k2", "failed"))
+    con = duckdb.connect(str(path))
+    rows = con.execute("SELECT * FROM nodes ORDER BY key").fetchall()
+    con.execute("DROP TABLE nodes")
+    keyed = SCHEMA.replace("key         VARCHAR NOT NULL", "key VARCHAR PRIMARY KEY", 1)
+    assert keyed != SCHEMA
+    con.execute(keyed)
+    con.executemany(f"INSERT INTO nodes VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    assert has_key_index(con)
+    con.close()
+    with Store(path) as store:
+        assert not has_key_index(store.con)
+        assert store.con.execute("SELECT * FROM nodes ORDER BY key").fetchall() == rows
+        store.put(record("k2"))
+        store.flush()
+        assert store.count() == 2 and store.count("ok") == 2
