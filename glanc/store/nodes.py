@@ -101,7 +101,7 @@ class Store:
                 drop_key_index(self.con)
             self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
-            if has_key_index(self.con):  # a read-only store made with a primary key
+            if read_only and has_key_index(self.con):  # a read-only store made with a primary key
                 nodes = self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
                 bound_memory(self.con, nodes)
             if not read_only:

@@ -18,7 +18,7 @@ from .records import ALL_COLUMNS, NODES_TABLE
 
 WAIT_POLL_S = 0.5
 MEMORY_BASE_MB = 128
-MEMORY_PER_NODE = 160  # bytes: the key index (ART) took 112 a key, measured at 2M keys
+MEMORY_PER_NODE = 160  # bytes: the key index (ART) took 116 a key, measured at 2M keys
 
 
 def bound_memory(con: Any, indexed_nodes: int) -> None:
