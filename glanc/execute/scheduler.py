@@ -34,8 +34,9 @@ from .limits import ModelLimits
 # index, records.NODES_COLUMNS says why), so a full walk costs its number of
 # lookups times the store's size: a 1M-pair walk (2M nodes) took 2,949 s in
 # lookups of 512 (py-spy: 93% of 90 s sampled in them). 4096 makes an eighth
-# as many (100k-pair walk: lookups 22.1 -> 4.5 s, the same bytes); a fresh
-# build's keys are answered by the key index without a scan, whatever the batch.
+# as many (100k-pair walk: lookups 18.7 -> 4.4 s, the same bytes, see
+# benchmarks/lookups.py); a fresh build's keys are answered by the in-memory
+# KeyIndex without a scan, whatever the batch.
 LOOKUP_BATCH = 4096
 LOOKUP_MIN = 256
 
@@ -190,8 +191,8 @@ class Scheduler:
         while True:
             if self.poll is not None:
                 self.push(self.poll())
-            # look up in batches (a query that scans costs the same for 1 key as for
-            # thousands), so wait for a batch unless the workers are about to run out
+            # look up in batches (a query that scans costs little more for thousands
+            # of keys than for one), so wait for a batch unless the workers run short
             if self.ready and (
                 len(self.ready) >= LOOKUP_MIN
                 or sum(len(h) for h in self.waiting.values()) < 2 * self.concurrency
