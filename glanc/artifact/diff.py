@@ -9,9 +9,12 @@ hundreds of thousands of rows never loads them into Python objects.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..errors import GlancError
 
 KINDS = ("added", "removed", "changed")
 
@@ -95,7 +98,8 @@ def _source(con, name: str, path: Path | None) -> None:
     if path is None or not path.exists() or path.stat().st_size == 0:
         con.execute(f"CREATE TEMP TABLE {name} (id VARCHAR, path VARCHAR, line JSON)")
         return
-    con.execute(
+    _query(
+        con,
         f"""
         CREATE TEMP TABLE {name} AS
         SELECT json ->> 'id' AS id,
@@ -103,8 +107,28 @@ def _source(con, name: str, path: Path | None) -> None:
                json AS line
         FROM read_json_objects(?, format = 'newline_delimited')
         """,
-        [str(path)],
+        [path],
+        "dataset",
     )
+
+
+def _query(con: Any, sql: str, files: list[Path], kind: str) -> list[tuple]:
+    """Run ``sql`` over ``files``; a file DuckDB cannot read is one line saying
+    where it is malformed, never what it holds (a pull request's file is untrusted)."""
+    import duckdb
+
+    try:
+        return con.execute(sql, [str(f) for f in files]).fetchall()
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:
+        text = str(exc)
+        where = re.search(r"at byte \d+ in line \d+|line \d+", text)
+        bad = next((f for f in files if f'"{f}"' in text), files[0])
+        raise GlancError(
+            f"{bad}: not a glanc {kind} file (malformed JSON"
+            f"{', ' + where.group() if where else ''}): restore it from git or rebuild it"
+        ) from None
 
 
 LOCK_COLUMNS = "columns = {key: 'VARCHAR', stage: 'VARCHAR', output: 'JSON'}"
@@ -123,7 +147,8 @@ def rewritten_outputs(old: Path | None, new: Path | None) -> tuple[tuple[str, st
 
     con = duckdb.connect(":memory:")
     try:
-        rows = con.execute(
+        rows = _query(
+            con,
             f"""
             SELECT n.stage, n.key
             FROM read_json(?, format = 'newline_delimited', {LOCK_COLUMNS}) o
@@ -131,8 +156,9 @@ def rewritten_outputs(old: Path | None, new: Path | None) -> tuple[tuple[str, st
             WHERE o.output::VARCHAR <> n.output::VARCHAR
             ORDER BY n.stage, n.key
             """,
-            [str(old), str(new)],
-        ).fetchall()
+            [old, new],
+            "lock",
+        )
     finally:
         con.close()
     return tuple((stage, key) for stage, key in rows)

@@ -18,6 +18,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -32,6 +33,8 @@ OLD = ".glanc-old-"
 JOURNAL = ".glanc-publish-"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+# a name glanc may put in builds/: no separator, no control character
+_PLAIN = re.compile(r"[^/\\\x00-\x1f]{1,255}")
 
 
 def checkpoint(step: str) -> None:
@@ -137,8 +140,13 @@ def _publish_with_journal(staged: Path, target: Path) -> None:
 
 def recover(builds: Path) -> None:
     """Finish or undo any publish a killed glanc left in ``builds``, and remove
-    staging and retired directories (and stray temporary files) whose writer is gone."""
-    if not builds.is_dir():
+    staging and retired directories (and stray temporary files) whose writer is gone.
+
+    ``builds`` may be a checkout glanc did not make (a pull request in CI), so
+    nothing here follows a symlink or trusts a journal's names: a journal names
+    three plain entries of ``builds`` (the target, and ``.glanc-new-``/``.glanc-old-``
+    directories), or it is refused and nothing is touched."""
+    if not builds.is_dir() or builds.is_symlink():
         return
     try:
         entries = list(builds.iterdir())
@@ -149,20 +157,52 @@ def recover(builds: Path) -> None:
             _roll_forward(builds, journal)
     for entry in entries:
         name = entry.name
+        if entry.is_symlink():
+            continue  # never followed, never removed: check and build refuse it by name
         if name.startswith((NEW, OLD)) and not _alive(name):
             shutil.rmtree(entry, ignore_errors=True)
         elif entry.is_dir() and not name.startswith("."):
             for tmp in entry.glob(".*.tmp"):  # written by glanc before 0.2
-                tmp.unlink(missing_ok=True)
+                if tmp.is_file() and not tmp.is_symlink():
+                    tmp.unlink(missing_ok=True)
+
+
+def journal_names(builds: Path, journal: Path) -> tuple[str, str, str]:
+    """(target, new, old) of a publish journal, each a plain entry of ``builds``
+    with the prefix glanc gives it; a ``GlancError`` for anything else (a path,
+    ``..``, an absolute name, a symlink), which glanc never writes."""
+    refuse = GlancError(
+        f"{journal}: not a publish journal glanc wrote (it must name plain "
+        f"{NEW}*/{OLD}* entries of {builds}); nothing was moved or removed: delete the file"
+    )
+    if journal.is_symlink() or not journal.is_file():
+        raise refuse
+    try:
+        entry = json.loads(journal.read_bytes()[:4096].decode("utf-8"))
+        names = tuple(entry[k] for k in ("target", "new", "old"))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise refuse from None
+    target, new, old = names
+    plain = all(
+        isinstance(n, str) and _PLAIN.fullmatch(n) and n not in (".", "..") for n in names
+    )
+    if not (
+        plain
+        and not target.startswith(".")
+        and new.startswith(f"{NEW}{target}-")
+        and old.startswith(f"{OLD}{target}-")
+        and journal.name == f"{JOURNAL}{target}.json"
+    ):
+        raise refuse
+    for name in names:
+        if (builds / name).is_symlink():
+            raise refuse
+    return target, new, old
 
 
 def _roll_forward(builds: Path, journal: Path) -> None:
-    try:
-        entry = json.loads(journal.read_text())
-        target, new, old = (builds / entry[k] for k in ("target", "new", "old"))
-    except (OSError, ValueError, KeyError, TypeError):
-        journal.unlink(missing_ok=True)
-        return
+    names = journal_names(builds, journal)
+    target, new, old = (builds / n for n in names)
     if _alive(new.name):
         return  # its writer is still at work
     if not target.exists() and new.exists():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -16,6 +18,25 @@ from ..options import DEFAULT_BUILDS, DEFAULT_STORE
 from ..specs.models import BACKENDS
 
 WAITING = 3  # exit status of a build whose calls wait on a batch file
+TERMINATED = 128 + signal.SIGTERM  # exit status after SIGTERM, as a shell reports it
+_sigterm = threading.Event()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a build stops as on Ctrl-C (workers and
+    helpers ended, finished nodes kept), then exits 143 with one line."""
+
+
+def on_sigterm(signum: int, frame: object) -> None:
+    _sigterm.set()
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM (a CI runner's cancel, ``kill``, a container's stop) behave as
+    Ctrl-C does; only from the main thread (a library caller's process may not be)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def user_errors(fn):
@@ -41,14 +62,19 @@ def user_errors(fn):
                     "kept in the store: run the same command again"
                 ) from None
         except GlancError as exc:
+            code = exc.exit_code
+            if isinstance(exc, Interrupted) and _sigterm.is_set():
+                code = TERMINATED
+                exc = Interrupted(f"terminated (SIGTERM); {exc}".replace("; interrupted:", ":"),
+                                  abandon=exc.abandon)  # fmt: skip
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
             if isinstance(exc, Interrupted) and exc.abandon:
                 # worker threads may sit in a model call for minutes: exit without
                 # joining them (the store is already closed, the builds/ files untouched)
                 sys.stdout.flush()
                 sys.stderr.flush()
-                os._exit(exc.exit_code)
-            sys.exit(exc.exit_code)
+                os._exit(code)
+            sys.exit(code)
 
     return wrapper
 

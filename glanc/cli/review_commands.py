@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .. import trust
 from ..artifact import publish
 from ..errors import GlancError
 from ..options import DEFAULT_STORE
@@ -128,6 +129,7 @@ def diff(
                 {p.parent for p in out.glob("*/dataset.jsonl")} | git.builds_at(base, out)
             )
             for i, d in enumerate(dirs):
+                trust.refuse_links(d)
                 old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
                 pairs.append(
                     (old, (str(d), d / "dataset.jsonl", d / "lock.jsonl", d / "dropped.jsonl"))
@@ -187,8 +189,12 @@ def _source(arg: str, dest: Path) -> Side:
     """A diff side: a build directory, a dataset file, or REV:DIR."""
     path = Path(arg)
     if path.is_dir():
+        trust.refuse_links(path)
         return (arg, path / "dataset.jsonl", path / "lock.jsonl", path / "dropped.jsonl")
+    if path.is_symlink():
+        trust.refuse_links(path, depth=0)
     if path.is_file():
+        trust.refuse_links(path.parent)
         return (arg, path, path.parent / "lock.jsonl", path.parent / "dropped.jsonl")
     if ":" in arg:
         rev, _, rest = arg.partition(":")
@@ -220,9 +226,10 @@ def _source(arg: str, dest: Path) -> Side:
     type=click.Path(path_type=Path),
     help="File to write (default: stdout; parquet needs a file).",
 )
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
 @out_option("Builds directory holding NAME/.")
 @user_errors
-def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
+def export(name: str, fmt: str, output: Path | None, force: bool, out: Path) -> None:
     """Export build NAME's dataset as chat JSONL, full JSONL or Parquet.
 
     NAME is a build name under OUT or a build directory.
@@ -236,6 +243,9 @@ def export(name: str, fmt: str, output: Path | None, out: Path) -> None:
 
     build_dir = Path(name) if Path(name).is_dir() else out / name
     publish.recover(build_dir.parent)
+    trust.refuse_links(build_dir)
+    if output is not None and (output.exists() or output.is_symlink()) and not force:
+        raise GlancError(f"{output}: exists; pass --force to overwrite it, or choose another -o")
     written = run_export(build_dir / "dataset.jsonl", fmt, output)
     if written is not None:
         click.echo(f"wrote {written}", err=True)
@@ -269,5 +279,6 @@ def report(name: str, output: Path | None, out: Path) -> None:
 
     build_dir = Path(name) if Path(name).is_dir() else out / name
     publish.recover(build_dir.parent)
+    trust.refuse_links(build_dir)
     target = output or Path(".glanc") / "reports" / f"{build_dir.name}.html"
     click.echo(f"wrote {write_report(build_dir, target)}", err=True)

@@ -60,6 +60,9 @@ class Outcome:
     latency_ms: float
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_ERROR = 300  # characters of an error kept, after redaction
+
 _ECHO = re.compile(r"^\s*\{\w+\}\s*$|\[\[ ## \w+ ## \]\]")
 
 
@@ -122,7 +125,7 @@ class Caller:
         try:
             lm = self.lm(node.model)
         except Exception as exc:  # preflight checks models first; this is a last guard
-            error = redact(_one_line(exc), self._secrets.get(node.model, ()))
+            error = redact(_one_line(exc), self._secrets.get(node.model, ()))[:MAX_ERROR]
             return Outcome(None, None, error, 1, 0, 0, 0.0)
         tokens_in = tokens_out = 0
         start = time.perf_counter()
@@ -135,11 +138,26 @@ class Caller:
             if tried.error is None or not tried.retry:
                 break
         latency = (time.perf_counter() - start) * 1000
-        error = tried.error
+        output, raw, error = self._guarded(node, tried)
+        return Outcome(output, raw, error, attempt, tokens_in, tokens_out, latency)
+
+    def _guarded(self, node: Request, tried: _Try) -> tuple[Any, str | None, str | None]:
+        """(output, raw text, error) as they may be stored and exported: an error
+        redacted whole, then cut; a reply that holds a known secret (the key, a
+        password, their encoded forms) or invalid Unicode (a lone surrogate)
+        fails its node with the reason, and its text is not kept."""
+        secrets = self._secrets.get(node.model, ())
+        output, raw, error = tried.output, tried.raw, tried.error
+        texts = [*_strings(output), *((raw,) if raw else ())]
+        if any(s in t for s in secrets if len(s) >= 8 for t in texts):
+            return None, None, "the reply holds a credential of this model (key, password)"
+        for text in texts:
+            if _SURROGATE.search(text):
+                bad = ord(_SURROGATE.search(text).group())
+                return None, None, f"the reply holds invalid Unicode (lone surrogate U+{bad:04X})"
         if error is not None:  # stored, printed and in --json: never a secret
-            error = redact(error, self._secrets.get(node.model, ()))
-        kept = tried.output if error is None else None
-        return Outcome(kept, tried.raw, error, attempt, tokens_in, tokens_out, latency)
+            error = redact(error, secrets)[:MAX_ERROR]
+        return (output if error is None else None), raw, error
 
     # -- a Batch API's two halves (``glanc.lm.deferred``): the same program, apart
     def render(self, node: Request, attempt: int) -> dict[str, Any]:
@@ -171,11 +189,8 @@ class Caller:
         lm = self.lm(node.model)
         with answering(completion):
             tried = self._try(programs.signature(template), template, node, lm, attempt, tries=1)
-        error = tried.error
-        if error is not None:
-            error = redact(error, self._secrets.get(node.model, ()))
-        return Attempt(tried.output if error is None else None, tried.raw, error,
-                       tried.retry, *tried.tokens)  # fmt: skip
+        output, raw, error = self._guarded(node, tried)
+        return Attempt(output, raw, error, tried.retry, *tried.tokens)
 
     def _try(
         self, signature, template, node: Request, lm, attempt: int, tries: int | None = None
@@ -200,7 +215,7 @@ class Caller:
         except Cancelled:
             raise
         except AdapterParseError as exc:
-            error = "unparseable output: " + str(exc).strip().splitlines()[0][:300]
+            error = "unparseable output: " + str(exc).strip().splitlines()[0]
             tried = _Try(None, exc.lm_response, error)
         except Exception as exc:
             cut = _cut_short(exc)
@@ -341,5 +356,5 @@ def _add_usage(tracker, tokens_in: int, tokens_out: int) -> tuple[int, int]:
 
 def _one_line(exc: Exception) -> str:
     text = str(exc).strip()
-    first = text.splitlines()[0][:300] if text else ""
+    first = text.splitlines()[0] if text else ""  # cut after redaction, not here
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -10,11 +10,12 @@ never shows. Every message glanc prints or stores goes through ``redact``.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from ..errors import GlancError
 from ..specs.models import ModelInfo
@@ -28,10 +29,27 @@ _KEY_SHAPES = re.compile(
 )
 
 
+def secret_forms(
+    key: str | None = None, basic: tuple[str, str] | None = None
+) -> tuple[str, ...]:
+    """Every form in which a key or a ``user:password`` may come back in a
+    server's text: as is, URL-encoded, and base64 (HTTP Basic's form, which a
+    server echoing its request headers shows), longest first."""
+    plain = [s for s in (key, *(basic or ()),) if s]
+    if basic:
+        plain.append(f"{basic[0]}:{basic[1]}")
+    forms = set()
+    for s in plain:
+        forms.update((s, quote(s, safe=""), quote_plus(s)))
+        forms.add(base64.b64encode(s.encode()).decode("ascii"))
+    return tuple(sorted((f for f in forms if f), key=lambda f: (-len(f), f)))
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with the given secret values, any URL's ``user:password@`` and
-    anything shaped like an API key replaced by ``***``."""
-    for secret in secrets:
+    anything shaped like an API key replaced by ``***``. Redact a whole text
+    before cutting it: a cut through a secret leaves a piece no match finds."""
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     text = _USERINFO.sub(r"\1***@", text)
@@ -87,7 +105,7 @@ def endpoint(info: ModelInfo) -> Endpoint:
         key = _env(model, str(ref.option("api_key_env")), "api_key_env")
     raw = ref.option("api_base")
     if not raw:
-        return Endpoint(None, key, None, tuple(s for s in (key,) if s))
+        return Endpoint(None, key, None, secret_forms(key))
     raw = str(raw)
     from_env = raw.startswith("env:")
     url = _env(model, raw[4:], "api_base") if from_env else raw
@@ -118,4 +136,5 @@ def endpoint(info: ModelInfo) -> Endpoint:
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         netloc = host + (f":{parts.port}" if parts.port else "")
         url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return Endpoint(url, key, basic, tuple(secrets))
+    secrets += secret_forms(key, basic)
+    return Endpoint(url, key, basic, tuple(dict.fromkeys(secrets)))

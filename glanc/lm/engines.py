@@ -122,6 +122,7 @@ def make_lm(info: ModelInfo):
             timeout,
             str(info.ref.option("structured_output", "json_schema")),
             basic=where.basic,
+            max_reply_bytes=int(float(info.ref.option("max_reply_mb", 8)) * 2**20),
         )
         if info.batch:  # its calls go through a Batch API: rendered now, answered later
             from .deferred import DeferredEngine

@@ -17,13 +17,25 @@ import base64
 import http.client
 import json
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from .credentials import redact, secret_forms
+from .watchdog import WATCHDOG
 from .wire import chat_messages, finished, response, response_schema
 
 #: how a server is asked for JSON matching the output schema
 STRUCTURED = ("json_schema", "json_object", "none")
+DEFAULT_MAX_REPLY_BYTES = 8 << 20  # a model's max_reply_mb, unless it says otherwise
+
+
+class ReplyTooLarge(Exception):
+    def __init__(self, cap: int):
+        super().__init__(
+            f"reply larger than {cap / 2**20:g} MB: not read further "
+            "(raise the model's max_reply_mb if the server is right)"
+        )
 
 
 class OpenAIChatEngine:
@@ -46,6 +58,7 @@ class OpenAIChatEngine:
         timeout: float = 120.0,
         structured: str = "json_schema",
         basic: tuple[str, str] | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ):
         if structured not in STRUCTURED:
             raise ValueError(f"structured_output must be one of {', '.join(STRUCTURED)}")
@@ -55,6 +68,8 @@ class OpenAIChatEngine:
         self.model = model
         self.structured = structured
         self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
+        self._secrets = secret_forms(api_key, basic)
         self._https = url.scheme == "https"
         self._host = url.hostname
         self._port = url.port
@@ -107,24 +122,60 @@ class OpenAIChatEngine:
             conn.close()
 
     def _post(self, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One request and its whole reply within ``timeout`` seconds in all (a
+        socket's timeout bounds each read only: a server trickling a byte a
+        second would hold the call for ever), and at most ``max_reply_bytes``."""
+        deadline = time.monotonic() + self.timeout
         for _ in range(2):
             conn, reused = self._connection()
             try:
+                if conn.sock is None:
+                    conn.connect()  # bounded by the socket timeout
+            except BaseException:
+                self._drop()
+                raise
+            alarm = WATCHDOG.arm(deadline, conn.sock)
+            try:
                 conn.request("POST", self._path, payload, self._headers)
                 reply = conn.getresponse()
-                data = reply.read()
+                data = self._read(reply)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self._drop()
+                if alarm.fired:
+                    raise TimeoutError from None
                 if reused:  # the server closed an idle keep-alive connection: once more, afresh
                     continue
                 raise
             except BaseException:
                 self._drop()
+                if alarm.fired:
+                    raise TimeoutError from None
                 raise
+            finally:
+                WATCHDOG.disarm(alarm)
+            if alarm.fired:  # the reply was cut at the deadline: no whole reply
+                self._drop()
+                raise TimeoutError
             if reply.will_close:
                 self._drop()
             return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
         raise AssertionError("unreachable")
+
+    def _read(self, reply: http.client.HTTPResponse) -> bytes:
+        """The reply's body, refused past ``max_reply_bytes`` (an endless chunked
+        body would otherwise fill the memory)."""
+        cap = self.max_reply_bytes
+        length = reply.getheader("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise ReplyTooLarge(cap)
+        parts, total = [], 0
+        while chunk := reply.read1(1 << 16):
+            total += len(chunk)
+            if total > cap:
+                raise ReplyTooLarge(cap)
+            parts.append(chunk)
+        reply.read()  # nothing is left; marks the reply done, so its connection serves again
+        return b"".join(parts)
 
     def complete(self, request: Any):
         from dspy import lm15
@@ -132,12 +183,15 @@ class OpenAIChatEngine:
         payload = json.dumps(self.body(request)).encode()
         try:
             status, headers, data = self._post(payload)
-        except TimeoutError:  # socket.timeout: no byte for `timeout` seconds
-            raise lm15.TimeoutError(f"no reply within {self.timeout:g}s") from None
+        except ReplyTooLarge as exc:
+            raise lm15.ProviderError(str(exc), status=200) from None
+        except TimeoutError:  # no whole reply by the deadline
+            raise lm15.TimeoutError(f"no whole reply within {self.timeout:g}s") from None
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, cut short
-            raise lm15.TransportError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            message = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            raise lm15.TransportError(message[:200]) from None
         if status != 200:
-            raise _http_error(status, headers, data)
+            raise _http_error(status, headers, data, self._secrets)
         try:
             out = json.loads(data)
         except ValueError:
@@ -169,16 +223,19 @@ def reply(request: Any, out: Any):
     )
 
 
-def _http_error(status: int, headers: dict[str, str], data: bytes) -> Exception:
+def _http_error(
+    status: int, headers: dict[str, str], data: bytes, secrets: tuple[str, ...] = ()
+) -> Exception:
     """The ``dspy.lm15`` error for a non-200 reply: the server's message, never
-    the request."""
+    the request, redacted whole before it is cut."""
     from dspy import lm15
 
     try:
         body = json.loads(data)
-        detail = json.dumps(body.get("error", body) if isinstance(body, dict) else body)[:200]
+        detail = json.dumps(body.get("error", body) if isinstance(body, dict) else body)
     except ValueError:
-        detail = data[:200].decode("utf-8", "replace")
+        detail = data[:4096].decode("utf-8", "replace")
+    detail = redact(detail, secrets)[:200]
     message = f"HTTP {status}: {detail}"
     retry_after = _retry_after(headers)
     if status == 429:

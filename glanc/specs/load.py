@@ -8,7 +8,9 @@ silently lets the last one win, are reported instead.
 
 from __future__ import annotations
 
+import math
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,7 @@ def _construct(
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(doc.problem(path, "mapping keys must be plain strings"))
                 continue
-            key = str(key_node.value)
+            key = unicodedata.normalize("NFC", str(key_node.value))
             if key in out:
                 line = key_node.start_mark.line + 1
                 col = key_node.start_mark.column + 1
@@ -115,7 +117,14 @@ def _construct(
             _construct(n, path + (i,), doc, problems, loader, budget)
             for i, n in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.append(doc.problem(path, "must be a finite number (.nan and .inf are not)"))
+    elif isinstance(value, str):
+        # one text, one form: "Café" typed composed or decomposed is one name,
+        # one key, one path (NFC, as the web and most editors write it)
+        value = unicodedata.normalize("NFC", value)
+    return value
 
 
 def load_yaml(path: str | Path) -> Document:

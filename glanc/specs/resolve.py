@@ -7,10 +7,12 @@ replaced), and every discipline carries its fully resolved settings.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from pathlib import Path
 from typing import Any
 
+from .. import trust
 from ..errors import GlancError, Problem, SpecError
 from ..keys import digest, normalise_name
 from . import models, resources
@@ -33,6 +35,11 @@ from .types import (
     Template,
 )
 
+# a name becomes a folder or file name (builds/<name>/, shards to come): within
+# every file system's 255-byte limit, with room for a suffix
+MAX_NAME_CHARS = 100
+MAX_NAME_BYTES = 200
+
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a taxonomy node, subject, level or language, or
@@ -45,6 +52,11 @@ def name_problem(name: str) -> str | None:
         )
     if not normalise_name(name):
         return "needs a letter or digit (it is blank or punctuation only)"
+    if len(name) > MAX_NAME_CHARS or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return (
+            f"is longer than {MAX_NAME_CHARS} characters ({MAX_NAME_BYTES} bytes in UTF-8): "
+            "shorten it (names become folder and file names, which file systems cap at 255 bytes)"
+        )
     return None
 
 
@@ -96,6 +108,8 @@ def load_template(ref: str, base_dir: Path) -> Template:
     ``base_dir``); raise ``SpecError``."""
     builtin = ref in resources.BUILTIN_TEMPLATES
     path = resources.builtin_template(ref) if builtin else (base_dir / ref)
+    if not builtin and (why := trust.spec_file_problem(path, base_dir, "template")):
+        raise GlancError(why)
     doc = load_yaml(path)
     problems = template_problems(doc)
     if problems:
@@ -162,8 +176,14 @@ class _Resolver:
 
     def check_models(self, raw: dict[str, Any], where: JsonPath) -> None:
         for role, value in (raw.get("models") or {}).items():
+            ref = _model_ref(value)
+            if ref.id.endswith(".gguf"):
+                path = self.base_dir / os.path.expanduser(ref.id)
+                if why := trust.spec_file_problem(path, self.base_dir, "model file"):
+                    self.problems.append(self.doc.problem(where + ("models", role), why))
+                    continue
             try:
-                models.routed(models.describe(_model_ref(value), self.base_dir), None)
+                models.routed(models.describe(ref, self.base_dir), None)
             except models.ModelSpecError as exc:
                 self.problems.append(self.doc.problem(where + ("models", role), str(exc)))
 
@@ -282,6 +302,8 @@ def load_taxonomy(
             raise
         raise SpecError([doc.problem(("template",), str(exc))]) from None
     resolver = _Resolver(doc, template, keep_pending)
+    if why := name_problem(data["name"]):
+        resolver.problems.append(doc.problem(("name",), why))
     root = data.get("settings") or {}
     resolver.check_names(root, ("settings",))
     resolver.check_models(root, ("settings",))
@@ -352,7 +374,11 @@ def _quality(doc: Document, raw: dict[str, Any], problems: list[Problem]) -> Qua
     benchmarks = []
     for i, item in enumerate(raw.get("decontaminate") or []):
         item = {"path": item} if isinstance(item, str) else item
-        path = (doc.path.parent / item["path"]).resolve()
+        path = doc.path.parent / item["path"]
+        if why := trust.spec_file_problem(path, doc.path.parent, "benchmark file"):
+            problems.append(doc.problem(("quality", "decontaminate", i), why))
+            continue
+        path = path.resolve()
         if not path.is_file():
             where = ("quality", "decontaminate", i)
             problems.append(doc.problem(where, f"benchmark file {item['path']!r} not found: "

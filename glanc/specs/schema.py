@@ -65,6 +65,10 @@ def _message(error: ValidationError, doc: Document) -> list[tuple[JsonPath, str]
         return [(tuple(inner.absolute_path), inner.message)]
     if kind == "const":
         return [(path, f"must be {error.validator_value!r}")]
+    if kind == "type":  # the value itself is not echoed: it may be a whole file's text
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return [(path, f"must be of type {want}")]
     if kind == "pattern" and path and path[-1] == "name":
         return [(path, f"{error.instance!r} is not a valid name ({error.schema.get('pattern')})")]
     return [(path, error.message)]

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import GlancError
+from ..trust import tracked_by_git
 from .records import Record, from_journal_line, journal_line
 
 
@@ -24,10 +26,21 @@ class Journal:
         self.path = Path(f"{store_path}.journal")
         self._fd: int | None = None
 
+    def refuse_committed(self) -> None:
+        """A journal is a killed build's own unfinished work, never shared: one that
+        git tracks came with a checkout (a pull request could put any output into
+        the reviewer's store that way), so it is refused, not replayed."""
+        if self.path.is_symlink() or (self.path.exists() and tracked_by_git(self.path)):
+            raise GlancError(
+                f"{self.path}: a store journal that git tracks (or a symlink) is never "
+                f"replayed: remove it from the commit (git rm --cached {self.path}) and delete it"
+            )
+
     def replay(self) -> Iterator[tuple[Record, bool]]:
         """What a killed build left: (record, keep its predecessor in history)."""
         if not self.path.is_file():
             return
+        self.refuse_committed()
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 yield from_journal_line(line)
@@ -36,7 +49,8 @@ class Journal:
 
     def open(self) -> None:
         """Start appending, from empty (call after the replayed records are committed)."""
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        self._fd = os.open(self.path, flags, 0o666)
         os.ftruncate(self._fd, 0)
 
     def append(self, record: Record, keep: bool) -> None:

@@ -10,8 +10,11 @@ a spec change shows up in review as the lines it adds and removes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import GlancError
 from .nodes import Store
@@ -36,10 +39,13 @@ def lock_lines(store: Store) -> Iterator[str]:
         yield json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def rehydrate(store: Store, path: Path) -> int:
-    """Load a build's ``lock.jsonl`` into the store; nodes already there win."""
+def rehydrate(store: Store, path: Path, outputs: Outputs) -> int:
+    """Load a build's ``lock.jsonl`` into the store; nodes already there win.
+    The whole lock is validated first (``validate``): a bad one is refused
+    with the store untouched."""
     if not path.is_file():
         return 0
+    validate(path, outputs)
     import duckdb
 
     try:
@@ -51,3 +57,140 @@ def rehydrate(store: Store, path: Path) -> int:
         raise GlancError(
             f"{path}: not a glanc lock file ({first}); restore it from git or delete it"
         ) from None
+
+
+MAX_LINE_BYTES = 16 << 20  # DuckDB's read_json refuses larger objects
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+# what each stage's output must hold: field -> (type, {item field: type})
+Outputs = Mapping[str, Mapping[str, tuple[str, Mapping[str, str]]]]
+
+
+def validate(path: Path, outputs: Outputs) -> int:
+    """Check every line of a lock before anything of it is stored, and return the
+    number of entries; a ``GlancError`` naming the file, the line and what is
+    wrong otherwise. A lock in a pull request is untrusted: a key on two lines,
+    a key that is no digest or an output of the wrong shape would otherwise be
+    imported and poison the store (later locks it wrote would be wrong too)."""
+    prefixes = array("Q")
+    previous = ""
+    ordered = True
+    try:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(_lines(f, path), 1):
+                key = _check_line(raw, number, outputs, path)
+                if key <= previous:
+                    ordered = False
+                previous = key
+                prefixes.append(int(key[:16], 16))
+    except OSError as exc:
+        raise GlancError(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
+    if not ordered:
+        _no_duplicates(path, prefixes)
+    return len(prefixes)
+
+
+def _lines(f: Any, path: Path) -> Iterator[bytes]:
+    number = 0
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise _bad(path, number, f"longer than {MAX_LINE_BYTES >> 20} MB")
+        yield raw
+
+
+def _bad(path: Path, line: int, what: str) -> GlancError:
+    return GlancError(
+        f"{path}:{line}: {what}; the lock was left unread and the store untouched: "
+        "restore the lock from git (git checkout -- it) or rebuild it"
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _check_line(raw: bytes, number: int, outputs: Outputs, path: Path) -> str:
+    """The key of one valid lock line, or a ``GlancError`` saying what is wrong."""
+    try:
+        entry = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad(path, number, "not a JSON object (malformed JSON or not UTF-8)") from None
+    if not isinstance(entry, dict):
+        raise _bad(path, number, "not a JSON object")
+    key = entry.get("key")
+    if not isinstance(key, str) or not _HEX64.fullmatch(key):
+        raise _bad(path, number, "'key' must be 64 lowercase hex digits (a node's digest)")
+    stage = entry.get("stage")
+    if stage not in outputs:
+        raise _bad(path, number, f"'stage' must be one of {', '.join(outputs)}")
+    if not isinstance(entry.get("model"), str):
+        raise _bad(path, number, "'model' must be a string")
+    tokens = entry.get("tokens")
+    if tokens is not None and not (
+        isinstance(tokens, list)
+        and len(tokens) == 2
+        and all(t is None or (_TYPES["integer"](t) and 0 <= t < 2**63) for t in tokens)
+    ):
+        raise _bad(path, number, "'tokens' must be [input, output], two counts")
+    for name in ("slot", "program", "model_key", "decoding_key"):
+        if entry.get(name) is not None and not isinstance(entry[name], str):
+            raise _bad(path, number, f"{name!r} must be a string")
+    output = entry.get("output")
+    if not isinstance(output, dict):
+        raise _bad(path, number, f"'output' of a {stage} node must be a JSON object")
+    for name, (kind, items) in outputs[stage].items():
+        if why := _shape_problem(output.get(name), kind, items):
+            raise _bad(path, number, f"output {name!r} of a {stage} node {why}")
+    if _ESCAPED_SURROGATE.search(raw):
+        try:
+            json.dumps(entry, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad(path, number, "holds a lone surrogate (\\ud800-\\udfff)") from None
+    return key
+
+
+def _shape_problem(value: Any, kind: str, items: Mapping[str, str]) -> str | None:
+    if not _TYPES[kind](value):
+        return f"must be of type {kind}"
+    for i, item in enumerate(value if items else ()):
+        if not isinstance(item, dict):
+            return f"must be an array of objects (item {i} is not)"
+        for name, item_kind in items.items():
+            if not _TYPES[item_kind](item.get(name)):
+                return f"item {i}: {name!r} must be of type {item_kind}"
+    return None
+
+
+def _no_duplicates(path: Path, prefixes: array) -> None:
+    """A lock out of key order (glanc writes it sorted; a hand merge may not): its
+    keys are compared by their first 64 bits, and equal ones read again whole."""
+    import numpy as np
+
+    keys = np.frombuffer(prefixes, dtype=np.uint64)
+    order = np.argsort(keys, kind="stable")
+    same = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    if not len(same):
+        return
+    wanted = {int(order[i]) for i in same} | {int(order[i + 1]) for i in same}
+    full: dict[int, str] = {}
+    with open(path, "rb") as f:
+        for index, raw in enumerate(f):
+            if index in wanted:
+                full[index] = json.loads(raw)["key"]
+    for i in same:
+        a, b = sorted((int(order[i]), int(order[i + 1])))
+        if full[a] == full[b]:
+            raise _bad(path, b + 1, f"key {full[b][:16]}... is also on line {a + 1}: a key "
+                                    "appears once in a lock")  # fmt: skip

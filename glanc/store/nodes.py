@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import GlancError
 from ..faults import store_message
 from ..keys import hex_ranges
+from ..trust import refuse_store_links
 from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
@@ -57,6 +58,18 @@ def key_ranges(nodes: int) -> list[tuple[str, str | None]]:
     return hex_ranges(nodes, RANGE_NODES)
 
 
+def _make_folder(folder: Path) -> None:
+    """Create the store's folder; a ``.glanc`` folder gets a ``.gitignore`` of ``*``
+    so that nothing in it (store, journal, scratch files) is ever committed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if folder.name == ".glanc" and not ignore.exists() and not ignore.is_symlink():
+        try:
+            ignore.write_text("# glanc's local store: never committed\n*\n")
+        except OSError:
+            pass  # a read-only folder fails on the store itself, with its own message
+
+
 class Store:
     """A DuckDB file of node records. Use as a context manager.
 
@@ -87,13 +100,14 @@ class Store:
         self._flushed = time.monotonic()
         self._journal = Journal(self.path)
         self._snapshot: str | None = None
-        if read_only and not self.path.exists():
+        if read_only and not self.path.exists() and not self.path.is_symlink():
             self.con = duckdb.connect(":memory:")
             self.con.execute(SCHEMA + BATCH_SCHEMA)
             self.batches = Batches(self.con)
             return
+        refuse_store_links(self.path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(self.path.parent)
         self.con, self._snapshot = connect(self.path, read_only=read_only, on_wait=on_wait)
         try:
             if not read_only:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import trust
 from ..artifact import card, publish
 from ..artifact.manifest import decoding, manifest
 from ..artifact.write import write_dataset
@@ -35,7 +37,7 @@ from ..plan.planner import wave_json
 from ..quality.gate import Gate
 from ..recipe.graph import Graph
 from ..recipe.node import Node
-from ..specs.contract import STAGES
+from ..specs.contract import REQUIRED_OUTPUTS, STAGES
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.batches import Wave
@@ -125,6 +127,9 @@ def build(
             graph.model(d, stage)
     if not options.selection.runs_nothing and options.send:
         preflight(graph, offline=options.batch_file is not None)
+    trust.refuse_links(build_dir)
+    if workspace.lock_from is not None:
+        trust.refuse_links(workspace.lock_from)
     publish.ensure_writable(build_dir)
     if options.batch_file is not None:
         _check_batch_file(options.batch_file)
@@ -141,7 +146,7 @@ def build(
             if previous is not None:
                 return _up_to_date(previous, build_dir, started)
         if options.use_lock:
-            rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK)
+            rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK, REQUIRED_OUTPUTS)
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
         gate = Gate(taxonomy, graph, rows, dropped) if taxonomy.quality.enabled else None
@@ -215,6 +220,9 @@ def _schedule(
     except BaseException as exc:
         if not interrupted(exc):
             raise
+        # the frames the interrupt came through hold the backend's queues: free
+        # them, so that cancel can release their semaphores before the exit
+        traceback.clear_frames(exc.__traceback__)
         backend.cancel()
         batched = batch.inflight if batch is not None else 0
         held = (f"{batched} call(s) in batches the provider keeps (their ids are in the store: "

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import trust
 from ..artifact.diff import Diff, diff_datasets
 from ..options import ARTIFACT, DATASET, LOCK, BuildOptions, Workspace
 from ..plan.select import NOTHING
 from ..specs.types import Taxonomy
 from ..store import Store
+from ..store.journal import Journal
 from .build import build
 
 
@@ -50,6 +52,9 @@ def check(
     """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only;
     with a ``store``, also list lock outputs that differ from it for the same key."""
     build_dir = out_dir / taxonomy.name
+    trust.refuse_links(build_dir)
+    if store is not None:
+        Journal(store).refuse_committed()
     with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
         scratch = Path(tmp)
         workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",

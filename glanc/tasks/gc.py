@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import trust
 from ..options import LOCK
 from ..plan.planner import reachable
+from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.load import load_yaml
 from ..specs.types import Taxonomy
-from ..store import Store
+from ..store import Store, lockfile
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ def collect(
 
 
 def _lock_keys(lock: Path) -> set[str]:
+    trust.refuse_links(lock.parent)
+    if lock.is_file():
+        lockfile.validate(lock, REQUIRED_OUTPUTS)
     try:
         lines = lock.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:

@@ -12,15 +12,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from .. import trust
 from ..errors import SpecError
 from ..options import LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decision
 from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
 from ..recipe.node import Node
+from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.resolve import load_taxonomy
 from ..specs.types import Taxonomy
-from ..store import Store
+from ..store import Store, lockfile
 
 
 def plan(
@@ -37,7 +39,11 @@ def plan(
     workspace, options = workspace or Workspace(), options or BuildOptions()
     with Store(workspace.store, read_only=True, on_wait=workspace.wait) as store:
         if options.use_lock:
-            store.overlay_lock(workspace.lock_dir(taxonomy.name) / LOCK)
+            lock = workspace.lock_dir(taxonomy.name) / LOCK
+            trust.refuse_links(lock.parent)
+            if lock.is_file():
+                lockfile.validate(lock, REQUIRED_OUTPUTS)
+            store.overlay_lock(lock)
 
         def plan_of(t: Taxonomy, observe: Callable | None = None) -> Plan:
             return walk(

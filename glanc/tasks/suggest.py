@@ -282,8 +282,11 @@ def draft(
     workspace = workspace or Workspace()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise GlancError(f"--new {name!r}: a build name is letters, digits, '.', '_' and '-'")
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise GlancError(f"{out} exists: choose another -o, or delete it")
+    if not out.parent.is_dir():
+        raise GlancError(f"{out}: folder {out.parent} does not exist: create it, or choose "
+                         "another -o")  # fmt: skip
     top = {
         "glanc": 1,
         "name": name,

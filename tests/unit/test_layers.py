@@ -10,6 +10,7 @@ GLANC = Path(__file__).parents[2] / "glanc"
 # lowest first; packages on one floor may not import each other
 FLOORS = (
     {"errors", "keys", "faults", "version"},
+    {"trust"},
     {"specs"},
     {"store", "lm"},
     {"recipe"},

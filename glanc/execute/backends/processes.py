@@ -124,6 +124,19 @@ class ProcessBackend(Bounded):
             proc.terminate()
         for proc in self._procs:
             proc.join(timeout=5)
+        self._release()
+
+    def _release(self) -> None:
+        """Close the queues and let their semaphores go now: an interrupted build
+        exits with ``os._exit`` (its threads may sit in calls), which runs no
+        finalizer, and the resource tracker would then warn of leaked semaphores."""
+        import gc
+
+        for q in (*self._requests, self._results):
+            q.close()
+            q.cancel_join_thread()
+        self._requests, self._results, self._procs = [], None, []  # the workers held them too
+        gc.collect()
 
     def close(self) -> None:
         for q in self._requests:
