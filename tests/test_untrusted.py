@@ -85,6 +85,7 @@ def one_line(result, *needles: str) -> str:
     assert "Traceback" not in result.output
     for needle in needles:
         assert needle in lines[0], lines[0]
+    print(f"\n{lines[0]}")  # pytest -s shows each case's message
     return lines[0]
 
 

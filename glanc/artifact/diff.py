@@ -377,6 +377,8 @@ def render_markdown(diff: Diff) -> str:
         lines.append(f"| {_md(g.path)} | {g.added:,} | {g.removed:,} | {g.changed:,} |")
     lines.append("")
     for g in diff.groups:
+        if not g.samples:  # --samples 0: the table alone
+            continue
         lines += [f"<details><summary>{_md(g.path)}: samples</summary>", ""]
         for s in g.samples:
             what = f" ({', '.join(s.fields)})" if s.fields else ""

@@ -32,7 +32,10 @@ def manifest(
             "failed": {s: st.failed for s, st in stats.items()},
             "skipped": {s: st.skipped for s, st in stats.items()},
         },
-        "complete": not tally.failures and not any(st.skipped for st in stats.values()),
+        # a quota left short (every redraw of a row dropped) is no complete dataset either
+        "complete": not tally.failures
+        and not any(st.skipped for st in stats.values())
+        and not (quality or {}).get("short"),
         "tokens": {"in": tokens.tokens_in, "out": tokens.tokens_out},
         "usage": tally.dataset.as_json(calls="nodes"),
         "models": {s: sorted(m) for s, m in tally.models_by_stage.items()},

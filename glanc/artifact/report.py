@@ -30,6 +30,12 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def stub_rows(manifest: dict[str, Any]) -> bool:
+    """Whether a build's rows came from the stub model (placeholders, not data)."""
+    models = [m for ms in (manifest.get("models") or {}).values() for m in ms]
+    return bool(models) and any(str(m).startswith("stub") for m in models)
+
+
 def report_data(build_dir: Path) -> dict[str, Any]:
     """Everything the page plots, from the build's own files."""
     if not (build_dir / DATASET).is_file():
@@ -77,6 +83,7 @@ def report_data(build_dir: Path) -> dict[str, Any]:
         "near_duplicates": clusters,
         "contaminated": contaminated,
         "quality": manifest.get("quality"),
+        "stub": stub_rows(manifest),
     }
 
 
@@ -177,6 +184,9 @@ def render(data: dict[str, Any]) -> str:
         "</head><body>",
         f"<h1>{html.escape(data['name'])}</h1><p>{html.escape(summary)}</p>",
     ]
+    if data.get("stub"):
+        parts.append("<p><strong>Made with glanc's stub model: placeholder rows, not training "
+                     "data.</strong></p>")  # fmt: skip
     for plot_id, title, svg in _plots(data):
         parts.append(f"<figure id={plot_id}><figcaption>{html.escape(title)}</figcaption>")
         parts.append(svg + "</figure>")

@@ -10,13 +10,21 @@ import click
 
 from ..artifact import publish
 from ..options import BuildOptions, Workspace
-from .flags import WAITING, out_option, store_option, user_errors, wait_option, waiter
+from .flags import (
+    exit_status,
+    model_option,
+    out_option,
+    store_option,
+    user_errors,
+    wait_option,
+    waiter,
+)
 
 
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.argument("results", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--model", help="As the build that wrote the batch file (build --model).")
+@model_option("As the build that wrote the batch file (build --model).")
 @store_option
 @wait_option
 @out_option("Builds directory; the dataset goes to OUT/<name>/ once nothing is left to run.")
@@ -64,7 +72,7 @@ def ingest(
     result = run_ingest(taxonomy, results, workspace, options, None if quiet else Progress())
     built = result.build
     assert built is not None
-    for path, n in result.filed.items():
+    for path, n in result.filed.items() if not quiet else ():
         click.echo(f"took {n:,} result(s) for {path}", err=True)
     if result.unknown:
         click.echo(f"{result.unknown:,} line(s) name no request this store waits on: "
@@ -73,9 +81,12 @@ def ingest(
         where = ", ".join(str(n) for n in result.unreadable[:10])
         click.echo(f"{len(result.unreadable):,} line(s) without a custom_id (line {where}): "
                    "left alone", err=True)  # fmt: skip
-    click.echo("\n".join(build_summary(built)), err=True)
+    lines = build_summary(built)
+    shown = lines if not quiet or built.waiting is not None else lines[1:]  # as build -q
+    if shown:
+        click.echo("\n".join(shown), err=True)
     if as_json:
         summary = {"filed": result.filed, "unknown": result.unknown,
                    "unreadable": result.unreadable, "build": built.as_json()}  # fmt: skip
         click.echo(json.dumps(summary, indent=2))
-    sys.exit(WAITING if built.waiting is not None else 0 if built.ok else 1)
+    sys.exit(exit_status(built))

@@ -11,8 +11,9 @@ import click
 from ..artifact import publish
 from ..options import DEFAULT_CONCURRENCY, BuildOptions, Workspace
 from .flags import (
-    WAITING,
     backend_option,
+    exit_status,
+    model_option,
     out_option,
     selection,
     selection_options,
@@ -21,6 +22,20 @@ from .flags import (
     wait_option,
     waiter,
 )
+
+DRY_RUN = Path(".glanc/dry-run")  # where --model stub builds go unless --out says otherwise
+
+
+def is_stub(model: str | None) -> bool:
+    return model is not None and (model == "stub" or model.startswith("stub:"))
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave option ``name`` (not its default)."""
+    return ctx.get_parameter_source(name) not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
 
 
 def _price(text: str | None) -> tuple[float, float] | None:
@@ -67,7 +82,7 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
 
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--model", help="Use this model for every stage (e.g. 'stub' for a dry run).")
+@model_option("Use this model for every stage (e.g. 'stub' for a dry run).")
 @store_option
 @selection_options
 @wait_option
@@ -178,6 +193,11 @@ def build(
 
     taxonomy = load_taxonomy(spec)
     chosen = selection(taxonomy, select, exclude, force)
+    if is_stub(model) and not given(click.get_current_context(), "out"):
+        out = DRY_RUN  # a dry run writes beside the real builds, never over them
+        if not quiet:
+            click.echo(f"dry run with the stub model: writing to {out / taxonomy.name}/ "
+                       "(pass --out to choose)", err=True)  # fmt: skip
     publish.recover(out)
     workspace = Workspace(store=store, builds=out, wait=waiter(wait))
     options = BuildOptions(model=model, selection=chosen, force=force, use_lock=not no_lock,
@@ -185,19 +205,22 @@ def build(
                            ray_address=ray_address, processes=processes,
                            batch_file=batch_file, detach=detach)  # fmt: skip
     result = run_build(taxonomy, workspace, options, None if quiet else Progress())
-    if not quiet or result.waiting is not None:
-        click.echo("\n".join(build_summary(result)), err=True)
-        if taxonomy.reviewed and not quiet:
-            left = ", ".join(f"{'/'.join(r.path)} ({r.state})" for r in taxonomy.reviewed)
-            click.echo(f"left out, under review: {left}", err=True)
+    lines = build_summary(result)
+    if taxonomy.reviewed:
+        left = ", ".join(f"{'/'.join(r.path)} ({r.state})" for r in taxonomy.reviewed)
+        lines.append(f"left out, under review: {left}")
+    # -q quiets progress and the summary line, never a warning or a failure
+    shown = lines if not quiet or result.waiting is not None else lines[1:]
+    if shown:
+        click.echo("\n".join(shown), err=True)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
-    sys.exit(WAITING if result.waiting is not None else 0 if result.ok else 1)
+    sys.exit(exit_status(result))
 
 
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--model", help="Plan as if this model ran every stage (as build --model).")
+@model_option("Plan as if this model ran every stage (as build --model).")
 @store_option
 @selection_options
 @wait_option
@@ -263,7 +286,7 @@ def plan(
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", help="Keep what these specs build with this model (as build --model).")
+@model_option("Keep what these specs build with this model (as build --model).")
 @store_option
 @wait_option
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")

@@ -4,6 +4,7 @@ the options several commands take, and flags into the library's objects."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from ..options import DEFAULT_BUILDS, DEFAULT_STORE
 from ..specs.models import BACKENDS
 
 WAITING = 3  # exit status of a build whose calls wait on a batch file
+SHORT = 4  # exit status of a build whose quota was left short (every redraw dropped)
 TERMINATED = 128 + signal.SIGTERM  # exit status after SIGTERM, as a shell reports it
 _sigterm = threading.Event()
 
@@ -37,6 +39,16 @@ def handle_sigterm() -> None:
     Ctrl-C does; only from the main thread (a library caller's process may not be)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def exit_status(result) -> int:
+    """0 whole; 1 nodes failed; 3 calls wait on batches; 4 every node done but the
+    quota left short (the quality checks dropped every redraw of some rows)."""
+    if result.waiting is not None:
+        return WAITING
+    if not result.ok:
+        return 1
+    return SHORT if result.short else 0
 
 
 def user_errors(fn):
@@ -68,6 +80,8 @@ def user_errors(fn):
                 exc = Interrupted(f"terminated (SIGTERM); {exc}".replace("; interrupted:", ":"),
                                   abandon=exc.abandon)  # fmt: skip
             click.echo(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), err=True)
+            if kwargs.get("as_json"):  # --json: a script reads stdout, whatever happened
+                click.echo(json.dumps({"error": str(exc), "exit_status": code}, indent=2))
             if isinstance(exc, Interrupted) and exc.abandon:
                 # worker threads may sit in a model call for minutes: exit without
                 # joining them (the store is already closed, the builds/ files untouched)
@@ -87,6 +101,19 @@ def store_option(fn):
         show_default=True,
         help="The DuckDB node store (the cache).",
     )(fn)
+
+
+def cli_model(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--model PATH.gguf`` is a path the user typed: relative to the working
+    directory (a model in a spec is relative to the spec)."""
+    if value and value.endswith(".gguf"):
+        path = Path(os.path.expanduser(value))
+        return str(path if path.is_absolute() else path.resolve())
+    return value
+
+
+def model_option(help: str):
+    return click.option("--model", callback=cli_model, help=help)
 
 
 def out_option(help: str):

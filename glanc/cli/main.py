@@ -61,5 +61,6 @@ for command in (
     review_commands.export,
     review_commands.report,
     suggest_commands.suggest,
+    suggest_commands.review,
 ):
     main.add_command(command)

@@ -156,6 +156,12 @@ def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
         lines.append(
             f"skipped {skipped} node(s) outside the selection: the dataset lacks their rows"
         )
+    if result.short:
+        lines.append(
+            f"short: {result.short} row(s) of the quota are missing (the quality checks dropped "
+            "every redraw of them); manifest.json's quality.short lists them: raise "
+            "quality.redraws or relax a check"
+        )
     return lines
 
 

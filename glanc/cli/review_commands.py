@@ -13,13 +13,14 @@ from .. import trust
 from ..artifact import publish
 from ..errors import GlancError
 from ..options import DEFAULT_STORE
-from .flags import out_option, user_errors
+from ..version import __version__
+from .flags import model_option, out_option, user_errors
 
 
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @out_option("Builds directory holding <name>/.")
-@click.option("--model", help="Check a build made with build --model.")
+@model_option("Check a build made with build --model.")
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
@@ -33,7 +34,8 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
 
     No model call, no network, and the local store is not used to rebuild
     (only read, to note lock outputs that differ from it). Exits 0 when
-    dataset.jsonl, lock.jsonl, manifest.json and README.md match; 1 with a list
+    dataset.jsonl, lock.jsonl, manifest.json, README.md and dropped.jsonl (with
+    the quality layer) match, the glanc version they record aside; 1 with a list
     of nodes the spec needs that the lock lacks (run glanc build) and of
     files and rows that are stale; 2 on bad input. Meant for CI.
 
@@ -72,6 +74,13 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
             click.echo(f"  {m.stage:<9} {m.path} #{m.index}", err=True)
         if len(result.missing) > 20:
             click.echo(f"  ... and {len(result.missing) - 20} more", err=True)
+    if result.other_version:
+        click.echo(
+            f"note: these files record glanc {result.built_by}; glanc {__version__} writes "
+            f"different bytes for {', '.join(result.stale)} from the same spec and lock: "
+            "rebuild with this glanc, or check with the one that built them",
+            err=True,
+        )
     for name in result.stale:
         click.echo(f"stale: {where / name} differs from what the spec and lock produce", err=True)
     if result.rows is not None and not result.rows.empty:
@@ -246,6 +255,7 @@ def export(name: str, fmt: str, output: Path | None, force: bool, out: Path) -> 
     trust.refuse_links(build_dir)
     if output is not None and (output.exists() or output.is_symlink()) and not force:
         raise GlancError(f"{output}: exists; pass --force to overwrite it, or choose another -o")
+    _warn_stub(build_dir)
     written = run_export(build_dir / "dataset.jsonl", fmt, output)
     if written is not None:
         click.echo(f"wrote {written}", err=True)
@@ -280,5 +290,18 @@ def report(name: str, output: Path | None, out: Path) -> None:
     build_dir = Path(name) if Path(name).is_dir() else out / name
     publish.recover(build_dir.parent)
     trust.refuse_links(build_dir)
+    _warn_stub(build_dir)
     target = output or Path(".glanc") / "reports" / f"{build_dir.name}.html"
     click.echo(f"wrote {write_report(build_dir, target)}", err=True)
+
+
+def _warn_stub(build_dir: Path) -> None:
+    from ..artifact.report import stub_rows
+
+    try:
+        manifest = json.loads((build_dir / "manifest.json").read_bytes()[: 1 << 20])
+    except (OSError, ValueError):
+        return
+    if isinstance(manifest, dict) and stub_rows(manifest):
+        click.echo(f"note: {build_dir}'s rows come from the stub model: placeholders, not "
+                   "training data", err=True)  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..options import MAX_SUGGEST_SAMPLES as MAX_SAMPLES
-from .flags import store_option, user_errors, wait_option, waiter
+from .flags import model_option, store_option, user_errors, wait_option, waiter
 
 
 @click.command()
@@ -28,7 +28,7 @@ from .flags import store_option, user_errors, wait_option, waiter
               help="--new: disciplines per sub-field.")  # fmt: skip
 @click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=3, show_default=True,
               help="Model calls per node asked; their names are merged.")  # fmt: skip
-@click.option("--model", help="Ask this model instead of the spec's generator (e.g. stub).")
+@model_option("Ask this model instead of the spec's generator (e.g. stub).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was proposed as JSON.")
 @store_option
 @wait_option
@@ -97,10 +97,49 @@ def suggest(
                    err=True)  # fmt: skip
     elif result.added:
         names = ", ".join(n.name for n in result.added)
+        fewer = (f"; {count} were asked for, the replies held no more new names"
+                 if len(result.added) < count else "")  # fmt: skip
         click.echo(f"added {len(result.added)} {result.kind} under {result.under}, pending "
-                   f"review: {names} ({calls})", err=True)  # fmt: skip
+                   f"review: {names} ({calls}){fewer}", err=True)  # fmt: skip
     else:
         click.echo(f"nothing new under {result.under} ({calls})", err=True)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     sys.exit(0)
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.argument("node_path", metavar="PATH")
+@click.option("--keep", "state", flag_value="keep", help="Keep the node at PATH.")
+@click.option("--drop", "state", flag_value="drop", help="Drop the node at PATH (and its subtree).")
+@click.option("--keep-all", "state", flag_value="keep-all",
+              help="Keep the node at PATH and every node under it pending review.")  # fmt: skip
+@user_errors
+def review(spec: Path, node_path: str, state: str | None) -> None:
+    """Record a review decision on taxonomy nodes that glanc suggest added.
+
+    PATH names a node from the top, 'Field/Sub-field/Discipline'. --keep and
+    --drop set its `review:`; --keep-all keeps it and every node under it that
+    is pending, in one step (nodes dropped before stay dropped). The spec keeps
+    its comments and layout; an edit that would not validate leaves it as it was.
+
+    \b
+    Example:
+        glanc validate --strict taxonomies/everything.yaml   # every pending node
+        glanc review taxonomies/everything.yaml "Natural Sciences" --keep-all
+        glanc review taxonomies/science.yaml "Natural Sciences/Alchemy" --drop
+    """
+    from ..specs.edit import set_review
+
+    if state is None:
+        raise click.UsageError("give --keep, --drop or --keep-all")
+    at = tuple(part for part in node_path.split("/") if part)
+    changed = set_review(spec, at, "keep" if state == "keep-all" else state,
+                         subtree=state == "keep-all")  # fmt: skip
+    verb = "dropped" if state == "drop" else "kept"
+    if changed:
+        click.echo(f"{verb} {len(changed)} node(s) in {spec}: {', '.join(changed)}", err=True)
+    else:
+        click.echo(f"nothing to change: {node_path} is already {state.replace('-all', '')}",
+                   err=True)  # fmt: skip

@@ -44,7 +44,13 @@ class LlamaEngine:
     supported_params = ("response_format",)
 
     def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int | None = None):
-        from llama_cpp import Llama
+        try:
+            from llama_cpp import Llama
+        except ImportError:  # an extra: check, diff, plan and cached builds never need it
+            raise RuntimeError(
+                "llama.cpp is not installed: pip install 'glanc[embedded]' (it compiles "
+                "for about 6 minutes), or use a remote model or --model stub"
+            ) from None
 
         self.path = path
         self._lock = threading.Lock()

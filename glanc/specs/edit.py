@@ -138,3 +138,36 @@ def replace_checked(path: Path, text: str, new: bool = False) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def set_review(path: Path, at: tuple[str, ...], state: str, subtree: bool = False) -> list[str]:
+    """Record a reviewer's decision in the spec file: the node at ``at`` (names from
+    the top) gets ``review: STATE``; with ``subtree``, so does every node under it
+    that is pending (a node dropped before stays dropped). Returns the paths
+    changed. The file keeps its comments and layout, and is replaced whole."""
+    data, dump = load_round_trip(path)
+    siblings, node = data["taxonomy"], None
+    for depth, name in enumerate(at):
+        node = next((n for n in siblings if n["name"] == name), None)
+        if node is None:
+            where = "/".join(at[: depth + 1])
+            raise GlancError(f"{path}: no taxonomy node {where!r}: give a path such as "
+                             "'Field/Sub-field' (names from the top, joined by /)")  # fmt: skip
+        siblings = node.get("children") or []
+    if node is None:
+        raise GlancError("give the path of a taxonomy node, such as 'Natural Sciences/Physics'")
+    changed: list[str] = []
+
+    def mark(item: Any, where: tuple[str, ...], top: bool) -> None:
+        if top or item.get("review") == "pending":
+            if item.get("review", "keep") != state:
+                item["review"] = state
+                changed.append("/".join(where))
+        if subtree:
+            for child in item.get("children") or []:
+                mark(child, where + (child["name"],), False)
+
+    mark(node, at, True)
+    if changed:
+        replace_checked(path, dump(data))
+    return changed

@@ -165,8 +165,13 @@ def routed(info: ModelInfo, backend: str | None) -> ModelInfo:
         return info
     if not batchable(info):
         where = "in-process" if info.kind in ("gguf", "stub") else "not an openai/NAME server"
+        fix = (
+            "drop --backend batch, or give this model batch: false in the spec"
+            if backend == "batch"
+            else "remove its batch: key to keep it on threads"
+        )
         raise ModelSpecError(
             f"model {info.ref.id} cannot go through a Batch API ({where}): batches go to "
-            "openai/NAME models with an api_base; set batch: false on it to keep it on threads"
+            f"openai/NAME models with an api_base; {fix}"
         )
     return replace(info, batch=True)

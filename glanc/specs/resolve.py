@@ -212,11 +212,23 @@ class _Resolver:
             if _left_out(node, self.keep_pending):
                 line, _ = self.doc.where(here)
                 self.reviewed.append(Reviewed(path, node["review"], line, _leaves(node)))
+                self.nested_reviews(node, path, here)
                 continue
             if "children" in node:
                 self.walk(node["children"], path, merged, here + ("children",))
             else:
                 self.add_discipline(node, path, merged, here)
+
+    def nested_reviews(self, node: dict, path: tuple[str, ...], where: JsonPath) -> None:
+        """The nodes under review inside a node the build leaves out: listed too, so
+        that ``validate --strict`` and ``plan`` show every one at once."""
+        for i, child in enumerate(node.get("children") or []):
+            here = where + ("children", i)
+            if child.get("review", "keep") in ("pending", "drop"):
+                line, _ = self.doc.where(here)
+                self.reviewed.append(Reviewed(path + (child["name"],), child["review"], line,
+                                              _leaves(child), nested=True))  # fmt: skip
+            self.nested_reviews(child, path + (child["name"],), here)
 
     def add_discipline(self, node: dict, path: tuple[str, ...], merged: dict, where: JsonPath):
         norm = normalise_name(node["name"])

@@ -183,6 +183,7 @@ class Reviewed:
     state: str
     line: int
     disciplines: int
+    nested: bool = False  # under another node under review (its disciplines counted there)
 
 
 @dataclass(frozen=True)
@@ -203,4 +204,11 @@ class Taxonomy:
 
     @property
     def pending(self) -> tuple[Reviewed, ...]:
+        """The top-most nodes pending review: each counts the disciplines under it."""
+        return tuple(r for r in self.reviewed if r.state == "pending" and not r.nested)
+
+    @property
+    def pending_all(self) -> tuple[Reviewed, ...]:
+        """Every node pending review, those under another one included: a reviewer
+        sees them all at once, not one level per round."""
         return tuple(r for r in self.reviewed if r.state == "pending")

@@ -37,7 +37,7 @@ def validate_paths(paths: list[Path], strict: bool = False) -> list[Problem]:
                     problems += [
                         Problem(str(doc.path), r.line, 1, "/".join(r.path),
                                 "pending review: set review: keep or drop (or delete the key)")
-                        for r in taxonomy.pending
+                        for r in taxonomy.pending_all
                     ]  # fmt: skip
         except SpecError as exc:
             problems += exc.problems

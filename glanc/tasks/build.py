@@ -8,6 +8,7 @@ orders them and reports what happened.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -31,7 +32,7 @@ from ..execute.tally import Failure, StageStats, Tally
 from ..faults import interrupted
 from ..lm.call import Caller
 from ..lm.usage import Ledger
-from ..options import DATASET, LOCK, BuildOptions, Workspace
+from ..options import DATASET, LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
 from ..quality.gate import Gate
@@ -84,6 +85,7 @@ class BuildResult:
     up_to_date: bool = False  # nothing changed since the last build: no node was walked
     quality_seconds: float | None = None  # time the quality gate took, when it was on
     waiting: Waiting | None = None  # calls left in batch files: builds/ was not written
+    short: int = 0  # rows of the quota left unfilled: every redraw of them was dropped
 
     @property
     def ok(self) -> bool:
@@ -98,6 +100,7 @@ class BuildResult:
             "rows": self.rows,
             "failed": [f.__dict__ for f in self.failures],
             "dataset": str(self.dataset),
+            "short": self.short,
             "seconds": round(self.seconds, 3),
             "up_to_date": self.up_to_date,
             **({"waiting": self.waiting.as_json()} if self.waiting is not None else {}),
@@ -128,6 +131,7 @@ def build(
     if not options.selection.runs_nothing and options.send:
         preflight(graph, offline=options.batch_file is not None)
     trust.refuse_links(build_dir)
+    _refuse_stub_over_real(graph, build_dir)
     if workspace.lock_from is not None:
         trust.refuse_links(workspace.lock_from)
     publish.ensure_writable(build_dir)
@@ -162,6 +166,24 @@ def build(
         if stamp is not None and result.ok and not result.skipped:
             uptodate.record(store, stamp, build_dir)
         return result
+
+
+def _refuse_stub_over_real(graph: Graph, build_dir: Path) -> None:
+    """A dry run never overwrites real data: a build whose every model is the stub
+    writes placeholder rows, and may not replace a build that real models made."""
+    if not all(info.kind == "stub" for info in graph.models_used()):
+        return
+    try:
+        made = json.loads((build_dir / MANIFEST).read_bytes()[: 1 << 20]).get("models") or {}
+    except (OSError, ValueError, AttributeError):
+        return
+    real = sorted({m for ms in made.values() for m in ms if not str(m).startswith("stub")})
+    if real:
+        raise GlancError(
+            f"{build_dir} holds rows of {', '.join(real)}; this build's rows would be the stub "
+            "model's placeholders: pass --out DIR for a dry run (glanc build --model stub "
+            "writes to .glanc/dry-run by default)"
+        )
 
 
 def _schedule(
@@ -322,6 +344,7 @@ def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> Bu
         dataset=build_dir / DATASET,
         seconds=time.monotonic() - started,
         up_to_date=True,
+        short=len((previous.get("quality") or {}).get("short") or ()),
     )
 
 
@@ -345,4 +368,6 @@ def _finish(
     dropped = None if gate is None else gate.dropped
     dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
     quality_seconds = None if gate is None else gate.seconds
-    return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds)
+    short = 0 if gate is None else len(gate.report.short)
+    return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds,
+                   short=short)  # fmt: skip

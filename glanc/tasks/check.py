@@ -17,11 +17,12 @@ from typing import Any
 
 from .. import trust
 from ..artifact.diff import Diff, diff_datasets
-from ..options import ARTIFACT, DATASET, LOCK, BuildOptions, Workspace
+from ..options import ARTIFACT, CARD, DATASET, LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.select import NOTHING
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.journal import Journal
+from ..version import __version__
 from .build import build
 
 
@@ -40,6 +41,13 @@ class CheckResult:
     rows: Diff | None  # committed dataset -> expected dataset, when they differ
     # (stage, key) of lock entries whose output differs from the local store's
     rewritten: tuple[tuple[str, str], ...] = ()
+    built_by: str | None = None  # the glanc version the committed files record
+
+    @property
+    def other_version(self) -> bool:
+        """Stale files that a glanc other than this one wrote: the new version writes
+        different bytes (the version string alone never makes a file stale)."""
+        return bool(self.stale) and self.built_by not in (None, __version__)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +70,7 @@ def check(
         result = build(taxonomy, workspace, BuildOptions(model=model, selection=NOTHING))
         expected = workspace.build_dir(taxonomy.name)
         stale = tuple(name for name in ARTIFACT if not _same(build_dir / name, expected / name))
+        built_by = built_with(build_dir)
         rows = None
         if DATASET in stale:
             rows = diff_datasets(
@@ -72,7 +81,7 @@ def check(
             )
     missing = tuple(Missing(n.stage, "/".join(n.path), n.sample) for n in result.skipped)
     rewritten = _rewritten(build_dir / LOCK, store) if store is not None else ()
-    return CheckResult(build_dir, missing, stale, rows, rewritten)
+    return CheckResult(build_dir, missing, stale, rows, rewritten, built_by)
 
 
 def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
@@ -99,9 +108,37 @@ def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
+def built_with(build_dir: Path) -> str | None:
+    """The glanc version a build directory's manifest records, if it has one."""
+    try:
+        version = json.loads((build_dir / MANIFEST).read_bytes()[: 1 << 20]).get("glanc_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, str) else None
+
+
 def _same(a: Path, b: Path) -> bool:
     """Both files hold the same bytes, or neither exists (dropped.jsonl without the
-    quality layer)."""
+    quality layer). The manifest and the card record the glanc version that wrote
+    them; that alone is no change (the version is not the data): they are compared
+    with the committed version in place of this one."""
     if not a.exists() and not b.exists():
         return True
-    return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)
+    if not (a.is_file() and b.is_file()):
+        return False
+    if b.name in (MANIFEST, CARD):
+        old = built_with(a.parent)
+        if old is not None and old != __version__:
+            return a.read_bytes() == versioned(b.read_bytes(), b.name, __version__, old)
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def versioned(data: bytes, name: str, version: str, other: str) -> bytes:
+    """A manifest's or card's bytes as version ``other`` of glanc would have written
+    them, where this one (``version``) did: the version string replaced where
+    glanc writes it, and nowhere else."""
+    if name == MANIFEST:
+        old = f'"glanc_version": {json.dumps(version)}'.encode()
+        return data.replace(old, f'"glanc_version": {json.dumps(other)}'.encode(), 1)
+    old = f"glanc {version} by the GLAN method".encode()
+    return data.replace(old, f"glanc {other} by the GLAN method".encode(), 1)

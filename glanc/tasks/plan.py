@@ -66,7 +66,7 @@ def plan(
             result = replace(result, in_batches=sum(n.key in held for n in result.nodes))
         if not taxonomy.pending:
             return result
-        paths = tuple("/".join(r.path) for r in taxonomy.pending)
+        paths = tuple("/".join(r.path) for r in taxonomy.pending_all)
         count = sum(r.disciplines for r in taxonomy.pending)
         try:
             kept = plan_of(load_taxonomy(taxonomy.path, keep_pending=True))

@@ -218,6 +218,7 @@ def _init(ray, address: str | None, env: tuple[str, ...]) -> None:
     local Ray; the environment variables the models' keys are read from go to
     the workers with the job. Ray and Ray Data say nothing on glanc's streams."""
     runtime_env = {"env_vars": {name: os.environ[name] for name in env if name in os.environ}}
+    _reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         ray.init(
             address=address or os.environ.get("RAY_ADDRESS") or None,
@@ -237,6 +238,29 @@ def _init(ray, address: str | None, env: tuple[str, ...]) -> None:
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"ray(\.|$)")
+
+
+def _reachable(address: str | None) -> None:
+    """A cluster address of the form [ray://]HOST:PORT must answer within 5 s: an
+    unreachable one kept ``ray.init`` retrying for minutes, printing Ray's warnings."""
+    if not address or address in ("auto", "local"):
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return  # not HOST:PORT: Ray says what it makes of it
+    if not host or not port:
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise GlancError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; "
+                         "check --ray-address (or RAY_ADDRESS), or leave it out for a local "
+                         "Ray") from None  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:
