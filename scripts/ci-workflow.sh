@@ -23,7 +23,7 @@ base="${2:-origin/main}"
 spec="${3:-taxonomies/science.yaml}"
 start=$(date +%s)
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q "glanc @ git+file://$here@$commit"
+"$work/venv/bin/pip" install -q "git+file://$here@$commit"
 if "$work/venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
   echo "ci-workflow: llama_cpp is installed, and the CI install must not need it" >&2
   exit 1
