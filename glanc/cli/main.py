@@ -60,6 +60,7 @@ for command in (
     review_commands.diff,
     review_commands.export,
     review_commands.report,
+    review_commands.show,
     suggest_commands.suggest,
     suggest_commands.review,
 ):

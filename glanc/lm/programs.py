@@ -192,6 +192,12 @@ def adapter() -> dspy.JSONAdapter:
     return MemoJSONAdapter()
 
 
+def messages(template: StageTemplate, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chat messages a call of this stage sends for ``inputs``: the very
+    adapter the call uses formats them (``glanc show`` prints them)."""
+    return adapter_for(template).format(signature(template), [], inputs)
+
+
 def adapter_for(template: StageTemplate):
     """The adapter of a stage: DSPy's JSONAdapter (memoised) for a json stage, the
     template's own messages and parser for a text, list or outline stage."""

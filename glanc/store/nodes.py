@@ -189,6 +189,18 @@ class Store:
         found.update((row[0], from_row(row)) for row in rows)
         return found
 
+    def find(self, prefix: str, limit: int = 10) -> list[tuple[Record, Any]]:
+        """(record, created_at) of the stored nodes whose key starts with ``prefix``,
+        newest first (``glanc show``: a key as diff and check print it, cut short)."""
+        self.flush()
+        cols = COLUMNS if self._slots else COLUMNS.split(", slot")[0]
+        rows = self.con.execute(
+            f"SELECT {cols}, created_at FROM {self._from} WHERE starts_with(key, ?) "
+            "ORDER BY created_at DESC LIMIT ?",
+            [prefix, limit],
+        ).fetchall()
+        return [(from_row(row[:-1]), row[-1]) for row in rows]
+
     def previous(self, slots: Iterable[str]) -> dict[str, SlotRecord]:
         """The most recent record of each slot, for slots that have one."""
         self.flush()
