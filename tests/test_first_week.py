@@ -257,3 +257,70 @@ def test_every_command_is_a_library_function(tiny, tmp_path):
     row = json.loads(dataset.read_text().splitlines()[0])
     assert lib.show(taxonomy, row["id"], workspace).row["id"] == row["id"]
     assert lib.collect([taxonomy], tmp_path / "s.duckdb", dry_run=True).total == 0
+
+
+def console_block(after: str) -> tuple[str, str]:
+    """The first console block of the README after the heading ``after``: its
+    command (the ``$`` line, comment dropped) and the output printed below it."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index(after):].split("```console\n", 1)[1].split("```\n", 1)[0]
+    command, _, output = block.partition("\n")
+    return command.removeprefix("$ ").split("  #")[0].strip(), output
+
+
+def test_the_readme_plan_example_is_what_plan_prints(tmp_path, monkeypatch):
+    """README's "Plan before you pay" block, run as it says on the shipped example
+    (a fresh clone: the committed lock stands in for the store)."""
+    command, expected = console_block("### Plan before you pay")
+    assert command == "glanc plan taxonomies/science.yaml"
+    shutil.copytree(ROOT / "taxonomies", tmp_path / "taxonomies")
+    shutil.copytree(ROOT / "builds" / "science", tmp_path / "builds" / "science")
+    spec = tmp_path / "taxonomies" / "science.yaml"
+    spec.write_text(spec.read_text().replace("      - name: Biology\n",
+                                             "      - name: Biology\n      - name: Geology\n"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, command.split()[1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == expected
+
+
+def test_a_wave_not_sent_yet_reads_as_such_in_the_plan():
+    from datetime import datetime, timedelta
+
+    from glanc.cli.render import waves_text
+    from glanc.store.batches import Wave
+
+    now = datetime(2026, 12, 7, 12, 0, 0)
+    wave = Wave("w1", "openai/fake", "/v1/chat/completions", 2, "queued", None, None, 0, 0,
+                None, None, None, False, now - timedelta(seconds=2), now)  # fmt: skip
+    assert waves_text((wave,), now)[-1] == (
+        "  (no batch yet)  openai/fake  2 requests, not sent yet (recorded 2s ago): "
+        "a build sends them")
+
+
+def test_export_filters_and_a_split_that_keeps_each_row_on_its_side(glanc, tiny, tmp_path):
+    assert glanc("build", str(tiny), "-q").exit_code == 0
+    rows = [json.loads(x) for x in (tmp_path / "builds/tiny/dataset.jsonl").read_text().splitlines()]
+    out = tmp_path / "physics.jsonl"
+    result = glanc("export", "tiny", "--format", "jsonl", "--path", "Science/Physics", "--level",
+                   "intermediate", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    want = [r for r in rows if r["taxonomy_path"][:2] == ["Science", "Physics"]
+            and r["level"] == "intermediate"]  # fmt: skip
+    assert [r["id"] for r in got] == [r["id"] for r in want] and 0 < len(got) < len(rows)
+
+    split = tmp_path / "all.jsonl"
+    assert glanc("export", "tiny", "--format", "jsonl", "-o", str(split), "--test-share",
+                 "0.4").exit_code == 0  # fmt: skip
+    train = {json.loads(x)["id"] for x in (tmp_path / "all.train.jsonl").read_text().splitlines()}
+    test = {json.loads(x)["id"] for x in (tmp_path / "all.test.jsonl").read_text().splitlines()}
+    assert train | test == {r["id"] for r in rows} and not train & test and train and test
+    # a row's side depends on its id alone: exported again from a part, the same sides
+    part = tmp_path / "part.jsonl"
+    assert glanc("export", "tiny", "--format", "jsonl", "--path", "Science/Physics", "-o",
+                 str(part), "--test-share", "0.4").exit_code == 0  # fmt: skip
+    part_test = {json.loads(x)["id"] for x in (tmp_path / "part.test.jsonl").read_text().splitlines()}
+    assert part_test <= test and part_test
+    again = glanc("export", "tiny", "--format", "jsonl", "-o", str(split), "--test-share", "0.4")
+    assert again.exit_code == 2 and "all.train.jsonl: exists" in again.stderr

@@ -119,10 +119,13 @@ def waves_text(waves: tuple[Wave, ...], now: datetime | None = None) -> list[str
             lines.append(f"  file {w.file}  {w.model}  {w.requests:,} requests, "
                          f"{state}; written {age} ago")  # fmt: skip
             continue
+        if w.batch_id is None:  # the wave is recorded, its batch not created at the provider
+            lines.append(f"  (no batch yet)  {w.model}  {w.requests:,} requests, not sent "
+                         f"yet (recorded {age} ago): a build sends them")  # fmt: skip
+            continue
         what = ("results in, not yet taken back: run glanc build" if w.terminal
                 else f"{w.completed:,}/{w.requests:,} done, {w.failed:,} failed")  # fmt: skip
-        lines.append(f"  {w.batch_id or 'not created yet'}  {w.model}  {w.status}  {what}; "
-                     f"sent {age} ago")  # fmt: skip
+        lines.append(f"  {w.batch_id}  {w.model}  {w.status}  {what}; sent {age} ago")
     return lines
 
 

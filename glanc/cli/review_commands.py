@@ -236,9 +236,18 @@ def _source(arg: str, dest: Path) -> Side:
     help="File to write (default: stdout; parquet needs a file).",
 )
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@click.option("--path", "taxonomy_path", metavar="PATH",
+              help="Only rows under this taxonomy path ('Field' or 'Field/Discipline').")
+@click.option("--level", help="Only rows of this level.")
+@click.option("--difficulty", help="Only rows of this difficulty (basic, challenging).")
+@click.option("--test-share", type=float, metavar="SHARE",
+              help="Write OUTPUT's .train and .test files, each row by a stable hash of its id "
+              "(e.g. 0.05).")
 @out_option("Builds directory holding NAME/.")
 @user_errors
-def export(name: str, fmt: str, output: Path | None, force: bool, out: Path) -> None:
+def export(name: str, fmt: str, output: Path | None, force: bool, taxonomy_path: str | None,
+           level: str | None, difficulty: str | None, test_share: float | None,
+           out: Path) -> None:  # fmt: skip
     """Export build NAME's dataset as chat JSONL, full JSONL or Parquet.
 
     NAME is a build name under OUT or a build directory.
@@ -247,18 +256,26 @@ def export(name: str, fmt: str, output: Path | None, force: bool, out: Path) -> 
     Example:
         glanc export science --format parquet -o science.parquet
         glanc export science > science.chat.jsonl
+        glanc export science --path "Natural Sciences/Physics" --level intermediate
+        glanc export science -o science.jsonl --test-share 0.05   # science.train/.test.jsonl
     """
+    from ..artifact.export import Filters, split_path
     from ..artifact.export import export as run_export
 
     build_dir = Path(name) if Path(name).is_dir() else out / name
     publish.recover(build_dir.parent)
     trust.refuse_links(build_dir)
-    if output is not None and (output.exists() or output.is_symlink()) and not force:
-        raise GlancError(f"{output}: exists; pass --force to overwrite it, or choose another -o")
+    targets = [output] if test_share is None or output is None else [
+        split_path(output, "train"), split_path(output, "test")]  # fmt: skip
+    for target in targets:
+        if target is not None and (target.exists() or target.is_symlink()) and not force:
+            raise GlancError(f"{target}: exists; pass --force to overwrite it, or choose "
+                             "another -o")  # fmt: skip
     _warn_stub(build_dir)
-    written = run_export(build_dir / "dataset.jsonl", fmt, output)
+    filters = Filters(taxonomy_path, level, difficulty)
+    written = run_export(build_dir / "dataset.jsonl", fmt, output, filters, test_share)
     if written is not None:
-        click.echo(f"wrote {written}", err=True)
+        click.echo(f"wrote {', '.join(str(t) for t in targets)}", err=True)
 
 
 @click.command()
