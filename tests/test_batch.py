@@ -369,7 +369,8 @@ def test_models_that_cannot_batch_are_one_line_errors(glanc, tiny):
     assert result.exit_code == 2
     assert result.output.strip() == (
         "error: model stub cannot go through a Batch API (in-process): batches go to "
-        "openai/NAME models with an api_base; set batch: false on it to keep it on threads")
+        "openai/NAME models with an api_base; drop --backend batch, or give this model "
+        "batch: false in the spec")
     result = glanc("build", str(tiny), "--backend", "threads", "--batch-file", "w.jsonl")
     assert result.exit_code == 2 and "--batch-file" in result.output
 

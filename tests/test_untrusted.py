@@ -337,14 +337,14 @@ def test_a_key_on_two_lines_is_refused_naming_both_and_the_store_stays_clean(rep
 
 
 BAD_OUTPUTS = [
-    ("subjects", {"subjects": "nope"}, "output 'subjects' of a subjects node must be of type array"),
+    ("subjects", {"subjects": "nope"}, "output 'subjects' of this subjects node must be of type array"),
     ("subjects", {"subjects": None}, "must be of type array"),
     ("subjects", {"subjects": [1, 2, 3]}, "must be an array of objects"),
     ("subjects", {"subjects": [{"level": "x"}]}, "'name' must be of type string"),
-    ("syllabus", {"sessions": "nope"}, "output 'sessions' of a syllabus node must be of type array"),
+    ("syllabus", {"sessions": "nope"}, "output 'sessions' of this syllabus node must be of type array"),
     ("syllabus", {"sessions": [{"name": "s", "key_concepts": 7}]}, "'key_concepts' must be of type array"),
-    ("question", {"question": [1]}, "output 'question' of a question node must be of type string"),
-    ("answer", None, "'output' of a answer node must be a JSON object"),
+    ("question", {"question": [1]}, "output 'question' of this question node must be of type string"),
+    ("answer", None, "'output' of this answer node must be a JSON object"),
 ]
 
 

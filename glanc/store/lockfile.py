@@ -149,10 +149,10 @@ def _check_line(raw: bytes, number: int, outputs: Outputs, path: Path) -> str:
             raise _bad(path, number, f"{name!r} must be a string")
     output = entry.get("output")
     if not isinstance(output, dict):
-        raise _bad(path, number, f"'output' of a {stage} node must be a JSON object")
+        raise _bad(path, number, f"'output' of this {stage} node must be a JSON object")
     for name, (kind, items) in outputs[stage].items():
         if why := _shape_problem(output.get(name), kind, items):
-            raise _bad(path, number, f"output {name!r} of a {stage} node {why}")
+            raise _bad(path, number, f"output {name!r} of this {stage} node {why}")
     if _ESCAPED_SURROGATE.search(raw):
         try:
             json.dumps(entry, ensure_ascii=False).encode("utf-8")
