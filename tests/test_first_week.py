@@ -324,3 +324,52 @@ def test_export_filters_and_a_split_that_keeps_each_row_on_its_side(glanc, tiny,
     assert part_test <= test and part_test
     again = glanc("export", "tiny", "--format", "jsonl", "-o", str(split), "--test-share", "0.4")
     assert again.exit_code == 2 and "all.train.jsonl: exists" in again.stderr
+
+
+def console_session(after: str, index: int = 0) -> list[tuple[str, list[str]]]:
+    """The ``index``-th console block after heading ``after``, as (command, output
+    lines) pairs, one for each ``$`` line."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index(after):].split("```console\n")[index + 1].split("```\n", 1)[0]
+    session: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            session.append((line[2:].split("  #")[0].strip(), []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    """``actual`` holds ``expected`` in order; a ``...`` line stands for any lines."""
+    if not expected:
+        return not actual
+    if expected[0] == "...":
+        return any(matches(expected[1:], actual[i:]) for i in range(len(actual) + 1))
+    return bool(actual) and actual[0] == expected[0] and matches(expected[1:], actual[1:])
+
+
+def test_the_readme_review_session_is_what_validate_and_plan_print(tmp_path, monkeypatch):
+    """README's suggest-and-review session on the shipped example: the nodes its
+    `git diff` adds, then `validate --strict`; the reviewer's decisions, then `plan`."""
+    session = dict(console_session("## Draft a taxonomy with a model"))
+    added = [line[1:] for line in session["git diff"] if line.startswith("+")]
+    shutil.copytree(ROOT / "taxonomies", tmp_path / "taxonomies")
+    shutil.copytree(ROOT / "builds" / "science", tmp_path / "builds" / "science")
+    spec = tmp_path / "taxonomies" / "science.yaml"
+    spec.write_text(spec.read_text() + "\n".join(added) + "\n")
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    strict = run(main, ["validate", "--strict", "taxonomies/science.yaml"])
+    assert strict.exit_code == 2
+    assert strict.output.splitlines() == session["glanc validate --strict taxonomies/science.yaml"]
+
+    text = spec.read_text()
+    for name, state in (("Astronomy", "keep"), ("Physics of the Universe", "drop")):
+        assert run(main, ["review", "taxonomies/science.yaml", f"Natural Sciences/{name}",
+                          f"--{state}"]).exit_code == 0  # fmt: skip
+    assert spec.read_text() != text
+    (command, expected), *_ = console_session("## Draft a taxonomy with a model", 1)
+    plan = run(main, command.split()[1:])
+    assert plan.exit_code == 0, plan.output
+    assert matches(expected, plan.stdout.splitlines()), plan.stdout
