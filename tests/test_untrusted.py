@@ -678,3 +678,13 @@ def test_a_malformed_file_in_a_pull_request_is_one_line_in_diff(repo, name, kind
     assert result.exit_code == 2
     one_line(result, f"builds/tiny/{name}: not a glanc {kind} file (malformed JSON")
     repo.untouched(result.output, scan=False)
+
+
+def test_a_lone_surrogate_in_a_lock_is_refused(repo):
+    path = repo.root / "builds/tiny/lock.jsonl"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace('"output":{', '"output":{"note":"\\ud800",', 1)
+    path.write_text("\n".join(lines) + "\n")
+    result = repo.run("check", "taxonomies/tiny.yaml")
+    assert result.exit_code == 2
+    one_line(result, "lock.jsonl:3:", "lone surrogate")
