@@ -373,3 +373,23 @@ def test_the_readme_review_session_is_what_validate_and_plan_print(tmp_path, mon
     plan = run(main, command.split()[1:])
     assert plan.exit_code == 0, plan.output
     assert matches(expected, plan.stdout.splitlines()), plan.stdout
+
+
+def test_nodes_below_a_failed_one_are_new_in_the_plan(tiny, tmp_path):
+    """A node that failed had no output, so nothing below it was ever built: the
+    plan calls those nodes new, not upstream_changed."""
+    import glanc as lib
+    from glanc.store import Store
+    from glanc.store.records import Record
+
+    taxonomy = lib.load_taxonomy(tiny)
+    workspace = lib.Workspace(store=tmp_path / "s.duckdb", builds=tmp_path / "b")
+    first = lib.plan(taxonomy, workspace).nodes[0]
+    assert first.stage == "subjects"
+    with Store(workspace.store) as store:
+        store.put(Record(first.key, "subjects", {}, None, None, "stub", 0, 0, 0.0, "failed",
+                         "RuntimeError: the server went away", 1))  # fmt: skip
+    stages = lib.plan(taxonomy, workspace).as_json()["stages"]
+    assert stages["subjects"]["reasons"] == {"new": 1, "failed_before": 1}
+    for stage in ("syllabus", "question", "answer"):
+        assert set(stages[stage]["reasons"]) == {"new"}, stages[stage]

@@ -310,7 +310,8 @@ class _Walk:
     def _estimate_below(self, stage: str, d: Discipline, count: int, reason: str) -> None:
         """Count the nodes a running node will create, stage by stage, until a
         stage the selection leaves out (nothing below it can run then)."""
-        inherited = "new" if reason == "new" else "upstream_changed"
+        # below a node never built (new) or that never finished (failed), nothing was built
+        inherited = "new" if reason in ("new", "failed_before") else "upstream_changed"
         judge = (glan.JUDGE,) if self.judging and stage != glan.JUDGE.name else ()
         for child in (*glan.below(stage), *judge):
             count *= child.fanout(d.settings)
