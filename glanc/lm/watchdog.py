@@ -30,6 +30,7 @@ class Alarm:
 class Watchdog:
     def __init__(self) -> None:
         self._heap: list[Alarm] = []
+        self._done = 0  # disarmed alarms still in the heap
         self._cond = threading.Condition()
         self._count = itertools.count()
         self._thread: threading.Thread | None = None
@@ -51,12 +52,20 @@ class Watchdog:
     def disarm(self, alarm: Alarm) -> None:
         with self._cond:
             alarm.done = True  # left in the heap; dropped when it comes up
+            self._done += 1
+            if self._done > 4096 and self._done * 2 > len(self._heap):
+                # most calls end long before their deadline: compact now and then,
+                # so the heap holds about the calls in flight, not a timeout's worth
+                self._heap = [a for a in self._heap if not a.done]
+                heapq.heapify(self._heap)
+                self._done = 0
 
     def _run(self) -> None:
         with self._cond:
             while True:
                 while self._heap and self._heap[0].done:
                     heapq.heappop(self._heap)
+                    self._done = max(0, self._done - 1)
                 if not self._heap:
                     self._cond.wait(60)
                     continue
