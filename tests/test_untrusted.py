@@ -688,3 +688,15 @@ def test_a_lone_surrogate_in_a_lock_is_refused(repo):
     result = repo.run("check", "taxonomies/tiny.yaml")
     assert result.exit_code == 2
     one_line(result, "lock.jsonl:3:", "lone surrogate")
+
+
+def test_a_builds_folder_committed_as_a_symlink_is_refused(repo):
+    shutil.move(repo.root / "builds", repo.outside / "moved-builds")
+    (repo.root / "builds").symlink_to(repo.outside / "moved-builds")
+    repo.digest = tree_digest(repo.outside)
+    repo.commit()
+    for result in [repo.run("check", "taxonomies/tiny.yaml"),
+                   repo.run("build", "taxonomies/tiny.yaml", "-q")]:  # fmt: skip
+        assert result.exit_code == 2, result.output
+        one_line(result, "builds: is a symlink")
+    repo.untouched(scan=False)
