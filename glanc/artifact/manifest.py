@@ -7,9 +7,12 @@ depends on this run's timing or cache.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from ..execute.tally import Tally
+from ..options import MANIFEST
 from ..specs.types import Taxonomy
 from ..version import __version__
 
@@ -48,3 +51,25 @@ def manifest(
 def decoding(tally: Tally) -> dict[str, list[dict[str, Any]]]:
     """Each stage's distinct decoding settings, in the order of their digests (the card's)."""
     return {s: [d for _, d in sorted(ds.items())] for s, ds in tally.decoding_by_stage.items()}
+
+
+def read(build_dir: Path) -> dict[str, Any] | None:
+    """A build directory's manifest, or None when it has none that parses (read
+    bounded: the file may come from a pull request)."""
+    try:
+        value = json.loads((build_dir / MANIFEST).read_bytes()[: 1 << 20])
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def model_labels(manifest: dict[str, Any]) -> list[str]:
+    """Every model label the manifest's build used, stub ones included."""
+    models = manifest.get("models")
+    if not isinstance(models, dict):
+        return []
+    return sorted({str(m) for ms in models.values() if isinstance(ms, list) for m in ms})
+
+
+def is_stub(label: str) -> bool:
+    return label == "stub" or label.startswith("stub:")

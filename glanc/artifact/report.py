@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import GlancError
 from ..options import DATASET, DROPPED, MANIFEST
+from .manifest import is_stub, model_labels
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -32,8 +33,7 @@ def _words(text: str) -> int:
 
 def stub_rows(manifest: dict[str, Any]) -> bool:
     """Whether a build's rows came from the stub model (placeholders, not data)."""
-    models = [m for ms in (manifest.get("models") or {}).values() for m in ms]
-    return bool(models) and any(str(m).startswith("stub") for m in models)
+    return any(is_stub(m) for m in model_labels(manifest))
 
 
 def report_data(build_dir: Path) -> dict[str, Any]:

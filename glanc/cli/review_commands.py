@@ -313,13 +313,11 @@ def report(name: str, output: Path | None, out: Path) -> None:
 
 
 def _warn_stub(build_dir: Path) -> None:
+    from ..artifact.manifest import read
     from ..artifact.report import stub_rows
 
-    try:
-        manifest = json.loads((build_dir / "manifest.json").read_bytes()[: 1 << 20])
-    except (OSError, ValueError):
-        return
-    if isinstance(manifest, dict) and stub_rows(manifest):
+    manifest = read(build_dir)
+    if manifest is not None and stub_rows(manifest):
         click.echo(f"note: {build_dir}'s rows come from the stub model: placeholders, not "
                    "training data", err=True)  # fmt: skip
 

@@ -8,7 +8,6 @@ orders them and reports what happened.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -18,7 +17,8 @@ from typing import Any
 
 from .. import trust
 from ..artifact import card, publish
-from ..artifact.manifest import decoding, manifest
+from ..artifact.manifest import decoding, is_stub, manifest, model_labels
+from ..artifact.manifest import read as manifest_of
 from ..artifact.write import write_dataset
 from ..errors import GlancError, Interrupted
 from ..execute.backends import Backend
@@ -32,7 +32,7 @@ from ..execute.tally import Failure, StageStats, Tally
 from ..faults import interrupted
 from ..lm.call import Caller
 from ..lm.usage import Ledger
-from ..options import DATASET, LOCK, MANIFEST, BuildOptions, Workspace
+from ..options import DATASET, LOCK, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
 from ..quality.gate import Gate
@@ -173,11 +173,8 @@ def _refuse_stub_over_real(graph: Graph, build_dir: Path) -> None:
     writes placeholder rows, and may not replace a build that real models made."""
     if not all(info.kind == "stub" for info in graph.models_used()):
         return
-    try:
-        made = json.loads((build_dir / MANIFEST).read_bytes()[: 1 << 20]).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return
-    real = sorted({m for ms in made.values() for m in ms if not str(m).startswith("stub")})
+    made = manifest_of(build_dir)
+    real = [m for m in model_labels(made) if not is_stub(m)] if made is not None else []
     if real:
         raise GlancError(
             f"{build_dir} holds rows of {', '.join(real)}; this build's rows would be the stub "

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import trust
 from ..artifact.diff import Diff, diff_datasets
+from ..artifact.manifest import read as manifest_of
 from ..options import ARTIFACT, CARD, DATASET, LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.select import NOTHING
 from ..specs.types import Taxonomy
@@ -110,10 +111,7 @@ def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
 
 def built_with(build_dir: Path) -> str | None:
     """The glanc version a build directory's manifest records, if it has one."""
-    try:
-        version = json.loads((build_dir / MANIFEST).read_bytes()[: 1 << 20]).get("glanc_version")
-    except (OSError, ValueError, AttributeError):
-        return None
+    version = (manifest_of(build_dir) or {}).get("glanc_version")
     return version if isinstance(version, str) else None
 
 
