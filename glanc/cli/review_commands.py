@@ -14,7 +14,7 @@ from ..artifact import publish
 from ..errors import GlancError
 from ..options import DEFAULT_STORE
 from ..version import __version__
-from .flags import model_option, out_option, user_errors
+from .flags import model_option, out_option, store_option, user_errors
 
 
 @click.command()
@@ -325,13 +325,7 @@ def _warn_stub(build_dir: Path) -> None:
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.argument("ident", metavar="ID")
-@click.option(
-    "--store",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STORE,
-    show_default=True,
-    help="The store to read nodes from (read only).",
-)
+@store_option
 @out_option("Builds directory holding <name>/ (its rows and lock).")
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON on stdout.")
 @user_errors

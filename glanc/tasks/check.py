@@ -70,8 +70,10 @@ def check(
                               lock_from=build_dir)  # fmt: skip
         result = build(taxonomy, workspace, BuildOptions(model=model, selection=NOTHING))
         expected = workspace.build_dir(taxonomy.name)
-        stale = tuple(name for name in ARTIFACT if not _same(build_dir / name, expected / name))
         built_by = built_with(build_dir)
+        stale = tuple(
+            name for name in ARTIFACT if not _same(build_dir / name, expected / name, built_by)
+        )
         rows = None
         if DATASET in stale:
             rows = diff_datasets(
@@ -115,7 +117,7 @@ def built_with(build_dir: Path) -> str | None:
     return version if isinstance(version, str) else None
 
 
-def _same(a: Path, b: Path) -> bool:
+def _same(a: Path, b: Path, built_by: str | None) -> bool:
     """Both files hold the same bytes, or neither exists (dropped.jsonl without the
     quality layer). The manifest and the card record the glanc version that wrote
     them; that alone is no change (the version is not the data): they are compared
@@ -124,10 +126,8 @@ def _same(a: Path, b: Path) -> bool:
         return True
     if not (a.is_file() and b.is_file()):
         return False
-    if b.name in (MANIFEST, CARD):
-        old = built_with(a.parent)
-        if old is not None and old != __version__:
-            return a.read_bytes() == versioned(b.read_bytes(), b.name, __version__, old)
+    if b.name in (MANIFEST, CARD) and built_by is not None and built_by != __version__:
+        return a.read_bytes() == versioned(b.read_bytes(), b.name, __version__, built_by)
     return filecmp.cmp(a, b, shallow=False)
 
 
