@@ -14,7 +14,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..lm.usage import cost, discounted, price_of
 from ..recipe import glan
@@ -23,13 +23,22 @@ from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..recipe.row import row
 from ..specs.contract import STAGES
-from ..specs.types import Discipline, Taxonomy
+from ..specs.types import CHECKS, CONTAMINATION, Discipline, Taxonomy
 from ..store import StageAverages, Store
 from ..store.batches import Wave
 from .decide import CACHED, REASONS, SKIPPED, Decider, Decision
 from .select import Selection, normalise_path
 
 BATCH = 4096
+BEFORE_JUDGE = frozenset((*CHECKS, CONTAMINATION))  # a row these drop never meets the judge
+
+
+class Foresight(Protocol):
+    """What the quality gate would decide of cached rows (``quality.recorded``)."""
+
+    def of(self, rows: list[tuple[Node, dict[str, Any]]]) -> list[str | None]:
+        """The check that would drop each ``(answer node, row)``; None: kept."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -225,8 +234,10 @@ class _Walk:
         on_decision: Callable[[Node, Decision], None] | None = None,
         price: tuple[float, float] | None = None,
         backend: str | None = None,
+        foresight: Foresight | None = None,
     ):
         self.taxonomy = taxonomy
+        self.foresight = foresight if taxonomy.quality.enabled else None
         self.price = price
         self.store = store
         self.graph = Graph(taxonomy, model, backend)
@@ -264,6 +275,7 @@ class _Walk:
         previous = self.store.previous(unsettled)
         out: list[Node] = []
         subjects: dict[tuple[str, ...], list[str]] = {}
+        cached_rows: list[tuple[Node, dict[str, Any]]] = []
         for node in batch:
             rec = records.get(node.key)
             if rec is not None:
@@ -275,10 +287,8 @@ class _Walk:
             if decision.action == CACHED:
                 tally.cached += 1
                 out += self.expander.children(node, rec.output)
-                if self.judging and node.stage == glan.ROW_STAGE:
-                    # the judge's call on this row (the gate asks it only of rows that
-                    # pass the row checks: this counts at most)
-                    out.append(self.graph.judge_node(node, row(self.graph, node, rec.output)))
+                if node.stage == glan.ROW_STAGE and (self.judging or self.foresight):
+                    cached_rows.append((node, row(self.graph, node, rec.output)))
                 action = CACHED
             elif decision.action == SKIPPED:
                 tally.skipped += 1
@@ -298,6 +308,7 @@ class _Walk:
                     self._estimate_below(node.stage, node.discipline, 1, reason)
             if node.stage == glan.FIRST:
                 subjects.setdefault(node.discipline.path, []).append(action)
+        out += self._gated(cached_rows)
         # the batch's disciplines in taxonomy order (not all of them per batch: at
         # 10,000 disciplines that loop was a fifth of a plan)
         for path in sorted(subjects, key=self._order.__getitem__):
@@ -305,6 +316,22 @@ class _Walk:
             runs = [a for a in actions if a not in (CACHED, SKIPPED)]
             if runs and SKIPPED not in actions:
                 self._estimate_below(glan.FIRST, d, 1, runs[0])
+        return out
+
+    def _gated(self, rows: list[tuple[Node, dict[str, Any]]]) -> list[Node]:
+        """The nodes the quality gate adds below cached rows: the judge's call on a
+        row the row checks keep, and the redraw of a row it drops while redraws
+        last. Without foresight, the judge's call on every row (at most)."""
+        if not rows:
+            return []
+        verdicts = self.foresight.of(rows) if self.foresight else [None] * len(rows)
+        out: list[Node] = []
+        bound = self.taxonomy.quality.redraws
+        for (node, content), check in zip(rows, verdicts, strict=True):
+            if self.judging and check not in BEFORE_JUDGE:  # the judge was asked
+                out.append(self.graph.judge_node(node, content))
+            if check is not None and node.context["sample"].draw < bound:
+                out.append(self.graph.redraw_question(node))
         return out
 
     def _estimate_below(self, stage: str, d: Discipline, count: int, reason: str) -> None:
@@ -374,16 +401,17 @@ def plan(
     redraw_rate: float | None = None,
     price: tuple[float, float] | None = None,
     backend: str | None = None,
+    foresight: Foresight | None = None,
 ) -> Plan:
     """What ``build`` with the same arguments would do, without doing any of it.
     ``on_decision`` sees each known node with its decision, as the build would;
     ``redraw_rate`` (the last build's share of first draws redrawn) estimates the
     quality gate's redraws; ``price`` (USD per million tokens in and out) prices the
     models the spec gives none; ``backend`` routes models as ``build`` would (a
-    model on a Batch API is priced at its batch price)."""
-    walk = _Walk(
-        taxonomy, store, model, selection or Selection(), force, on_decision, price, backend
-    )
+    model on a Batch API is priced at its batch price); ``foresight`` foresees the
+    quality gate's verdicts on cached rows, so the plan counts their redraws."""
+    walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision,
+                 price, backend, foresight)  # fmt: skip
     walk.run()
     stages = []
     tokens_known = priced = True
@@ -420,8 +448,14 @@ def plan(
     return Plan(taxonomy.name, tuple(stages), tuple(walk.nodes), tokens_known, priced, redraws)
 
 
-def reachable(taxonomy: Taxonomy, store: Store, *, model: str | None = None) -> set[str]:
+def reachable(
+    taxonomy: Taxonomy,
+    store: Store,
+    *,
+    model: str | None = None,
+    foresight: Foresight | None = None,
+) -> set[str]:
     """Keys of the stored nodes a build of ``taxonomy`` would use (or retry)."""
-    walk = _Walk(taxonomy, store, model, Selection(), False)
+    walk = _Walk(taxonomy, store, model, Selection(), False, foresight=foresight)
     walk.run()
     return walk.reached

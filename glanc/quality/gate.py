@@ -22,7 +22,9 @@ from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.types import CHECKS, Discipline, Taxonomy
 from ..store.spool import RowSpool
+from ..store.verdicts import Verdicts
 from .dedup import NearDuplicates
+from .recorded import FILED, item_of, rules_digest, verdict_key
 from .verdicts import CONTAMINATION, Helper, HelperDied, Item, RowChecks, Rules
 
 # A build decides its first rows itself; past this many, a helper process on
@@ -30,7 +32,6 @@ from .verdicts import CONTAMINATION, Helper, HelperDied, Item, RowChecks, Rules
 INLINE_ROWS = 2000
 BATCH = 256
 HELD = 16 * BATCH  # rows at the helper at most: past it, offer waits for its verdicts
-_ROW_FIELDS = ("messages", "taxonomy_path", "discipline", "subject", "sessions", "key_concepts")
 
 DEDUP = "near_duplicate"
 JUDGE = "judge"
@@ -96,12 +97,24 @@ class Gate:
     """Decides each row of one build; ``offer`` as rows finish, ``end_round`` when
     the scheduler has nothing left to run."""
 
-    def __init__(self, taxonomy: Taxonomy, graph: Graph, rows: RowSpool, dropped: RowSpool):
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        graph: Graph,
+        rows: RowSpool,
+        dropped: RowSpool,
+        verdicts: Verdicts | None = None,
+    ):
+        """``verdicts``: where each verdict is filed, for ``glanc plan`` to foresee
+        the redraws of the next build."""
         self.quality = taxonomy.quality
         self.graph, self.rows, self.dropped = graph, rows, dropped
         start = time.perf_counter()
         self.rules = Rules(taxonomy.quality, taxonomy.template)
         self.checks = RowChecks(self.rules)
+        self._verdicts = verdicts
+        self._rules_key = rules_digest(self.rules) if verdicts is not None else ""
+        self._filing: dict[str, str | None] = {}
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._redraws = Redraws(taxonomy.disciplines)
@@ -132,7 +145,7 @@ class Gate:
         if node.context["sample"].draw == 0:
             self.report.first_draws += 1
         self._offered += 1
-        item = self._item(node, row)
+        item = item_of(node, row)
         if self.helper is None and (self._offered <= INLINE_ROWS or self._alone):
             return self._decided(node, row, self.checks.decide(item)[1])
         if self.helper is None:
@@ -151,13 +164,19 @@ class Gate:
                 return self.poll(least=1)
         return []
 
-    @staticmethod
-    def _item(node: Node, row: dict[str, Any]) -> Item:
-        """What deciding a row needs: the fields the checks read, and its syllabus."""
-        ctx = node.context
-        fields = {k: row[k] for k in _ROW_FIELDS}
-        language = node.discipline.settings.language
-        return row["id"], fields, language, ctx["syllabus_key"], ctx["syllabus_sessions"]
+    def _file(self, node: Node | Redraw, row: dict[str, Any], check: str | None) -> None:
+        """Note a row's verdict, filed in batches (the last word on a key wins)."""
+        if self._verdicts is None:
+            return
+        self._filing[verdict_key(self._rules_key, item_of(node, row))] = check
+        if len(self._filing) >= FILED:
+            self.file()
+
+    def file(self) -> None:
+        """File the verdicts noted so far."""
+        if self._verdicts is not None and self._filing:
+            filing, self._filing = self._filing, {}
+            self._verdicts.file(filing.items())
 
     def _decided(self, node: Node, row: dict[str, Any], verdict: tuple | None) -> list[Node]:
         if verdict is not None:
@@ -181,7 +200,7 @@ class Gate:
         except HelperDied:  # killed, out of memory: the build decides the rest
             self.helper.close()
             self.helper, self._batch, self._alone = None, [], True
-            verdicts = [self.checks.decide(self._item(*held)) for held in self._held.values()]
+            verdicts = [self.checks.decide(item_of(*held)) for held in self._held.values()]
         out: list[Node] = []
         for rid, verdict in verdicts:
             node, row = self._held.pop(rid)
@@ -211,6 +230,7 @@ class Gate:
         start = time.perf_counter()
         self.rows.add(row)  # what a build does without the gate too: not the gate's time
         self.seconds -= time.perf_counter() - start
+        self._file(node, row, None)
         self._first_kept += node.context["sample"].draw == 0
         if self.duplicates is not None:  # on disk, with only what a redraw needs
             question = row["messages"][0]["content"] or ""
@@ -249,6 +269,7 @@ class Gate:
         if detail is not None:
             record["match" if check == CONTAMINATION else "detail"] = detail
         self.dropped.add({**row, "dropped": record})
+        self._file(node, row, check)
         self.report.dropped[check] += 1
         if draw < self.quality.redraws:
             self.report.redraws += 1

@@ -21,12 +21,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..specs.types import CHECKS, QualitySpec, Template
+from ..specs.types import CHECKS, CONTAMINATION, QualitySpec, Template
 from .checks import CHECKS as CHECK_FUNCTIONS
 from .checks import Echoes, topic
 from .decont import Index
-
-CONTAMINATION = "contamination"
 
 # (row id, row, language, syllabus key, the syllabus's sessions)
 Item = tuple[str, dict[str, Any], str, str, list[dict[str, Any]]]

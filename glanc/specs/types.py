@@ -135,6 +135,7 @@ CHECKS = (
     "off_topic",
     "language",
 )  # the row checks, in the order a row meets them
+CONTAMINATION = "contamination"  # after the row checks: a question found in a benchmark
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from .records import (
     from_row,
     values,
 )
+from .verdicts import SCHEMA as VERDICT_SCHEMA
+from .verdicts import Verdicts
 
 FLUSH_ROWS = 2000
 FLUSH_SECONDS = 1.0
@@ -102,8 +104,9 @@ class Store:
         self._snapshot: str | None = None
         if read_only and not self.path.exists() and not self.path.is_symlink():
             self.con = duckdb.connect(":memory:")
-            self.con.execute(SCHEMA + BATCH_SCHEMA)
+            self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA)
             self.batches = Batches(self.con)
+            self.verdicts = Verdicts(self.con)
             return
         refuse_store_links(self.path)
         if not read_only:
@@ -111,9 +114,10 @@ class Store:
         self.con, self._snapshot = connect(self.path, read_only=read_only, on_wait=on_wait)
         try:
             if not read_only:
-                self.con.execute(SCHEMA + BATCH_SCHEMA)
+                self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA)
                 drop_key_index(self.con)
             self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
+            self.verdicts = Verdicts(self.con, read_only=read_only)  # the quality gate's
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
             if read_only and has_key_index(self.con):  # a read-only store made with a primary key
                 nodes = self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]

@@ -153,9 +153,13 @@ def build(
             rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK, REQUIRED_OUTPUTS)
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
-        gate = Gate(taxonomy, graph, rows, dropped) if taxonomy.quality.enabled else None
+        gate = None
+        if taxonomy.quality.enabled:
+            gate = Gate(taxonomy, graph, rows, dropped, store.verdicts)
         try:
             waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
+            if gate is not None:
+                gate.file()  # every verdict, for the next plan to foresee its redraws
         finally:  # its helper process and near-duplicate index go with the build, always
             if gate is not None:
                 gate.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import trust
 from ..options import LOCK
 from ..plan.planner import reachable
+from ..quality.recorded import Foresight
 from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.load import load_yaml
 from ..specs.types import Taxonomy
@@ -47,7 +48,7 @@ def collect(
     with Store(store_path, read_only=dry_run, on_wait=wait) as store:
         keep: set[str] = set()
         for taxonomy in taxonomies:
-            keep |= reachable(taxonomy, store, model=model)
+            keep |= reachable(taxonomy, store, model=model, foresight=Foresight(taxonomy, store))
             if builds is not None:
                 keep |= _lock_keys(builds / taxonomy.name / LOCK)
             keep |= {r.key for r in store.previous(_suggest_slots(taxonomy)).values()}

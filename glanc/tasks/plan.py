@@ -18,6 +18,7 @@ from ..options import LOCK, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decision
 from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
+from ..quality.recorded import Foresight
 from ..recipe.node import Node
 from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.resolve import load_taxonomy
@@ -56,6 +57,7 @@ def plan(
                 redraw_rate=last_redraw_rate(workspace.build_dir(t.name) / MANIFEST),
                 price=price,
                 backend=options.backend_for(taxonomy),
+                foresight=Foresight(t, store),
             )
 
         waves = tuple(store.batches.open())

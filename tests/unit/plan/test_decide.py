@@ -28,7 +28,9 @@ def decisions_of_build(taxonomy, workspace, options) -> dict:
     return seen, result
 
 
-def agree(spec: Path, workspace: Workspace, select=(), force=False) -> tuple[dict, dict]:
+def agree(spec: Path, workspace: Workspace, select=(), force=False, exact=False):
+    """The plan's and the build's decisions; ``exact``: their call counts must be
+    equal even where the plan estimates (every estimate is a spec's count)."""
     taxonomy = load_taxonomy(spec)
     options = BuildOptions(selection=parse(taxonomy, select), force=force, concurrency=4)
     planned, p = decisions_of_plan(taxonomy, workspace, options)
@@ -42,8 +44,12 @@ def agree(spec: Path, workspace: Workspace, select=(), force=False) -> tuple[dic
     # nothing the plan knows runs beyond what it said, and every call it knew was made
     ran_known = sum(1 for n, a in planned.items() if a == "run")
     assert ran_known == sum(s.run for _, s in p.stages)
-    if not p.has_estimates:
+    rows_to_run = p.redraws.rows_to_run if p.redraws else 0
+    if exact or (not p.has_estimates and not rows_to_run):
         assert b.lm_calls == p.lm_calls
+    elif not p.has_estimates:  # rows to run: how many the gate redraws is known after
+        bound = rows_to_run * p.redraws.bound * p.redraws.calls_per_redraw
+        assert p.lm_calls <= b.lm_calls <= p.lm_calls + bound
     return planned, built
 
 
@@ -82,3 +88,36 @@ def test_plan_and_build_decide_alike_over_every_store_state(tiny, workspace):
     assert actions(planned) == {"cached": 5, "run": 9}
     planned, _ = agree(tiny, workspace)
     assert set(actions(planned)) == {"cached"}
+
+
+
+def test_plan_and_build_agree_on_quality_redraws_after_a_forced_selection(tiny, workspace):
+    # two questions found in a benchmark are dropped and drawn again; a forced rerun
+    # of the answers, outside the questions' stage, leaves their redraws skipped, and
+    # the next plan must count the calls the next build makes for them
+    import json
+
+    tiny.write_text(tiny.read_text().replace("template: json", "template: default").replace(
+        "quality: {enabled: false}", "quality: {redraws: 2}"))
+    agree(tiny, workspace)
+    rows = (workspace.builds / "tiny" / "dataset.jsonl").read_text().splitlines()
+    leaked = [json.loads(r)["messages"][0]["content"] for r in rows[:2]]
+    (tiny.parent / "bench.jsonl").write_text("".join(
+        json.dumps({"question": q}) + "\n" for q in leaked))
+    tiny.write_text(tiny.read_text().replace(
+        "quality: {redraws: 2}", "quality: {redraws: 2, decontaminate: [bench.jsonl]}"))
+    planned, built = agree(tiny, workspace, exact=True)
+    assert len(built) > len(planned), "no row was redrawn: the fixture no longer drops any"
+    # a third benchmark question while only the answers run: its row's redraw waits
+    leaked.append(json.loads(rows[2])["messages"][0]["content"])
+    (tiny.parent / "bench.jsonl").write_text("".join(
+        json.dumps({"question": q}) + "\n" for q in leaked))
+    planned, built = agree(tiny, workspace, select=("stage:answer",), force=True)
+    assert "skipped" in actions(built)  # (the new answers' verdicts come with them)
+    manifest = json.loads((workspace.builds / "tiny" / "manifest.json").read_text())
+    assert manifest["complete"] is False  # a row is missing: the warning says so too
+    # the next plan counts that redraw's calls, and the next build makes exactly them
+    planned, built = agree(tiny, workspace, exact=True)
+    assert "run" in actions(planned)
+    planned, built = agree(tiny, workspace, exact=True)
+    assert set(actions(planned)) == {"cached"} and len(planned) == len(built)
