@@ -13,15 +13,21 @@ from pathlib import Path
 from .plan.select import Selection
 from .specs.types import Taxonomy
 
-# the artifact of a build: builds/<name>/ holds these four files, and the rows the
-# quality layer dropped (with their reasons) when the layer is on
-DATASET = "dataset.jsonl"
-LOCK = "lock.jsonl"
+# the artifact of a build: builds/<name>/ holds the manifest, the dataset card, and
+# three folders of shards, a file per discipline (glanc.artifact.layout): the rows,
+# the lock, and the rows the quality layer dropped (with their reasons)
 MANIFEST = "manifest.json"
 CARD = "README.md"
+DATA = "data"
+LOCKS = "lock"
+DROPS = "dropped"
+SHARDED = (DATA, LOCKS, DROPS)
+# the single-file layout of glanc before 0.2, which the next build rewrites
+DATASET = "dataset.jsonl"
+LOCK = "lock.jsonl"
 DROPPED = "dropped.jsonl"
-CORE = (DATASET, LOCK, MANIFEST, CARD)
-ARTIFACT = (*CORE, DROPPED)
+LEGACY = (DATASET, LOCK, DROPPED)
+OWNED = (MANIFEST, CARD, *SHARDED, *LEGACY)  # the names in builds/<name>/ a build replaces
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_BUILDS = Path("builds")

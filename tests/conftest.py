@@ -56,7 +56,29 @@ def ok_records(store: Path) -> dict[str, object]:
         con.close()
 
 
-ARTIFACT_FILES = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
+def merged(build_dir: Path, kind: str = "data") -> bytes:
+    """A build's shards of one kind (data, lock, dropped) as one file's bytes, by id
+    (by key, for the lock): what dataset.jsonl held before the sharded layout."""
+    key = "key" if kind == "lock" else "id"
+    lines = [line for path in shards(build_dir, kind)
+             for line in path.read_bytes().splitlines(keepends=True)]  # fmt: skip
+    return b"".join(sorted(lines, key=lambda line: (json.loads(line)[key], line)))
+
+
+def shards(build_dir: Path, kind: str = "data") -> list[Path]:
+    """A build's files of one kind, sorted."""
+    folder = build_dir / kind
+    return sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []
+
+
+def rows_of(build_dir: Path, kind: str = "data") -> list[dict]:
+    return [json.loads(line) for line in merged(build_dir, kind).splitlines()]
+
+
+def artifact_files(build_dir: Path) -> dict[str, bytes]:
+    """Every file of a build directory, by its path in it."""
+    return {p.relative_to(build_dir).as_posix(): p.read_bytes()
+            for p in sorted(build_dir.rglob("*")) if p.is_file()}  # fmt: skip
 
 
 def build_process(spec: Path, tmp_path: Path, name: str, *args: str, env: dict | None = None):
@@ -72,8 +94,10 @@ def build_process(spec: Path, tmp_path: Path, name: str, *args: str, env: dict |
 
 def same_files(a: Path, b: Path) -> None:
     """Two build directories hold the same artifact, byte for byte."""
-    for name in ARTIFACT_FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    files_a, files_b = artifact_files(a), artifact_files(b)
+    assert sorted(files_a) == sorted(files_b)
+    for name in files_a:
+        assert files_a[name] == files_b[name], name
 
 
 def summary(result) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import summary
+from conftest import artifact_files, merged, shards, summary
 
 
 def built(glanc, spec: Path, *args: str) -> dict:
@@ -19,21 +19,26 @@ def built(glanc, spec: Path, *args: str) -> dict:
 def test_build_writes_a_sorted_lock_that_a_fresh_store_rebuilds_from(glanc, tiny, tmp_path):
     first = built(glanc, tiny)
     out = tmp_path / "builds" / "tiny"
-    assert sorted(p.name for p in out.iterdir()) == [
-        "README.md", "dataset.jsonl", "lock.jsonl", "manifest.json"]
-    lock = [json.loads(line) for line in (out / "lock.jsonl").read_text().splitlines()]
-    assert [e["key"] for e in lock] == sorted(e["key"] for e in lock)
+    assert sorted(artifact_files(out)) == [
+        "README.md", "data/science/chemistry.jsonl", "data/science/physics.jsonl",
+        "lock/science/chemistry.jsonl", "lock/science/physics.jsonl", "manifest.json"]
+    for shard in shards(out, "lock"):  # each shard by key
+        keys = [json.loads(line)["key"] for line in shard.read_text().splitlines()]
+        assert keys == sorted(keys)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["files"]["data/science/physics.jsonl"]["lines"] == 6
+    lock = [json.loads(line) for line in merged(out, "lock").decode().splitlines()]
     assert len(lock) == first["lm_calls"] == 23
     assert {e["stage"] for e in lock} == {"subjects", "syllabus", "question", "answer"}
     assert all(e["output"] and e["slot"] and e["program"] for e in lock)
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = artifact_files(out)
 
     (tmp_path / "cache.duckdb").unlink()  # a fresh clone: no store, the lock is committed
     plan = json.loads(glanc("plan", str(tiny), "--json").stdout)
     assert plan["lm_calls"] == 0
     again = built(glanc, tiny)
     assert again["lm_calls"] == 0
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+    assert artifact_files(out) == files
 
     (tmp_path / "cache.duckdb").unlink()
     assert built(glanc, tiny, "--no-lock")["lm_calls"] == 23
@@ -47,15 +52,14 @@ def test_a_lock_written_range_by_range_is_the_lock_sorted_whole(glanc, tiny, tmp
     import glanc.store.nodes as nodes
 
     built(glanc, tiny)
-    lock = tmp_path / "builds" / "tiny" / "lock.jsonl"
-    whole = lock.read_bytes()
+    out = tmp_path / "builds" / "tiny"
+    whole = {p: p.read_bytes() for p in shards(out, "lock")}
     assert len(nodes.key_ranges(23)) == 1
     monkeypatch.setattr(nodes, "RANGE_NODES", per_range)
     assert len(nodes.key_ranges(23)) == -(-23 // per_range)
-    lock.unlink()
-    os.utime(tmp_path / "builds" / "tiny" / "dataset.jsonl")
+    os.utime(shards(out)[0])
     assert built(glanc, tiny)["lm_calls"] == 0
-    assert lock.read_bytes() == whole
+    assert {p: p.read_bytes() for p in shards(out, "lock")} == whole
 
 
 def test_dataset_card_front_matter_and_counts(glanc, tiny, tmp_path):
@@ -68,7 +72,7 @@ def test_dataset_card_front_matter_and_counts(glanc, tiny, tmp_path):
     assert meta["size_categories"] == ["n<1K"]
     assert meta["task_categories"] == ["question-answering", "text-generation"]
     assert meta["configs"] == [{"config_name": "default",
-                                "data_files": [{"split": "train", "path": "dataset.jsonl"}]}]
+                                "data_files": [{"split": "train", "path": "data/**/*.jsonl"}]}]
     assert "| Science | 9 |" in body and "| Science/Physics | 6 |" in body
     # Chemistry's pinned subject, and Physics' second subject: its level is the spec's, never the model's
     assert "| intermediate | 6 |" in body and "| introductory | 3 |" in body
@@ -83,7 +87,8 @@ def test_the_card_loads_with_hugging_face_datasets(glanc, tiny, tmp_path, monkey
     built(glanc, tiny)
     out = tmp_path / "builds" / "tiny"
     by_card = datasets.load_dataset(str(out), split="train")  # reads configs from README.md
-    by_file = datasets.load_dataset("json", data_files=str(out / "dataset.jsonl"), split="train")
+    by_file = datasets.load_dataset("json", data_files=[str(p) for p in shards(out)],
+                                    split="train")  # fmt: skip
     assert by_card.num_rows == by_file.num_rows == 9
     assert by_card[0]["messages"][0]["role"] == "user"
 
@@ -102,14 +107,14 @@ def test_check_passes_then_lists_missing_nodes_and_stale_rows(glanc, tiny, tmp_p
     built(glanc, tiny)
     assert glanc("check", str(tiny)).exit_code == 0
 
-    dataset = tmp_path / "builds" / "tiny" / "dataset.jsonl"
+    dataset = tmp_path / "builds" / "tiny" / "data" / "science" / "physics.jsonl"
     lines = dataset.read_text().splitlines()
     row = json.loads(lines[0])
     row["messages"][1]["content"] = "edited by hand"
     dataset.write_text("\n".join([json.dumps(row, sort_keys=True)] + lines[2:]) + "\n")
     stale = glanc("check", str(tiny))
     assert stale.exit_code == 1
-    assert "stale: " in stale.stderr and "dataset.jsonl differs" in stale.stderr
+    assert "stale: " in stale.stderr and "data/science/physics.jsonl differs" in stale.stderr
     assert "+1 added, -0 removed, ~1 changed" in stale.stderr
     assert "(answer)" in stale.stderr
 
@@ -117,7 +122,7 @@ def test_check_passes_then_lists_missing_nodes_and_stale_rows(glanc, tiny, tmp_p
 def test_check_uses_no_model_and_no_local_store(glanc, tiny, tmp_path):
     built(glanc, tiny)
     (tmp_path / "cache.duckdb").unlink()
-    lock = tmp_path / "builds" / "tiny" / "lock.jsonl"
+    lock = tmp_path / "builds" / "tiny" / "lock" / "science" / "physics.jsonl"
     lines = lock.read_text().splitlines()
     answer = next(i for i, line in enumerate(lines) if '"stage":"answer"' in line)
     lock.write_text("\n".join(lines[:answer] + lines[answer + 1:]) + "\n")
@@ -175,7 +180,7 @@ def test_export_chat_jsonl_and_parquet(glanc, tiny, tmp_path):
     con = duckdb.connect()
     assert con.execute(f"SELECT count(*), count(DISTINCT id) FROM '{target}'").fetchone() == (9, 9)
     full = glanc("export", "tiny", "--format", "jsonl").stdout
-    assert full == (tmp_path / "builds" / "tiny" / "dataset.jsonl").read_text()
+    assert full == merged(tmp_path / "builds" / "tiny").decode()
     missing = glanc("export", "nope")
     assert missing.exit_code == 2 and "run glanc build first" in missing.stderr
 
@@ -187,14 +192,15 @@ def test_a_failure_while_writing_leaves_the_old_artifact_whole(glanc, tiny, tmp_
 
     assert glanc("build", str(tiny), "-q").exit_code == 0
     build = tmp_path / "builds" / "tiny"
-    before = {p.name: p.read_bytes() for p in build.iterdir()}
+    before = artifact_files(build)
     tiny.write_text(tiny.read_text().replace("- name: Physics", "- name: Physics\n      - name: Geology"))
 
     def failing(self):
-        yield "first line\n"
+        yield "science/geology", ["first line\n"]
         raise MemoryError("out of memory while sorting")
 
-    monkeypatch.setattr(RowSpool, "sorted_lines", failing)
+    monkeypatch.setattr(RowSpool, "sorted_runs", failing)
     with pytest.raises(MemoryError):
         glanc("build", str(tiny), "-q")
-    assert {p.name: p.read_bytes() for p in build.iterdir()} == before  # no temp files either
+    assert artifact_files(build) == before  # no temp files either
+    assert sorted(p.name for p in build.parent.iterdir()) == ["tiny"]

@@ -5,13 +5,13 @@ import os
 import socket
 from pathlib import Path
 
-from conftest import ROOT, summary
+from conftest import ROOT, merged, summary
 
 from glanc.lm.call import MAX_ATTEMPTS
 
 
 def rows(tmp_path: Path, name: str = "tiny") -> list[dict]:
-    lines = (tmp_path / "builds" / name / "dataset.jsonl").read_text().splitlines()
+    lines = merged(tmp_path / "builds" / name).decode().splitlines()
     return [json.loads(line) for line in lines]
 
 
@@ -24,7 +24,7 @@ def test_build_then_rebuild_calls_no_model(glanc, tiny, tmp_path):
         "subjects": 2, "syllabus": 3, "question": 9, "answer": 9}
     assert s["lm_calls"] == 23 and s["rows"] == 9
     assert s["tokens"]["in"] > 0 and s["tokens"]["out"] > 0
-    dataset = (tmp_path / "builds" / "tiny" / "dataset.jsonl").read_bytes()
+    dataset = merged(tmp_path / "builds" / "tiny")
 
     second = glanc("build", str(tiny), "--json", "-q")
     assert second.exit_code == 0
@@ -32,7 +32,7 @@ def test_build_then_rebuild_calls_no_model(glanc, tiny, tmp_path):
     assert s2["lm_calls"] == 0
     assert {k: v["cached"] for k, v in s2["stages"].items()} == {
         "subjects": 2, "syllabus": 3, "question": 9, "answer": 9}
-    assert (tmp_path / "builds" / "tiny" / "dataset.jsonl").read_bytes() == dataset
+    assert merged(tmp_path / "builds" / "tiny") == dataset
 
 
 def test_dataset_rows_are_well_formed_and_sorted(glanc, tiny, tmp_path):
@@ -143,7 +143,7 @@ def test_a_noop_rebuild_is_recognised_without_walking_the_graph(glanc, tiny, tmp
     assert {k: v["cached"] for k, v in again["stages"].items()} == {
         k: v["run"] for k, v in first["stages"].items()}
 
-    dataset = tmp_path / "builds" / "tiny" / "dataset.jsonl"
+    dataset = tmp_path / "builds" / "tiny" / "data" / "science" / "physics.jsonl"
     os.utime(dataset, ns=(0, 0))  # a file the build wrote changed: walk again, call nothing
     walked = summary(glanc("build", str(tiny), "--json", "-q"))
     assert walked["up_to_date"] is False and walked["lm_calls"] == 0

@@ -24,7 +24,7 @@ def test_every_command_is_documented_with_an_example(name):
 def test_group_help_and_version():
     runner = CliRunner()
     assert "Example:" in runner.invoke(main, ["--help"]).output
-    assert "0.1.0" in runner.invoke(main, ["--version"]).output
+    assert "0.2.0" in runner.invoke(main, ["--version"]).output
 
 
 def test_ci_runs_exactly_the_readme_test_command():

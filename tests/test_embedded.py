@@ -8,6 +8,7 @@ cores). Asserts the rows are well formed, not what a 135M model writes.
 import json
 
 import pytest
+from conftest import merged
 
 from glanc.specs.models import embedded_gguf
 
@@ -45,7 +46,7 @@ def test_embedded_model_builds_well_formed_rows(glanc, tmp_path):
     assert s["stages"]["syllabus"]["run"] + s["stages"]["syllabus"]["failed"] == 1
     assert s["lm_calls"] >= 5
     assert s["tokens"]["out"] > 0
-    lines = (tmp_path / "builds" / "embedded-e2e" / "dataset.jsonl").read_text().splitlines()
+    lines = merged(tmp_path / "builds" / "embedded-e2e").decode().splitlines()
     assert len(lines) + s["stages"]["question"]["failed"] + s["stages"]["answer"]["failed"] == 2
     assert lines, f"no row survived: {s['failed']}"
     for line in lines:

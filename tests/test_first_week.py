@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, artifact_files, merged
 
 from glanc.cli import main
 from glanc.version import __version__
@@ -96,19 +96,19 @@ def real_build(tmp_path: Path) -> Path:
 def test_a_stub_dry_run_writes_to_a_scratch_folder_by_default(tmp_path, monkeypatch):
     root = real_build(tmp_path)
     monkeypatch.chdir(root)
-    before = {p.name: p.read_bytes() for p in (root / "builds" / "science").iterdir()}
+    before = artifact_files(root / "builds" / "science")
     result = CliRunner().invoke(main, ["build", "taxonomies/science.yaml", "--model", "stub",
                                        "--json"], catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "dry run with the stub model: writing to .glanc/dry-run/science/" in result.stderr
-    assert json.loads(result.stdout)["dataset"] == ".glanc/dry-run/science/dataset.jsonl"
-    assert {p.name: p.read_bytes() for p in (root / "builds" / "science").iterdir()} == before
+    assert json.loads(result.stdout)["dataset"] == ".glanc/dry-run/science/data"
+    assert artifact_files(root / "builds" / "science") == before
 
 
 def test_a_stub_build_never_overwrites_rows_of_real_models(tmp_path, monkeypatch):
     root = real_build(tmp_path)
     monkeypatch.chdir(root)
-    before = {p.name: p.read_bytes() for p in (root / "builds" / "science").iterdir()}
+    before = artifact_files(root / "builds" / "science")
     spec = root / "taxonomies" / "science.yaml"
     spec.write_text(spec.read_text().replace("embedded", "stub"))  # a spec turned to the stub
     for args in (["--model", "stub", "--out", "builds"], []):
@@ -117,7 +117,7 @@ def test_a_stub_build_never_overwrites_rows_of_real_models(tmp_path, monkeypatch
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: builds/science holds rows of embedded:SmolLM2")
         assert "pass --out DIR for a dry run" in result.stderr
-    assert {p.name: p.read_bytes() for p in (root / "builds" / "science").iterdir()} == before
+    assert artifact_files(root / "builds" / "science") == before
 
 
 def test_quiet_hides_progress_and_the_summary_but_never_a_warning(glanc, tiny, tmp_path):
@@ -226,7 +226,7 @@ def test_suggest_says_when_it_adds_fewer_nodes_than_asked(glanc, tiny, tmp_path)
 
 def test_show_opens_a_row_and_its_nodes_with_the_prompt_they_sent(glanc, tiny, tmp_path):
     assert glanc("build", str(tiny), "-q").exit_code == 0
-    row = json.loads((tmp_path / "builds" / "tiny" / "dataset.jsonl").read_text().splitlines()[0])
+    row = json.loads(merged(tmp_path / "builds" / "tiny").decode().splitlines()[0])
     args = ("--store", str(tmp_path / "cache.duckdb"), "--out", str(tmp_path / "builds"))
     result = glanc("show", str(tiny), row["id"], "--json", *args, store=False)
     assert result.exit_code == 0, result.output
@@ -250,11 +250,11 @@ def test_every_command_is_a_library_function(tiny, tmp_path):
     assert lib.validate_paths([tiny], strict=True) == []
     assert lib.build(taxonomy, workspace).ok
     assert lib.check(taxonomy, tmp_path / "b").ok
-    dataset = tmp_path / "b" / "tiny" / "dataset.jsonl"
-    assert lib.diff_datasets(dataset, dataset).empty
-    assert lib.export(dataset, "parquet", tmp_path / "x.parquet").is_file()
-    assert lib.write_report(tmp_path / "b" / "tiny", tmp_path / "r.html").is_file()
-    row = json.loads(dataset.read_text().splitlines()[0])
+    build_dir = tmp_path / "b" / "tiny"
+    assert lib.diff_datasets(build_dir, build_dir).empty
+    assert lib.export(build_dir, "parquet", tmp_path / "x.parquet").is_file()
+    assert lib.write_report(build_dir, tmp_path / "r.html").is_file()
+    row = json.loads(merged(build_dir).splitlines()[0])
     assert lib.show(taxonomy, row["id"], workspace).row["id"] == row["id"]
     assert lib.collect([taxonomy], tmp_path / "s.duckdb", dry_run=True).total == 0
 
@@ -300,7 +300,7 @@ def test_a_wave_not_sent_yet_reads_as_such_in_the_plan():
 
 def test_export_filters_and_a_split_that_keeps_each_row_on_its_side(glanc, tiny, tmp_path):
     assert glanc("build", str(tiny), "-q").exit_code == 0
-    rows = [json.loads(x) for x in (tmp_path / "builds/tiny/dataset.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in merged(tmp_path / "builds/tiny").decode().splitlines()]
     out = tmp_path / "physics.jsonl"
     result = glanc("export", "tiny", "--format", "jsonl", "--path", "Science/Physics", "--level",
                    "intermediate", "-o", str(out))  # fmt: skip

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECS, summary
+from conftest import ROOT, SPECS, artifact_files, merged, rows_of, shards, summary
 
 from glanc.store import Store
 
-ARTIFACT = ("dataset.jsonl", "lock.jsonl", "manifest.json", "README.md")
 KEY = "sk-live-abcdefgh12345678"
 
 
@@ -37,7 +37,7 @@ def served(base: str, extra: str = "") -> str:
 
 
 def artifact(build_dir: Path) -> dict[str, bytes]:
-    return {name: (build_dir / name).read_bytes() for name in ARTIFACT}
+    return artifact_files(build_dir)
 
 
 def one_line_error(result) -> str:
@@ -73,8 +73,8 @@ def test_shared_keys_give_the_same_bytes_at_any_concurrency_and_completion_order
                        "--store", str(tmp_path / f"s{i}.duckdb"), "--out", str(out), store=False)
         assert result.exit_code == 0, result.output
         builds.append(artifact(out / "remote"))
-    lock = [json.loads(line) for line in builds[0]["lock.jsonl"].splitlines()]
-    rows = builds[0]["dataset.jsonl"].count(b"\n")
+    lock = rows_of(tmp_path / "out0" / "remote", "lock")
+    rows = len(rows_of(tmp_path / "out0" / "remote"))
     assert sum(e["stage"] == "answer" for e in lock) < rows  # keys really are shared
     for other in builds[1:]:
         assert other == builds[0]
@@ -95,7 +95,7 @@ def test_replies_cut_short_are_failed_tries_never_exported(glanc, tmp_path, fake
         errors += [f["error"] for f in s["failed"]]
         manifest = json.loads((out / "remote" / "manifest.json").read_text())
         assert manifest["complete"] == (result.exit_code == 0)
-        for line in (out / "remote" / "dataset.jsonl").read_text().splitlines():
+        for line in merged(out / "remote").decode().splitlines():
             row = json.loads(line)
             for message in row["messages"]:  # the fake model's whole strings, never a cut one
                 assert re.fullmatch(r"stub (question|answer) [0-9a-f]{8}", message["content"])
@@ -174,7 +174,8 @@ def test_a_kill_at_each_step_of_the_artifact_write_leaves_a_whole_artifact(
     assert glanc("export", "tiny", "--format", "jsonl").exit_code == 0
     assert artifact(out / "tiny") in (old, new)
     assert [p.name for p in out.iterdir()] == ["tiny"]
-    assert sorted(p.name for p in (out / "tiny").iterdir()) == sorted(ARTIFACT)
+    assert sorted(p.name for p in (out / "tiny").iterdir()) == [
+        "README.md", "data", "lock", "manifest.json"]
     assert glanc("build", str(tiny), "-q").exit_code == 0
     assert artifact(out / "tiny") == new
 
@@ -207,7 +208,8 @@ def test_artifact_files_follow_the_umask(glanc, tiny, tmp_path):
         os.umask(previous)
     build_dir = tmp_path / "builds" / "tiny"
     assert build_dir.stat().st_mode & 0o777 == 0o755
-    assert {(build_dir / n).stat().st_mode & 0o777 for n in ARTIFACT} == {0o644}
+    assert {(build_dir / n).stat().st_mode & 0o777 for n in artifact_files(build_dir)} == {0o644}
+    assert {p.stat().st_mode & 0o777 for p in build_dir.rglob("*") if p.is_dir()} == {0o755}
 
 
 # -- secrets --------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def test_credentials_from_the_environment_go_as_basic_auth_and_are_redacted(
     result = glanc("build", str(path), "-q", "--no-lock")
     line = one_line_error(result)
     assert result.exit_code == 2 and "http://127.0.0.1:9/v1" in line and "hunter2pass" not in line
-    for where in [tmp_path / "cache.duckdb", *(tmp_path / "builds" / "remote").iterdir()]:
+    for where in [tmp_path / "cache.duckdb", *(tmp_path / "builds" / "remote").rglob("*.*")]:
         assert b"hunter2pass" not in Path(where).read_bytes()
 
 
@@ -388,9 +390,9 @@ def test_check_and_diff_show_a_lock_output_changed_without_its_input(glanc, tiny
     build_dir = tmp_path / "builds" / "tiny"
     before = tmp_path / "before"
     before.mkdir()
-    for name in ARTIFACT:
-        (before / name).write_bytes((build_dir / name).read_bytes())
-    lines = (build_dir / "lock.jsonl").read_text().splitlines()
+    shutil.copytree(build_dir, before, dirs_exist_ok=True)
+    shard = shards(build_dir, "lock")[0]
+    lines = shard.read_text().splitlines()
     for i, line in enumerate(lines):
         entry = json.loads(line)
         if entry["stage"] == "answer":
@@ -398,7 +400,7 @@ def test_check_and_diff_show_a_lock_output_changed_without_its_input(glanc, tiny
             lines[i] = json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
             edited = entry["key"]
             break
-    (build_dir / "lock.jsonl").write_text("\n".join(lines) + "\n")
+    shard.write_text("\n".join(lines) + "\n")
     result = glanc("check", str(tiny), "--store", str(tmp_path / "cache.duckdb"))
     assert "1 lock output(s) differ from what" in result.stderr and edited[:16] in result.stderr
     result = glanc("diff", str(before), str(build_dir), "--format", "json")

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, summary
+from conftest import ROOT, merged, summary
 
 STAGES = ("subjects", "syllabus", "question", "answer")
 
@@ -179,12 +179,12 @@ def test_select_runs_only_the_selection_and_the_build_agrees(glanc, tiny, tmp_pa
 
 def test_force_reruns_the_selection_with_new_seeds_and_keeps_old_results(glanc, tiny, tmp_path):
     build(glanc, tiny)
-    before = {r["id"]: r for r in map(json.loads, (tmp_path / "builds/tiny/dataset.jsonl").open())}
+    before = {r["id"]: r for r in map(json.loads, merged(tmp_path / "builds/tiny").decode().splitlines())}
     p = plan(glanc, tiny, "--select", "stage:answer,Science/Chemistry+", "--force")
     assert todo(p) == {"answer": (3, 0, {"forced": 3})}
     s = build(glanc, tiny, "--select", "stage:answer,Science/Chemistry+", "--force")
     assert s["lm_calls"] == 3 and s["rows"] == 9
-    after = {r["id"]: r for r in map(json.loads, (tmp_path / "builds/tiny/dataset.jsonl").open())}
+    after = {r["id"]: r for r in map(json.loads, merged(tmp_path / "builds/tiny").decode().splitlines())}
     changed = {i for i in before if before[i]["messages"] != after[i]["messages"]}
     assert {after[i]["discipline"] for i in changed} == {"Chemistry"} and len(changed) == 3
     import duckdb

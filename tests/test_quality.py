@@ -5,9 +5,8 @@ spec's quota is met, decontaminated against benchmark files, checked by
 import json
 from pathlib import Path
 
-from conftest import summary
+from conftest import artifact_files, merged, rows_of, shards, summary
 
-from glanc.options import ARTIFACT
 from glanc.specs.types import CHECKS
 
 SPEC = """glanc: 1
@@ -47,7 +46,7 @@ def test_a_model_failing_every_other_call_still_meets_the_quota(glanc, tmp_path,
     result = glanc("build", str(path), "-q", "--json", "--concurrency", "1")
     assert result.exit_code == 0, result.output
     build = tmp_path / "builds" / "q"
-    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    rows, dropped = rows_of(build), rows_of(build, "dropped")
     assert len(rows) == summary(result)["rows"] == 12  # 2 disciplines x 2 subjects x 3
     reasons = {d["dropped"]["check"] for d in dropped}
     assert reasons and reasons <= {"refusal", "question_form", "length", "off_topic"}
@@ -68,11 +67,11 @@ def test_dropped_rows_are_byte_stable_checked_and_diffed(glanc, tmp_path):
     )
     assert glanc("build", str(path), "-q").exit_code == 4  # rows left short: their own status
     build = tmp_path / "builds" / "q"
-    dropped = (build / "dropped.jsonl").read_bytes()
+    dropped = merged(build, "dropped")
     assert dropped and all(
-        d["dropped"]["check"] == "length" for d in lines(build / "dropped.jsonl")
+        d["dropped"]["check"] == "length" for d in rows_of(build, "dropped")
     )
-    ids = [d["id"] for d in lines(build / "dropped.jsonl")]
+    ids = [d["id"] for d in rows_of(build, "dropped")]
     assert ids == sorted(ids)
     again = tmp_path / "again"
     assert (
@@ -91,11 +90,13 @@ def test_dropped_rows_are_byte_stable_checked_and_diffed(glanc, tmp_path):
         ).exit_code
         == 4
     )
-    assert (again / "q" / "dropped.jsonl").read_bytes() == dropped
+    assert merged(again / "q", "dropped") == dropped
     assert glanc("check", str(path)).exit_code == 0
-    (build / "dropped.jsonl").write_text("")
+    emptied = shards(build, "dropped")[0]
+    emptied.write_text("")
     result = glanc("check", str(path))
-    assert result.exit_code == 1 and "dropped.jsonl differs" in result.stderr
+    name = emptied.relative_to(build).as_posix()
+    assert result.exit_code == 1 and f"{name} differs" in result.stderr
     diff = glanc("diff", str(again / "q"), str(build))
     assert "dropped" in diff.stdout and "length" in diff.stdout
 
@@ -103,7 +104,7 @@ def test_dropped_rows_are_byte_stable_checked_and_diffed(glanc, tmp_path):
 def test_a_question_found_in_a_benchmark_is_dropped_with_its_match(glanc, tmp_path):
     path = spec(tmp_path)
     assert glanc("build", str(path), "-q").exit_code == 0
-    rows = lines(tmp_path / "builds" / "q" / "dataset.jsonl")
+    rows = rows_of(tmp_path / "builds" / "q")
     leaked = rows[0]["messages"][0]["content"]
     bench = tmp_path / "bench.jsonl"
     bench.write_text(
@@ -115,12 +116,12 @@ def test_a_question_found_in_a_benchmark_is_dropped_with_its_match(glanc, tmp_pa
     path.write_text(SPEC.format(model="stub", quality="quality: {decontaminate: [bench.jsonl]}\n"))
     assert glanc("build", str(path), "-q").exit_code == 0
     build = tmp_path / "builds" / "q"
-    dropped = lines(build / "dropped.jsonl")
+    dropped = rows_of(build, "dropped")
     hit = [d for d in dropped if d["dropped"]["check"] == "contamination"]
     assert len(hit) == 1 and hit[0]["id"] == rows[0]["id"]
     assert hit[0]["dropped"]["match"]["benchmark"] == "bench.jsonl"
     assert hit[0]["dropped"]["match"]["item"] == 0
-    kept = lines(build / "dataset.jsonl")
+    kept = rows_of(build)
     assert len(kept) == len(rows) and leaked not in {r["messages"][0]["content"] for r in kept}
 
 
@@ -138,7 +139,7 @@ def test_report_is_one_offline_page_holding_each_plots_data(glanc, tmp_path):
 
     path = spec(tmp_path)
     assert glanc("build", str(path), "-q").exit_code == 0
-    rows = lines(tmp_path / "builds" / "q" / "dataset.jsonl")
+    rows = rows_of(tmp_path / "builds" / "q")
     (tmp_path / "bench.txt").write_text(rows[1]["messages"][0]["content"] + "\n")
     path.write_text(SPEC.format(model="stub", quality="quality: {decontaminate: [bench.txt]}\n"))
     assert glanc("build", str(path), "-q").exit_code == 0
@@ -168,7 +169,7 @@ def test_the_judge_scores_every_pair_drops_low_scores_and_is_cached(glanc, tmp_p
     result = glanc("build", str(path), "-q", "--json")
     assert result.exit_code == 0, result.output
     build = tmp_path / "builds" / "q"
-    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    rows, dropped = rows_of(build), rows_of(build, "dropped")
     assert len(rows) == 12 and all(r["judge"]["score"] >= 3 for r in rows)
     judged = [d for d in dropped if d["dropped"]["check"] == "judge"]
     assert judged and all(d["dropped"]["detail"]["score"] < 3 for d in judged)
@@ -176,7 +177,7 @@ def test_the_judge_scores_every_pair_drops_low_scores_and_is_cached(glanc, tmp_p
     assert manifest["counts"]["nodes"]["judge"] == 12 + len(judged)
     again = glanc("build", str(path), "-q", "--json", "--no-lock")
     assert summary(again)["lm_calls"] == 0  # every judge call came from the store
-    assert (build / "dataset.jsonl").read_text() == "".join(
+    assert merged(build).decode() == "".join(
         json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows
     )
 
@@ -250,12 +251,13 @@ def test_rows_decided_by_the_helper_process_give_the_same_bytes(glanc, tmp_path,
                        "--store", str(tmp_path / f"{label}.duckdb"), store=False)
         assert result.exit_code == 4, result.output  # French rows dropped at every draw: short
         build = out / "q"
-        outputs[label] = [(build / f).read_bytes() for f in ("dataset.jsonl", "dropped.jsonl")]
+        outputs[label] = {n: b for n, b in artifact_files(build).items()
+                          if n.startswith(("data/", "dropped/"))}  # fmt: skip
         manifest = json.loads((build / "manifest.json").read_text())
-        outputs[label].append(json.dumps(manifest["quality"], sort_keys=True).encode())
-    dropped = lines(tmp_path / "helper" / "q" / "dropped.jsonl")
+        outputs[label]["quality"] = json.dumps(manifest["quality"], sort_keys=True).encode()
+    dropped = rows_of(tmp_path / "helper" / "q", "dropped")
     assert len(dropped) == 18 and {d["dropped"]["check"] for d in dropped} == {"language"}
-    assert len(lines(tmp_path / "helper" / "q" / "dataset.jsonl")) == 6  # Physics' rows
+    assert len(rows_of(tmp_path / "helper" / "q")) == 6  # Physics' rows
     assert outputs["helper"] == outputs["inline"] == outputs["held back"]
     assert waits  # the last build waited for verdicts past HELD rows
 
@@ -286,7 +288,8 @@ def test_a_helper_that_dies_mid_build_changes_nothing(glanc, tmp_path, monkeypat
         result = glanc("build", str(path), "-q", "--out", str(out),
                        "--store", str(tmp_path / f"{label}.duckdb"), store=False)
         assert result.exit_code == 4, result.output  # French rows dropped at every draw: short
-        outputs[label] = [(out / "q" / f).read_bytes() for f in ("dataset.jsonl", "dropped.jsonl")]
+        outputs[label] = {n: b for n, b in artifact_files(out / "q").items()
+                          if n.startswith(("data/", "dropped/"))}  # fmt: skip
     assert Dying.batches >= 3  # it did die, after answering some batches
     assert outputs["dying"] == outputs["inline"]
 
@@ -337,10 +340,10 @@ def test_near_duplicates_are_dropped_redrawn_and_the_same_bytes_at_any_concurren
             "short: 11 row(s) of the quota are missing (the quality checks dropped every redraw "
             "of them); manifest.json's quality.short lists them: raise quality.redraws or relax "
             "a check"]  # -q keeps the warning, not the summary line
-        builds.append({name: (out / "q" / name).read_bytes() for name in ARTIFACT})
+        builds.append(artifact_files(out / "q"))
     assert builds[0] == builds[1]
     build = tmp_path / "out0" / "q"
-    rows, dropped = lines(build / "dataset.jsonl"), lines(build / "dropped.jsonl")
+    rows, dropped = rows_of(build), rows_of(build, "dropped")
     assert len(rows) == 1 and rows[0]["messages"][0]["content"] == "the same question for everyone"
     assert len(dropped) == 22  # the 11 other rows, at their first draw and at their redraw
     assert {d["dropped"]["check"] for d in dropped} == {"near_duplicate"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, free_port, ok_records, summary
+from conftest import ROOT, free_port, merged, ok_records, summary
 
 SECRET = "sk-test-not-a-real-key-1234"
 
@@ -37,7 +37,7 @@ def test_build_over_http_with_faults_retries_and_converges(glanc, tmp_path, fake
     clean = fake_server()
     code, ref = build(glanc, spec(tmp_path, clean), str(tmp_path / "ref.duckdb"), str(tmp_path / "ref"))
     assert code == 0 and ref["rows"] == 12 and ref["tokens"]["out"] > 0
-    expected = (tmp_path / "ref" / "remote" / "dataset.jsonl").read_bytes()
+    expected = merged(tmp_path / "ref" / "remote")
 
     faulty = fake_server(fault_rate=0.5, stall_s=3, seed=11)
     path = spec(tmp_path, faulty)
@@ -62,9 +62,9 @@ def test_build_over_http_with_faults_retries_and_converges(glanc, tmp_path, fake
         if code == 0:
             break
     assert code == 0
-    assert (tmp_path / "out" / "remote" / "dataset.jsonl").read_bytes() == expected
+    assert merged(tmp_path / "out" / "remote") == expected
 
-    for where in [store, *(tmp_path / "out" / "remote").iterdir()]:
+    for where in [store, *(p for p in (tmp_path / "out" / "remote").rglob("*") if p.is_file())]:
         assert SECRET.encode() not in Path(where).read_bytes()
     import urllib.request
 
@@ -148,7 +148,7 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
     code, _ = build(glanc, spec(tmp_path, clean, "ref"), str(tmp_path / "ref.duckdb"),
                     str(tmp_path / "ref-out"))
     assert code == 0
-    expected = (tmp_path / "ref-out" / "ref" / "dataset.jsonl").read_bytes()
+    expected = merged(tmp_path / "ref-out" / "ref")
 
     stalling = fake_server(latency_ms=100, fault_rate=0.3, faults="stall", stall_s=120, seed=2)
     path = spec(tmp_path, stalling, "ref")
@@ -187,7 +187,7 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
     assert sum(v["run"] for v in again["stages"].values()) == ref_nodes(tmp_path) - len(kept)
     now = ok_records(store)
     assert all(now[k] == t for k, t in kept.items())
-    assert (out / "ref" / "dataset.jsonl").read_bytes() == expected
+    assert merged(out / "ref") == expected
 
 
 

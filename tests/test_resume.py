@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from conftest import ROOT, ok_records, summary
+from conftest import ROOT, merged, ok_records, summary
 
 SPEC = """\
 glanc: 1
@@ -67,7 +67,7 @@ def test_sigkill_then_resume_redoes_nothing_and_writes_the_same_bytes(glanc, tmp
     spec.write_text(SPEC)
     reference = glanc("build", str(spec), "--json", "-q", "--concurrency", "4")
     assert reference.exit_code == 0 and summary(reference)["lm_calls"] == TOTAL_CALLS
-    expected = (tmp_path / "builds" / "resume" / "dataset.jsonl").read_bytes()
+    expected = merged(tmp_path / "builds" / "resume")
 
     store, out = tmp_path / "killed.duckdb", tmp_path / "killed-builds"
     rng = random.Random(os.getpid())
@@ -87,7 +87,7 @@ def test_sigkill_then_resume_redoes_nothing_and_writes_the_same_bytes(glanc, tmp
     assert json.loads(stdout)["lm_calls"] == TOTAL_CALLS - len(finished)
     final = ok_records(store)
     assert all(final[k] == t for k, t in finished.items())
-    assert (out / "resume" / "dataset.jsonl").read_bytes() == expected
+    assert merged(out / "resume") == expected
 
 
 def hold_store(path: Path, seconds: float) -> subprocess.Popen:

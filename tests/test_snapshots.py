@@ -9,7 +9,7 @@ snapshot that changed fails the test. Update on purpose with
 import json
 from pathlib import Path
 
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, merged
 
 from glanc.artifact.diff import diff_datasets, render_markdown
 from glanc.lm import programs
@@ -102,7 +102,9 @@ def stub_build(glanc, spec: Path, out: str) -> Path:
 def test_stub_build_and_diff_of_two_builds(glanc, tiny, tmp_path, monkeypatch, snapshot):
     monkeypatch.chdir(tmp_path)
     first = stub_build(glanc, tiny, "old")
-    for name in ("dataset.jsonl", "manifest.json", "README.md"):
+    # the rows merged by id (the snapshot of the single file they were before shards)
+    snapshot.assert_match(merged(first).decode(), "build dataset.jsonl")
+    for name in ("manifest.json", "README.md"):
         snapshot.assert_match((first / name).read_text(), f"build {name}")
 
     template = (ROOT / "glanc" / "templates" / "json.yaml").read_text()
@@ -110,7 +112,7 @@ def test_stub_build_and_diff_of_two_builds(glanc, tiny, tmp_path, monkeypatch, s
     text = tiny.read_text().replace("template: json", "template: mine.yaml")
     tiny.write_text(text.replace("      - name: Chemistry\n", "      - name: Biology\n      - name: Chemistry\n"))
     second = stub_build(glanc, tiny, "new")
-    diff = diff_datasets(first / "dataset.jsonl", second / "dataset.jsonl", samples=1,
+    diff = diff_datasets(first, second, samples=1,
                          old_label="old/tiny", new_label="new/tiny")
     assert (diff.added, diff.removed, diff.changed) == (6, 0, 9)
     snapshot.assert_match(render_markdown(diff), "diff markdown")

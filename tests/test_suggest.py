@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import summary
+from conftest import merged, summary
 
 SPEC = """\
 # A small spec for suggest: this comment must survive every edit.
@@ -46,7 +46,7 @@ def children(path: Path) -> list[dict]:
 
 
 def rows(tmp_path: Path) -> list[dict]:
-    text = (tmp_path / "builds" / "sg" / "dataset.jsonl").read_text()
+    text = merged(tmp_path / "builds" / "sg").decode()
     return [json.loads(line) for line in text.splitlines()]
 
 

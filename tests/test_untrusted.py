@@ -297,12 +297,12 @@ def test_a_committed_store_journal_is_never_replayed(repo):
 
 
 def lock_lines(repo: Repo) -> list[dict]:
-    return [json.loads(x) for x in (repo.root / "builds/tiny/lock.jsonl").read_text().splitlines()]
+    return [json.loads(x) for x in (repo.root / "builds/tiny/lock/science/physics.jsonl").read_text().splitlines()]
 
 
 def write_lock(repo: Repo, entries: list[dict]) -> None:
     text = "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries)
-    (repo.root / "builds/tiny/lock.jsonl").write_text(text)
+    (repo.root / "builds/tiny/lock/science/physics.jsonl").write_text(text)
 
 
 def store_rows(repo: Repo) -> list:
@@ -329,10 +329,10 @@ def test_a_key_on_two_lines_is_refused_naming_both_and_the_store_stays_clean(rep
     for result in [*ci(repo)[:1], repo.run("build", "taxonomies/tiny.yaml", "-q"),
                    repo.run("plan", "taxonomies/tiny.yaml")]:  # fmt: skip
         assert result.exit_code == 2, result.output
-        one_line(result, f"lock.jsonl:{expected_line}:", "is also on line 3",
+        one_line(result, f"physics.jsonl:{expected_line}:", "is also on line 3",
                  "the store untouched")  # fmt: skip
     assert store_rows(repo) == before
-    git(repo.root, "checkout", "base", "--", "builds/tiny/lock.jsonl")
+    git(repo.root, "checkout", "base", "--", "builds/tiny/lock/science/physics.jsonl")
     assert repo.run("check", "taxonomies/tiny.yaml").exit_code == 0
 
 
@@ -359,7 +359,7 @@ def test_a_lock_output_of_the_wrong_shape_is_refused_before_it_is_stored(repo, s
     repo.commit()
     for result in [ci(repo)[0], repo.run("build", "taxonomies/tiny.yaml", "-q")]:
         assert result.exit_code == 2, result.output
-        one_line(result, f"lock.jsonl:{index + 1}:", message)
+        one_line(result, f"physics.jsonl:{index + 1}:", message)
     assert store_rows(repo) == before
 
 
@@ -377,7 +377,7 @@ def test_a_lock_line_that_is_no_node_is_refused(repo, change, message):
     repo.commit()
     result = ci(repo)[0]
     assert result.exit_code == 2
-    one_line(result, "lock.jsonl:2:", message)
+    one_line(result, "physics.jsonl:2:", message)
 
 
 @pytest.mark.parametrize("index, old, new, needle", [
@@ -385,13 +385,13 @@ def test_a_lock_line_that_is_no_node_is_refused(repo, change, message):
     (2, '"output":{', '"output":{"note":"\\ud800",', "lone surrogate"),
 ])
 def test_a_nan_or_a_lone_surrogate_in_a_lock_is_refused(repo, index, old, new, needle):
-    path = repo.root / "builds/tiny/lock.jsonl"
+    path = repo.root / "builds/tiny/lock/science/physics.jsonl"
     lines = path.read_text().splitlines()
     lines[index] = lines[index].replace(old, new, 1)
     path.write_text("\n".join(lines) + "\n")
     result = repo.run("check", "taxonomies/tiny.yaml")
     assert result.exit_code == 2
-    one_line(result, f"lock.jsonl:{index + 1}:", needle)
+    one_line(result, f"physics.jsonl:{index + 1}:", needle)
 
 
 # -- the spec's schema ---------------------------------------------------------------------
@@ -674,7 +674,8 @@ def test_suggest_into_a_missing_folder_names_the_file_asked_for(repo):
     assert ".everything.yaml." not in line
 
 
-@pytest.mark.parametrize("name, kind", [("dataset.jsonl", "dataset"), ("lock.jsonl", "lock")])
+@pytest.mark.parametrize("name, kind", [("data/science/physics.jsonl", "dataset"),
+                                        ("lock/science/physics.jsonl", "lock")])
 def test_a_malformed_file_in_a_pull_request_is_one_line_in_diff(repo, name, kind):
     (repo.root / "builds" / "tiny" / name).write_text(f'{{"id": "{SENTINEL}", oops\n')
     repo.commit()

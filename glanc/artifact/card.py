@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..specs.shards import slug
 from ..specs.types import Taxonomy
 
 LANGUAGES = {
@@ -66,9 +67,18 @@ def front_matter(taxonomy: Taxonomy, rows: int) -> dict[str, Any]:
     }
     if languages:
         meta["language"] = languages
+    # every row, and a config per field (a top-level node with children): the
+    # shards of one field sit in its folder under data/
     meta["configs"] = [
-        {"config_name": "default", "data_files": [{"split": "train", "path": "dataset.jsonl"}]}
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/**/*.jsonl"}]}
     ]
+    fields = sorted({d.path[0] for d in taxonomy.disciplines if len(d.path) > 1})
+    if len(fields) > 1:
+        meta["configs"] += [
+            {"config_name": slug(f), "data_files": [
+                {"split": "train", "path": f"data/{slug(f)}/**/*.jsonl"}]}
+            for f in fields
+        ]  # fmt: skip
     return meta
 
 
@@ -106,7 +116,8 @@ def render(
         "(Li et al. 2024): a taxonomy of disciplines is expanded into subjects, syllabi, "
         f"homework questions and answers. Spec: `{spec}`, template `{manifest['template']}`.",
         "",
-        "Each line of `dataset.jsonl` holds `messages` (the question as the user turn, the "
+        "The rows are under `data/`, a file per discipline in a folder per field. Each "
+        "line holds `messages` (the question as the user turn, the "
         "answer as the assistant turn), `taxonomy_path`, `discipline`, `subject`, `level`, "
         "`sessions`, `key_concepts`, `difficulty`, `models`, `stub` and the node `keys`.",
         "",
@@ -137,7 +148,7 @@ def render(
         "## Rebuild",
         "",
         "```console",
-        f"glanc build {spec}        # reuses lock.jsonl: no model call",
+        f"glanc build {spec}        # reuses the lock (lock/): no model call",
         f"glanc check {spec}        # CI: the committed files are what spec and lock produce",
         "```",
         "",
@@ -150,7 +161,7 @@ def _dropped_sentence(n: int, redraws: int) -> str:
         return "no generated row was dropped."
     rows = "row was" if n == 1 else "rows were"
     return (
-        f"{n:,} generated {rows} dropped (listed with their reasons in `dropped.jsonl`) "
+        f"{n:,} generated {rows} dropped (listed with their reasons under `dropped/`) "
         f"and {redraws:,} drawn again with a new homework sample and seed."
     )
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import GlancError
+from ..options import DATA, DROPS, LOCKS
 
 KINDS = ("added", "removed", "changed")
 
@@ -94,8 +96,20 @@ class Diff:
         }
 
 
-def _source(con, name: str, path: Path | None) -> None:
-    if path is None or not path.exists() or path.stat().st_size == 0:
+Files = Path | Sequence[Path] | None  # one file, a build's shards of one kind, or none
+
+
+def _files(files: Files) -> list[Path]:
+    """The files of ``files`` that exist and hold something."""
+    if files is None:
+        return []
+    listed = [files] if isinstance(files, Path) else list(files)
+    return [f for f in listed if f.is_file() and f.stat().st_size]
+
+
+def _source(con, name: str, path: Files) -> None:
+    files = _files(path)
+    if not files:
         con.execute(f"CREATE TEMP TABLE {name} (id VARCHAR, path VARCHAR, line JSON)")
         return
     _query(
@@ -107,7 +121,7 @@ def _source(con, name: str, path: Path | None) -> None:
                json AS line
         FROM read_json_objects(?, format = 'newline_delimited')
         """,
-        [path],
+        [files],
         "dataset",
     )
 
@@ -117,14 +131,16 @@ def _query(con: Any, sql: str, files: list[Path], kind: str) -> list[tuple]:
     where it is malformed, never what it holds (a pull request's file is untrusted)."""
     import duckdb
 
+    params = [[str(p) for p in f] if isinstance(f, list) else str(f) for f in files]
+    flat = [p for f in files for p in (f if isinstance(f, list) else [f])]
     try:
-        return con.execute(sql, [str(f) for f in files]).fetchall()
+        return con.execute(sql, params).fetchall()
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error as exc:
         text = str(exc)
         where = re.search(r"at byte \d+ in line \d+|line \d+", text)
-        bad = next((f for f in files if f'"{f}"' in text), files[0])
+        bad = next((f for f in flat if f'"{f}"' in text), flat[0])
         raise GlancError(
             f"{bad}: not a glanc {kind} file (malformed JSON"
             f"{', ' + where.group() if where else ''}): restore it from git or rebuild it"
@@ -134,14 +150,13 @@ def _query(con: Any, sql: str, files: list[Path], kind: str) -> list[tuple]:
 LOCK_COLUMNS = "columns = {key: 'VARCHAR', stage: 'VARCHAR', output: 'JSON'}"
 
 
-def rewritten_outputs(old: Path | None, new: Path | None) -> tuple[tuple[str, str], ...]:
+def rewritten_outputs(old: Files, new: Files) -> tuple[tuple[str, str], ...]:
     """(stage, key) of entries in both lock files whose output differs: the key
     covers every input of the call, so the same key with another output is a
     fact a reviewer must see (hand-edited, or regenerated with --force or on
     another machine)."""
-    if old is None or new is None or not old.is_file() or not new.is_file():
-        return ()
-    if not old.stat().st_size or not new.stat().st_size:
+    old, new = _files(old), _files(new)
+    if not old or not new:
         return ()
     import duckdb
 
@@ -165,26 +180,31 @@ def rewritten_outputs(old: Path | None, new: Path | None) -> tuple[tuple[str, st
 
 
 def diff_datasets(
-    old: Path | None,
-    new: Path | None,
+    old: Files,
+    new: Files,
     *,
     samples: int = 3,
     old_label: str = "",
     new_label: str = "",
-    old_lock: Path | None = None,
-    new_lock: Path | None = None,
-    old_dropped: Path | None = None,
-    new_dropped: Path | None = None,
+    old_lock: Files = None,
+    new_lock: Files = None,
+    old_dropped: Files = None,
+    new_dropped: Files = None,
 ) -> Diff:
-    """Rows added, removed and changed from ``old`` to ``new`` (JSONL files; None or
-    a missing file is an empty dataset), grouped by taxonomy path, with up to
-    ``samples`` example rows per kind and group; with both lock files, the
-    entries whose output changed without their input."""
+    """Rows added, removed and changed from ``old`` to ``new`` (build directories, or
+    JSONL files: one, or a build's shards; None or a missing file is an empty
+    dataset), grouped by
+    taxonomy path, with up to ``samples`` example rows per kind and group; with
+    both locks, the entries whose output changed without their input."""
+    if isinstance(old, Path) and old.is_dir():  # a build directory: its rows, lock, drops
+        old, old_lock, old_dropped = _kinds(old, old_lock, old_dropped)
+    if isinstance(new, Path) and new.is_dir():
+        new, new_lock, new_dropped = _kinds(new, new_lock, new_dropped)
     counts, picked, old_rows, new_rows = _compare(old, new, samples)
     groups = _groups(counts, picked)
     return Diff(
-        old_label or str(old),
-        new_label or str(new),
+        old_label or _label(old),
+        new_label or _label(new),
         old_rows,
         new_rows,
         sum(g.added for g in groups),
@@ -196,7 +216,32 @@ def diff_datasets(
     )
 
 
-def dropped_changes(old: Path | None, new: Path | None) -> tuple[tuple[str, int, int], ...]:
+def _kinds(build_dir: Path, lock: Files, dropped: Files) -> tuple[list[Path], Files, Files]:
+    from . import layout
+
+    return (layout.files(build_dir, DATA),
+            layout.files(build_dir, LOCKS) if lock is None else lock,
+            layout.files(build_dir, DROPS) if dropped is None else dropped)  # fmt: skip
+
+
+def _label(files: Files) -> str:
+    listed = [files] if isinstance(files, Path) else list(files or ())
+    if len(listed) == 1:
+        return str(listed[0])
+    return str(_common(listed)) if listed else "(none)"
+
+
+def _common(paths: list[Path]) -> Path:
+    """The build directory of a kind's shards (the folder above ``data/``)."""
+    import os
+
+    common = Path(os.path.commonpath([str(p) for p in paths]))
+    while common.name and common.name not in ("data", "dropped", "lock"):
+        common = common.parent
+    return common.parent if common.name else Path(os.path.commonpath([str(p) for p in paths]))
+
+
+def dropped_changes(old: Files, new: Files) -> tuple[tuple[str, int, int], ...]:
     """Per check, the rows the quality layer dropped on each side, where they differ."""
     a, b = _dropped_counts(old), _dropped_counts(new)
     return tuple(
@@ -204,21 +249,20 @@ def dropped_changes(old: Path | None, new: Path | None) -> tuple[tuple[str, int,
     )
 
 
-def _dropped_counts(path: Path | None) -> dict[str, int]:
+def _dropped_counts(files: Files) -> dict[str, int]:
     counts: dict[str, int] = {}
-    if path is None or not path.is_file():
-        return counts
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                check = json.loads(line)["dropped"]["check"]
-            except (ValueError, KeyError, TypeError):
-                check = "(unreadable line)"
-            counts[check] = counts.get(check, 0) + 1
+    for path in _files(files):
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    check = json.loads(line)["dropped"]["check"]
+                except (ValueError, KeyError, TypeError):
+                    check = "(unreadable line)"
+                counts[check] = counts.get(check, 0) + 1
     return counts
 
 
-def _compare(old: Path | None, new: Path | None, samples: int) -> tuple[list, list, int, int]:
+def _compare(old: Files, new: Files, samples: int) -> tuple[list, list, int, int]:
     """Join the two datasets by row id in DuckDB: (per-path counts of added, removed
     and changed rows; up to ``samples`` example rows per path and kind; row counts)."""
     import duckdb

@@ -8,12 +8,17 @@ leaks into a later training set.
 
 from __future__ import annotations
 
-import shutil
+import contextlib
+import heapq
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from ..errors import GlancError
+from ..options import DATA
 
 FORMATS = ("jsonl", "parquet", "chat")
 
@@ -52,7 +57,7 @@ def test_side(test_share: float) -> str:
 
 
 def export(
-    dataset: Path,
+    dataset: Path | Sequence[Path],
     fmt: str,
     output: Path | None,
     filters: Filters | None = None,
@@ -62,29 +67,37 @@ def export(
     column, typed), ``chat`` (``{"messages": [...]}`` only, the JSONL that
     fine-tuning tools read). ``output`` None writes JSONL formats to stdout.
     ``test_share`` (0 to 1): write OUTPUT's ``.train`` and ``.test`` files instead,
-    each row by the hash of its id."""
+    each row by the hash of its id. ``dataset``: a build directory, a file, or a
+    build's shards (``layout.files(build_dir, DATA)``); rows come out by id."""
     filters = filters or Filters()
     if fmt not in FORMATS:
         raise GlancError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if not dataset.is_file():
-        raise GlancError(f"{dataset}: no dataset; run glanc build first")
+    if isinstance(dataset, Path) and dataset.is_dir():  # a build directory: its shards
+        from . import layout
+
+        dataset = layout.files(dataset, DATA)
+    files = [dataset] if isinstance(dataset, Path) else list(dataset)
+    if not files or not all(f.is_file() for f in files):
+        where = files[0] if files else "the build directory"
+        raise GlancError(f"{where}: no dataset; run glanc build first")
     if output is None and (fmt == "parquet" or test_share is not None):
         raise GlancError("--format parquet and --test-share need --output FILE")
     if test_share is not None and not 0 < test_share < 1:
         raise GlancError(f"--test-share {test_share}: give a share between 0 and 1, e.g. 0.05")
     if fmt == "jsonl" and not filters.any and test_share is None:
         if output is None:
-            with dataset.open("rb") as f:
-                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.writelines(_by_id(files))
             return None
         output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(dataset, output)
+        with open(output, "wb") as f:
+            f.writelines(_by_id(files))
         return output
     import duckdb
 
     con = duckdb.connect(":memory:")
     try:
-        source = f"read_json({_quote(dataset)}, format = 'newline_delimited')"
+        listed = ", ".join(_quote(f) for f in files)
+        source = f"read_json([{listed}], format = 'newline_delimited')"
         where, params = filters.where()
         rows = f"SELECT * FROM {source} WHERE {where}"
         if test_share is None:
@@ -96,6 +109,19 @@ def export(
         return output
     finally:
         con.close()
+
+
+def _by_id(files: list[Path]) -> Iterator[bytes]:
+    """Every line of the shards, as written, merged by row id (each shard is)."""
+    if len(files) == 1:
+        with open(files[0], "rb") as f:
+            yield from f
+        return
+    with contextlib.ExitStack() as stack:
+        streams = [((orjson.loads(line)["id"], line) for line in stack.enter_context(
+            open(path, "rb"))) for path in files]  # fmt: skip
+        for _, line in heapq.merge(*streams):
+            yield line
 
 
 def split_path(output: Path, side: str) -> Path:

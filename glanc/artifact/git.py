@@ -31,13 +31,49 @@ def show(rev: str, path: Path, dest: Path) -> bool:
     return True
 
 
+def tree(rev: str, folder: Path, dest: Path) -> int:
+    """Write the files under ``folder`` (relative to the working directory) as of
+    ``rev`` into ``dest``, keeping their paths below ``folder``; return how many.
+    Plain files only: a symlink committed there is left out, never followed. All
+    of them come out of one ``git cat-file`` process."""
+    verify(rev)
+    listed = _git("ls-tree", "-r", "-z", "--full-name", rev, "--", f"./{folder.as_posix()}/")
+    prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
+    base = (prefix + folder.as_posix()).strip("/") + "/"
+    wanted: list[tuple[str, str]] = []
+    for entry in listed.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        meta, _, name = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[0] in ("100644", "100755") and parts[1] == "blob":
+            if name.startswith(base):
+                wanted.append((parts[2], name[len(base) :]))
+    if not wanted:
+        return 0
+    objects = "".join(f"{oid}\n" for oid, _ in wanted).encode()
+    out = subprocess.run(["git", "cat-file", "--batch"], input=objects, capture_output=True)
+    data, at = out.stdout, 0
+    for _, relative in wanted:
+        header_end = data.index(b"\n", at)
+        size = int(data[at:header_end].split()[2])
+        body = data[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+        target = dest / relative
+        if ".." in Path(relative).parts:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+    return len(wanted)
+
+
 def builds_at(rev: str, builds: Path) -> set[Path]:
-    """Build directories (holding a dataset.jsonl) under ``builds`` at ``rev``."""
+    """Build directories (holding a manifest.json, or a dataset.jsonl in the layout
+    of glanc before 0.2) under ``builds`` at ``rev``."""
     verify(rev)
     out = _git("ls-tree", "-r", "--name-only", "--full-name", rev, "--", f"./{builds.as_posix()}")
     prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
     found = set()
     for line in out.stdout.decode().splitlines():
-        if line.endswith("/dataset.jsonl") and line.startswith(prefix):
-            found.add(Path(line[len(prefix) :]).parent)
+        name = line[len(prefix) :]
+        if line.startswith(prefix) and name.endswith(("/manifest.json", "/dataset.jsonl")):
+            found.add(Path(name).parent)
     return found

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import GlancError
-from ..options import ARTIFACT
+from ..options import OWNED
 
 NEW = ".glanc-new-"
 OLD = ".glanc-old-"
@@ -73,7 +73,7 @@ def publish(staged: Path, target: Path) -> None:
     ``target`` that ``staged`` lacks (a user's own notes) are carried over."""
     if target.is_dir():
         for entry in target.iterdir():
-            ours = entry.name.startswith(".glanc-") or entry.name in ARTIFACT
+            ours = entry.name.startswith(".glanc-") or entry.name in OWNED
             if not (staged / entry.name).exists() and not ours:
                 _carry(entry, staged / entry.name)
     checkpoint("staged")

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GlancError
-from ..options import DATASET, DROPPED, MANIFEST
+from ..options import DATA, DROPS, MANIFEST
+from . import layout
 from .manifest import is_stub, model_labels
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _lines(paths: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for path in paths:
+        with path.open(encoding="utf-8") as f:
+            out += [json.loads(line) for line in f if line.strip()]
+    return out
 
 
 def _words(text: str) -> int:
@@ -38,10 +40,10 @@ def stub_rows(manifest: dict[str, Any]) -> bool:
 
 def report_data(build_dir: Path) -> dict[str, Any]:
     """Everything the page plots, from the build's own files."""
-    if not (build_dir / DATASET).is_file():
+    if not layout.files(build_dir, DATA):
         raise GlancError(f"{build_dir}: no dataset; run glanc build first")
-    rows = _lines(build_dir / DATASET)
-    dropped = _lines(build_dir / DROPPED)
+    rows = _lines(layout.files(build_dir, DATA))
+    dropped = _lines(layout.files(build_dir, DROPS))
     manifest = json.loads((build_dir / MANIFEST).read_text(encoding="utf-8"))
     per_subject = Counter((r["discipline"], r["subject"]) for r in rows)
     quota = (manifest.get("quality") or {}).get("quota") or {}

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from .. import trust
-from ..artifact import publish
+from ..artifact import layout, publish
 from ..errors import GlancError
-from ..options import DEFAULT_STORE
+from ..options import DATA, DEFAULT_STORE, DROPS, LOCK, LOCKS
 from ..version import __version__
 from .flags import model_option, out_option, store_option, user_errors
 
@@ -33,9 +33,9 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
     """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
 
     No model call, no network, and the local store is not used to rebuild
-    (only read, to note lock outputs that differ from it). Exits 0 when
-    dataset.jsonl, lock.jsonl, manifest.json, README.md and dropped.jsonl (with
-    the quality layer) match, the glanc version they record aside; 1 with a list
+    (only read, to note lock outputs that differ from it). Exits 0 when every
+    file matches (manifest.json, README.md, and the shards under data/, lock/
+    and dropped/), the glanc version they record aside; 1 with a list
     of nodes the spec needs that the lock lacks (run glanc build) and of
     files and rows that are stale; 2 on bad input. Meant for CI.
 
@@ -64,6 +64,14 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
         click.echo(f"{where}: up to date with {spec}")
         return
     click.echo(f"{where}: out of date with {spec}", err=True)
+    if result.legacy:
+        click.echo(
+            f"layout: {where} is in the single-file layout of glanc before 0.2 (dataset.jsonl, "
+            f"lock.jsonl); run: glanc build {spec} to rewrite it in the sharded one (no model "
+            "call), and commit the result",
+            err=True,
+        )
+        sys.exit(1)
     if result.missing:
         click.echo(
             f"missing: {len(result.missing)} node(s) the spec needs are not in the lock "
@@ -77,15 +85,22 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
     if result.other_version:
         click.echo(
             f"note: these files record glanc {result.built_by}; glanc {__version__} writes "
-            f"different bytes for {', '.join(result.stale)} from the same spec and lock: "
+            f"different bytes for {_listed(result.stale)} from the same spec and lock: "
             "rebuild with this glanc, or check with the one that built them",
             err=True,
         )
-    for name in result.stale:
+    for name in result.stale[:20]:
         click.echo(f"stale: {where / name} differs from what the spec and lock produce", err=True)
+    if len(result.stale) > 20:
+        click.echo(f"stale: ... and {len(result.stale) - 20} more file(s)", err=True)
     if result.rows is not None and not result.rows.empty:
         click.echo(render_text(result.rows), err=True)
     sys.exit(1)
+
+
+def _listed(names: tuple[str, ...], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 @click.command()
@@ -135,19 +150,19 @@ def diff(
         pairs: list[tuple[Side, Side]] = []
         if base:
             dirs = [Path(p) for p in paths] or sorted(
-                {p.parent for p in out.glob("*/dataset.jsonl")} | git.builds_at(base, out)
+                {p.parent for p in out.glob("*/manifest.json")}
+                | {p.parent for p in out.glob("*/dataset.jsonl")}
+                | git.builds_at(base, out)
             )
             for i, d in enumerate(dirs):
                 trust.refuse_links(d)
-                old = _from_git(base, d, Path(tmp) / f"old{i}.jsonl")
-                pairs.append(
-                    (old, (str(d), d / "dataset.jsonl", d / "lock.jsonl", d / "dropped.jsonl"))
-                )
+                old = _from_git(base, d, Path(tmp) / f"old{i}")
+                pairs.append((old, _sides(str(d), d)))
         else:
             if len(paths) != 2:
                 raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
             pairs.append(
-                tuple(_source(p, Path(tmp) / f"side{i}.jsonl") for i, p in enumerate(paths))
+                tuple(_source(p, Path(tmp) / f"side{i}") for i, p in enumerate(paths))
             )
         diffs = [
             diff_datasets(
@@ -174,24 +189,21 @@ def diff(
         sys.exit(1)
 
 
-# a diff side: its label, its dataset, lock and dropped-rows files (None when missing)
-Side = tuple[str, Path | None, Path | None, Path | None]
+# a diff side: its label, its dataset, lock and dropped-rows files
+Side = tuple[str, list[Path], list[Path], list[Path]]
+
+
+def _sides(label: str, build_dir: Path) -> Side:
+    """A build directory's files, in either layout."""
+    return (label, *(layout.files(build_dir, kind) for kind in (DATA, LOCKS, DROPS)))
 
 
 def _from_git(rev: str, build_dir: Path, dest: Path) -> Side:
     from ..artifact import git
 
-    found = git.show(rev, build_dir / "dataset.jsonl", dest)
-    lock = dest.with_suffix(".lock.jsonl")
-    has_lock = git.show(rev, build_dir / "lock.jsonl", lock)
-    dropped = dest.with_suffix(".dropped.jsonl")
-    has_dropped = git.show(rev, build_dir / "dropped.jsonl", dropped)
-    return (
-        f"{rev}:{build_dir.as_posix()}",
-        dest if found else None,
-        lock if has_lock else None,
-        dropped if has_dropped else None,
-    )
+    dest.mkdir()
+    git.tree(rev, build_dir, dest)
+    return _sides(f"{rev}:{build_dir.as_posix()}", dest)
 
 
 def _source(arg: str, dest: Path) -> Side:
@@ -199,22 +211,22 @@ def _source(arg: str, dest: Path) -> Side:
     path = Path(arg)
     if path.is_dir():
         trust.refuse_links(path)
-        return (arg, path / "dataset.jsonl", path / "lock.jsonl", path / "dropped.jsonl")
+        return _sides(arg, path)
     if path.is_symlink():
         trust.refuse_links(path, depth=0)
     if path.is_file():
         trust.refuse_links(path.parent)
-        return (arg, path, path.parent / "lock.jsonl", path.parent / "dropped.jsonl")
+        lock = path.parent / LOCK
+        return (arg, [path], [lock] if lock.is_file() else [], [])
     if ":" in arg:
         rev, _, rest = arg.partition(":")
         rest_path = Path(rest or ".")
         if rest_path.suffix == ".jsonl":
             from ..artifact import git
 
-            lock = dest.with_suffix(".lock.jsonl")
-            found = git.show(rev, rest_path, dest)
-            has_lock = git.show(rev, rest_path.parent / "lock.jsonl", lock)
-            return (arg, dest if found else None, lock if has_lock else None, None)
+            dest.mkdir()
+            found = git.show(rev, rest_path, dest / rest_path.name)
+            return (arg, [dest / rest_path.name] if found else [], [], [])
         return _from_git(rev, rest_path, dest)
     raise GlancError(f"{arg}: no such build directory or dataset file (or REV:DIR)")
 
@@ -273,7 +285,7 @@ def export(name: str, fmt: str, output: Path | None, force: bool, taxonomy_path:
                              "another -o")  # fmt: skip
     _warn_stub(build_dir)
     filters = Filters(taxonomy_path, level, difficulty)
-    written = run_export(build_dir / "dataset.jsonl", fmt, output, filters, test_share)
+    written = run_export(layout.files(build_dir, DATA), fmt, output, filters, test_share)
     if written is not None:
         click.echo(f"wrote {', '.join(str(t) for t in targets)}", err=True)
 

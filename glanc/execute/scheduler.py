@@ -98,7 +98,7 @@ class Scheduler:
     def done(self, node: Node, record: Record, cached: bool) -> None:
         self.emit(Finished(node, record, cached))
         if record.status == "ok":
-            self.store.use(node.key, node.slot)
+            self.store.use(node.key, node.slot, node.discipline.shard)
             self.finished(node, record.output)
         else:
             self.finished(node, None)

@@ -15,7 +15,7 @@ from typing import Any
 from .. import trust
 from ..errors import GlancError, Problem, SpecError
 from ..keys import digest, normalise_name
-from . import models, resources
+from . import models, resources, shards
 from .contract import OPTIONAL_STAGES, STAGES
 from .load import Document, JsonPath, load_yaml
 from .schema import schema_problems, template_problems
@@ -201,6 +201,12 @@ class _Resolver:
                     self.check_names(value[key], where + (key,))
 
     def walk(self, nodes: list[dict], parents: tuple[str, ...], inherited: dict, where: JsonPath):
+        names = [str(n.get("name", "")) for n in nodes]
+        for first, second in shards.collisions(names):  # one folder or file for two nodes
+            line, _ = self.doc.where(where + (first,))
+            self.problems.append(self.doc.problem(where + (second, "name"), (
+                f"{names[second]!r} and {names[first]!r} (line {line}) would share the build "
+                f"path {shards.slug(names[second])!r}: rename one")))  # fmt: skip
         for i, node in enumerate(nodes):
             here = where + (i,)
             self.check_names(node, here)

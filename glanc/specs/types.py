@@ -7,9 +7,12 @@ exactly once, in ``resolve``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import shards
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ class Discipline:
     @property
     def path_str(self) -> str:
         return "/".join(self.path)
+
+    @functools.cached_property
+    def shard(self) -> str:
+        """Where its files sit in a build: ``data/<shard>.jsonl`` and the like."""
+        return shards.shard(self.path)
 
 
 @dataclass(frozen=True)

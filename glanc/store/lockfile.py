@@ -9,10 +9,11 @@ a spec change shows up in review as the lines it adds and removes.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,29 @@ from ..errors import GlancError
 from .nodes import Store
 
 
-def lock_lines(store: Store) -> Iterator[str]:
-    """The lock file's lines for the nodes this build used (``Store.use``): key,
-    stage, model, output, tokens and the slot and digests that let ``glanc plan``
-    explain later changes."""
-    for key, stage, model, output, tin, tout, slot, program, model_key, dkey in store.locked():
+def lock_runs(store: Store, batch: int = 2000) -> Iterator[tuple[str, list[str]]]:
+    """The lock's lines as ``(shard, lines)`` runs (``Store.locked``)."""
+    current, lines = None, []
+    for shard, line in _lock_lines(store):
+        if shard != current and lines:
+            yield current, lines
+            lines = []
+        current = shard
+        lines.append(line)
+        if len(lines) >= batch:
+            yield current, lines
+            lines = []
+    if lines:
+        yield current, lines
+
+
+def _lock_lines(store: Store) -> Iterator[tuple[str, str]]:
+    """The lock's lines for the nodes this build used (``Store.use``), with their
+    shard: key, stage, model, output, tokens and the slot and digests that let
+    ``glanc plan`` explain later changes."""
+    for shard, key, stage, model, output, tin, tout, slot, program, model_key, dkey in (
+        store.locked()
+    ):
         entry = {
             "key": key,
             "stage": stage,
@@ -38,26 +57,28 @@ def lock_lines(store: Store) -> Iterator[str]:
             "model_key": model_key,
             "decoding_key": dkey,
         }
-        yield json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+        yield shard, json.dumps(entry, ensure_ascii=False, sort_keys=True,
+                                separators=(",", ":")) + "\n"  # fmt: skip
 
 
-def rehydrate(store: Store, path: Path, outputs: Outputs) -> int:
-    """Load a build's ``lock.jsonl`` into the store; nodes already there win.
-    The whole lock is validated first (``validate``): a bad one is refused
-    with the store untouched."""
-    if not path.is_file():
+def rehydrate(store: Store, paths: Sequence[Path], outputs: Outputs) -> int:
+    """Load a build's lock (its shards) into the store; nodes already there win.
+    The whole lock is validated first (``validate``): a bad one is refused with
+    the store untouched."""
+    paths = [p for p in paths if p.is_file()]
+    if not paths:
         return 0
-    validate(path, outputs)
+    validate(paths, outputs)
     import duckdb
 
     try:
-        return store.import_lock(path)
+        return store.import_lock(paths)
     except duckdb.OutOfMemoryException:
         raise  # the store's memory bound, not the file: the CLI says so in one line
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise GlancError(
-            f"{path}: not a glanc lock file ({first}); restore it from git or delete it"
+            f"{paths[0].parent}: not a glanc lock ({first}); restore it from git or delete it"
         ) from None
 
 
@@ -75,27 +96,32 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 Outputs = Mapping[str, Mapping[str, tuple[str, Mapping[str, str]]]]
 
 
-def validate(path: Path, outputs: Outputs) -> int:
-    """Check every line of a lock before anything of it is stored, and return the
-    number of entries; a ``GlancError`` naming the file, the line and what is
-    wrong otherwise. A lock in a pull request is untrusted: a key on two lines,
-    a key that is no digest or an output of the wrong shape would otherwise be
-    imported and poison the store (later locks it wrote would be wrong too)."""
+def validate(paths: Path | Sequence[Path], outputs: Outputs) -> int:
+    """Check every line of a lock (its shards, in order) before anything of it is
+    stored, and return the number of entries; a ``GlancError`` naming the file,
+    the line and what is wrong otherwise. A lock in a pull request is untrusted:
+    a key on two lines (of one shard or two), a key that is no digest or an
+    output of the wrong shape would otherwise be imported and poison the store
+    (later locks it wrote would be wrong too)."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
     prefixes = array("Q")
-    previous = ""
+    starts: list[tuple[int, Path]] = []  # (first index, file) of each file's keys
     ordered = True
-    try:
-        with open(path, "rb") as f:
-            for number, raw in enumerate(_lines(f, path), 1):
-                key = _check_line(raw, number, outputs, path)
-                if key <= previous:
-                    ordered = False
-                previous = key
-                prefixes.append(int(key[:16], 16))
-    except OSError as exc:
-        raise GlancError(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
-    if not ordered:
-        _no_duplicates(path, prefixes)
+    for path in paths:
+        starts.append((len(prefixes), path))
+        previous = ""
+        try:
+            with open(path, "rb") as f:
+                for number, raw in enumerate(_lines(f, path), 1):
+                    key = _check_line(raw, number, outputs, path)
+                    if key <= previous:
+                        ordered = False
+                    previous = key
+                    prefixes.append(int(key[:16], 16))
+        except OSError as exc:
+            raise GlancError(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
+    if not ordered or len(paths) > 1:
+        _no_duplicates(starts, prefixes)
     return len(prefixes)
 
 
@@ -167,9 +193,10 @@ def _shape_problem(value: Any, kind: str, items: Mapping[str, str]) -> str | Non
     return None
 
 
-def _no_duplicates(path: Path, prefixes: array) -> None:
-    """A lock out of key order (glanc writes it sorted; a hand merge may not): its
-    keys are compared by their first 64 bits, and equal ones read again whole."""
+def _no_duplicates(starts: list[tuple[int, Path]], prefixes: array) -> None:
+    """No key on two lines, of one file or two (a lock glanc writes has each key
+    once, in one shard, by key; a hand merge may not): keys are compared by their
+    first 64 bits, and equal ones read again whole."""
     import numpy as np
 
     keys = np.frombuffer(prefixes, dtype=np.uint64)
@@ -178,13 +205,25 @@ def _no_duplicates(path: Path, prefixes: array) -> None:
     if not len(same):
         return
     wanted = {int(order[i]) for i in same} | {int(order[i + 1]) for i in same}
+    firsts = [first for first, _ in starts]
+
+    def place(index: int) -> tuple[Path, int]:
+        first, path = starts[bisect.bisect_right(firsts, index) - 1]
+        return path, index - first
+
     full: dict[int, str] = {}
-    with open(path, "rb") as f:
-        for index, raw in enumerate(f):
-            if index in wanted:
-                full[index] = json.loads(raw)["key"]
+    for first, path in starts:
+        here = {place(i)[1] for i in wanted if place(i)[0] == path}
+        if not here:
+            continue
+        with open(path, "rb") as f:
+            for line, raw in enumerate(f):
+                if line in here:
+                    full[first + line] = json.loads(raw)["key"]
     for i in same:
         a, b = sorted((int(order[i]), int(order[i + 1])))
         if full[a] == full[b]:
-            raise _bad(path, b + 1, f"key {full[b][:16]}... is also on line {a + 1}: a key "
-                                    "appears once in a lock")  # fmt: skip
+            (path_a, line_a), (path_b, line_b) = place(a), place(b)
+            where = f"line {line_a + 1}" if path_a == path_b else f"{path_a}:{line_a + 1}"
+            raise _bad(path_b, line_b + 1, f"key {full[b][:16]}... is also on {where}: a key "
+                                           "appears once in a lock")  # fmt: skip

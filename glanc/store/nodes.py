@@ -375,26 +375,32 @@ class Store:
         self.con.execute("CHECKPOINT")
         return gone
 
-    def use(self, key: str, slot: str | None = None) -> None:
-        """Note that this build used ``key`` in ``slot``: the lock lists the keys
-        used. Kept in a DuckDB temp table, in batches, rather than a Python set."""
-        self._used.append((key, slot))
+    def use(self, key: str, slot: str | None = None, shard: str = "") -> None:
+        """Note that this build used ``key`` in ``slot`` of the discipline whose
+        files are ``shard``: the lock lists the keys used, each in the shard of its
+        smallest slot. Kept in a DuckDB temp table, in batches, not a Python set."""
+        self._used.append((key, slot, shard))
         if len(self._used) >= FLUSH_ROWS:
             self._flush_used()
 
     def _flush_used(self) -> None:
-        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR, slot VARCHAR)")
+        self.con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS glanc_used (key VARCHAR, slot VARCHAR, shard VARCHAR)"
+        )
         if self._used:
-            keys, slots = zip(*self._used, strict=True)
+            columns = [list(c) for c in zip(*self._used, strict=True)]
             self._used = []
             self.con.execute(
-                "INSERT INTO glanc_used SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-                [list(keys), list(slots)],
+                "INSERT INTO glanc_used SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                "unnest(?::VARCHAR[])",
+                columns,
             )
 
     def locked(self, batch: int = 5000) -> Iterator[tuple]:
-        """``(key, stage, model, output, tokens_in, tokens_out, slot, program, model_key,
-        decoding_key)`` of the keys used (``use``), by key, streamed.
+        """``(shard, key, stage, model, output, tokens_in, tokens_out, slot, program,
+        model_key, decoding_key)`` of the keys used (``use``), streamed a key range at
+        a time, and in a range by shard, then key: each shard's entries, taken in the
+        order they come, are by key.
 
         Nodes in two places may share a key (two identical questions make one
         answer call); the lock names the smallest of the slots this build used
@@ -411,12 +417,13 @@ class Store:
             for low, high in key_ranges(self.con.execute(
                 "SELECT count(*) FROM glanc_used").fetchone()[0]):  # fmt: skip
                 cursor = self.con.execute(
-                    "SELECT n.key, n.stage, n.model, n.output, n.tokens_in, n.tokens_out, "
-                    "coalesce(u.slot, n.slot), n.program, n.model_key, n.decoding_key "
-                    "FROM nodes n JOIN (SELECT key, min(slot) AS slot FROM glanc_used "
+                    "SELECT u.shard, n.key, n.stage, n.model, n.output, n.tokens_in, "
+                    "n.tokens_out, coalesce(u.slot, n.slot), n.program, n.model_key, "
+                    "n.decoding_key FROM nodes n JOIN (SELECT key, min(slot) AS slot, "
+                    "arg_min(shard, slot) AS shard FROM glanc_used "
                     "WHERE key >= $1 AND ($2 IS NULL OR key < $2) GROUP BY key) u "
                     "ON n.key = u.key WHERE n.status = 'ok' AND n.key >= $1 "
-                    "AND ($2 IS NULL OR n.key < $2) ORDER BY n.key",
+                    "AND ($2 IS NULL OR n.key < $2) ORDER BY u.shard, n.key",
                     [low, high],
                 )
                 while rows := cursor.fetchmany(batch):
@@ -424,8 +431,8 @@ class Store:
         finally:
             self.con.execute("RESET threads")
 
-    def import_lock(self, path: Path) -> int:
-        """Add the lock file's nodes the store lacks (read by DuckDB, in one
+    def import_lock(self, paths: list[Path]) -> int:
+        """Add the nodes of the lock's files the store lacks (read by DuckDB, in one
         transaction); return how many were added."""
         self.flush()
         before = self.count()
@@ -436,7 +443,7 @@ class Store:
             self.con.execute(
                 f"INSERT INTO nodes ({ALL_COLUMNS}) {LOCK_SELECT} "
                 "WHERE key NOT IN (SELECT key FROM nodes)",
-                [str(path)],
+                [[str(p) for p in paths]],
             )
         finally:
             self.con.execute("RESET threads")
@@ -446,15 +453,16 @@ class Store:
             self._bump()
         return added
 
-    def overlay_lock(self, path: Path) -> None:
-        """Read-only stores: see the lock's nodes as if imported, writing nothing
-        (``glanc plan`` on a fresh clone plans what ``build`` will do)."""
-        if not self._slots or not path.is_file():
+    def overlay_lock(self, paths: list[Path]) -> None:
+        """Read-only stores: see the nodes of the lock's files as if imported,
+        writing nothing (``glanc plan`` on a fresh clone plans what ``build`` will do)."""
+        paths = [p for p in paths if p.is_file()]
+        if not self._slots or not paths:
             return
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
             "WHERE key NOT IN (SELECT key FROM nodes)",
-            [str(path)],
+            [[str(p) for p in paths]],
         )
         self._from = (
             f"(SELECT {ALL_COLUMNS} FROM nodes UNION ALL SELECT {ALL_COLUMNS} FROM lock_nodes)"

@@ -12,12 +12,15 @@ id range over one table read every row's line, 70 s against 15 s whole.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
+
+from ..specs import shards
 
 BATCH = 8000  # rows held before they go to the tables: about 500 a table, 10 MB
 # DuckDB keeps a file's pages cached up to its bound, so the bound is what the
@@ -31,8 +34,28 @@ SORTING = "128MB"  # a table's sort, on one thread, spilling past it
 STARTS = "123456789abcdef"
 TABLES = [f"rows_{i:x}" for i in range(len(STARTS) + 1)]
 COLUMNS = (
-    "id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, level VARCHAR, difficulty VARCHAR"
+    "id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, level VARCHAR, "
+    "difficulty VARCHAR, shard VARCHAR"
 )
+
+
+_shard = functools.lru_cache(maxsize=65536)(shards.shard)
+
+
+def runs(cursor: Any, batch: int = 2000) -> Iterator[tuple[str, list[str]]]:
+    """``(shard, lines)`` runs of a cursor's ``(shard, line)`` rows, ``batch``
+    lines at most a run, each line ending in a newline."""
+    current, lines = None, []
+    while rows := cursor.fetchmany(batch):
+        for shard, line in rows:
+            if shard != current and lines:
+                yield current, lines
+                lines = []
+            current = shard
+            lines.append(line + "\n")
+        if lines:
+            yield current, lines
+            lines = []
 
 
 def table_of(row_id: str) -> int:
@@ -72,8 +95,9 @@ class RowSpool:
         path = row["taxonomy_path"]
         rid = row["id"]
         self._pending[table_of(rid)].append(
-            (rid, line, path[0], "/".join(path), row["level"], row["difficulty"])
-        )
+            (rid, line, path[0], "/".join(path), row["level"], row["difficulty"],
+             _shard(tuple(path)))
+        )  # fmt: skip
         self.count += 1
         self._waiting += 1
         if self._waiting >= BATCH:
@@ -82,7 +106,7 @@ class RowSpool:
     def _flush(self) -> None:
         if not self._waiting:
             return
-        select = "SELECT " + ", ".join(["unnest(?::VARCHAR[])"] * 6)
+        select = "SELECT " + ", ".join(["unnest(?::VARCHAR[])"] * 7)
         for table, pending in zip(TABLES, self._pending, strict=True):
             if pending:
                 columns = [list(c) for c in zip(*pending, strict=True)]
@@ -122,6 +146,22 @@ class RowSpool:
                 while batch := cursor.fetchmany(2000):
                     for (line,) in batch:
                         yield line + "\n"
+        finally:
+            self._con.execute(f"SET memory_limit = '{ADDING}'")
+
+    def sorted_runs(self) -> Iterator[tuple[str, list[str]]]:
+        """Every row's line as runs ``(shard, lines)``: a table at a time, and in a
+        table by shard, then (id, line). Each shard's runs, appended in the order
+        they come, hold its lines by (id, line): the tables are in id order."""
+        self._flush()
+        self._con.execute("CHECKPOINT")  # a sort spills only from checkpointed data
+        self._con.execute(f"SET memory_limit = '{SORTING}'")
+        try:
+            for table in TABLES:
+                cursor = self._con.execute(
+                    f"SELECT shard, line FROM {table} ORDER BY shard, id, line"
+                )
+                yield from runs(cursor)
         finally:
             self._con.execute(f"SET memory_limit = '{ADDING}'")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import trust
-from ..artifact import card, publish
+from ..artifact import card, layout, publish
 from ..artifact.manifest import decoding, is_stub, manifest, model_labels
 from ..artifact.manifest import read as manifest_of
 from ..artifact.write import write_dataset
@@ -32,7 +32,7 @@ from ..execute.tally import Failure, StageStats, Tally
 from ..faults import interrupted
 from ..lm.call import Caller
 from ..lm.usage import Ledger
-from ..options import DATASET, LOCK, BuildOptions, Workspace
+from ..options import DATA, LOCKS, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
 from ..quality.gate import Gate
@@ -42,7 +42,7 @@ from ..specs.contract import REQUIRED_OUTPUTS, STAGES
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.batches import Wave
-from ..store.lockfile import lock_lines, rehydrate
+from ..store.lockfile import lock_runs, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
 
@@ -150,7 +150,8 @@ def build(
             if previous is not None:
                 return _up_to_date(previous, build_dir, started)
         if options.use_lock:
-            rehydrate(store, workspace.lock_dir(taxonomy.name) / LOCK, REQUIRED_OUTPUTS)
+            rehydrate(store, layout.files(workspace.lock_dir(taxonomy.name), LOCKS),
+                      REQUIRED_OUTPUTS)  # fmt: skip
         tally = Tally()
         emit = tally if observer is None else Observers([tally, observer])
         gate = None
@@ -313,7 +314,7 @@ def _backend(options: BuildOptions, taxonomy: Taxonomy) -> str | None:
 
 def _waiting(tally: Tally, waiting: Waiting, build_dir: Path, started: float) -> BuildResult:
     """The result of a build that stopped at a batch file: what ran, what waits."""
-    return _result(tally, 0, build_dir / DATASET, started, waiting=waiting)
+    return _result(tally, 0, build_dir / DATA, started, waiting=waiting)
 
 
 def _result(tally: Tally, rows: int, dataset: Path, started: float, **extra: Any) -> BuildResult:
@@ -342,7 +343,7 @@ def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> Bu
         tokens_in=0,
         tokens_out=0,
         rows=previous["rows"],
-        dataset=build_dir / DATASET,
+        dataset=build_dir / DATA,
         seconds=time.monotonic() - started,
         up_to_date=True,
         short=len((previous.get("quality") or {}).get("short") or ()),
@@ -367,7 +368,7 @@ def _finish(
     text = card.render(taxonomy, meta, counts, decoding(tally), spec)
     build_dir = workspace.build_dir(taxonomy.name)
     dropped = None if gate is None else gate.dropped
-    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
+    dataset = write_dataset(build_dir, rows, meta, lock_runs(store), text, dropped)
     quality_seconds = None if gate is None else gate.seconds
     short = 0 if gate is None else len(gate.report.short)
     return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds,

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import trust
+from ..artifact import layout
 from ..artifact.diff import Diff, diff_datasets
 from ..artifact.manifest import read as manifest_of
-from ..options import ARTIFACT, CARD, DATASET, LOCK, MANIFEST, BuildOptions, Workspace
+from ..options import CARD, DATA, DATASET, LOCKS, MANIFEST, BuildOptions, Workspace
 from ..plan.select import NOTHING
 from ..specs.types import Taxonomy
 from ..store import Store
@@ -43,6 +44,7 @@ class CheckResult:
     # (stage, key) of lock entries whose output differs from the local store's
     rewritten: tuple[tuple[str, str], ...] = ()
     built_by: str | None = None  # the glanc version the committed files record
+    legacy: bool = False  # committed in the single-file layout of glanc before 0.2
 
     @property
     def other_version(self) -> bool:
@@ -71,34 +73,36 @@ def check(
         result = build(taxonomy, workspace, BuildOptions(model=model, selection=NOTHING))
         expected = workspace.build_dir(taxonomy.name)
         built_by = built_with(build_dir)
-        stale = tuple(
-            name for name in ARTIFACT if not _same(build_dir / name, expected / name, built_by)
-        )
+        names = sorted(set(layout.owned(build_dir)) | set(layout.owned(expected)))
+        stale = tuple(n for n in names if not _same(build_dir / n, expected / n, built_by))
         rows = None
-        if DATASET in stale:
+        if any(n.startswith(DATA + "/") or n == DATASET for n in stale):
             rows = diff_datasets(
-                build_dir / DATASET,
-                expected / DATASET,
+                layout.files(build_dir, DATA),
+                layout.files(expected, DATA),
                 old_label="committed",
                 new_label="expected",
             )
     missing = tuple(Missing(n.stage, "/".join(n.path), n.sample) for n in result.skipped)
-    rewritten = _rewritten(build_dir / LOCK, store) if store is not None else ()
-    return CheckResult(build_dir, missing, stale, rows, rewritten, built_by)
+    lock = layout.files(build_dir, LOCKS)
+    rewritten = _rewritten(lock, store) if store is not None else ()
+    return CheckResult(build_dir, missing, stale, rows, rewritten, built_by,
+                       layout.legacy(build_dir))  # fmt: skip
 
 
-def _rewritten(lock: Path, store_path: Path) -> tuple[tuple[str, str], ...]:
+def _rewritten(lock: list[Path], store_path: Path) -> tuple[tuple[str, str], ...]:
     """(stage, key) of lock entries whose output the store holds otherwise."""
-    if not lock.is_file() or not store_path.is_file():
+    if not lock or not store_path.is_file():
         return ()
     entries: dict[str, tuple[str, Any]] = {}
-    with lock.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                entry = json.loads(line)
-                entries[entry["key"]] = (entry["stage"], entry["output"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a malformed lock fails the rebuild with its own message
+    for path in lock:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                    entries[entry["key"]] = (entry["stage"], entry["output"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a malformed lock fails the rebuild with its own message
     out = []
     with Store(store_path, read_only=True) as store:
         keys = list(entries)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from .. import trust
-from ..options import LOCK
+from ..artifact import layout
+from ..options import LOCKS
 from ..plan.planner import reachable
 from ..quality.recorded import Foresight
 from ..specs.contract import REQUIRED_OUTPUTS
@@ -43,14 +45,14 @@ def collect(
 
     A walk of the graph reaches first draws only: the quality gate's redraws and
     judge calls depend on verdicts. So the nodes in each spec's last lock
-    (``builds/<name>/lock.jsonl``) are kept too, and the calls ``glanc suggest``
+    (``builds/<name>/lock/``) are kept too, and the calls ``glanc suggest``
     made under the nodes the spec names (the latest call of each sample)."""
     with Store(store_path, read_only=dry_run, on_wait=wait) as store:
         keep: set[str] = set()
         for taxonomy in taxonomies:
             keep |= reachable(taxonomy, store, model=model, foresight=Foresight(taxonomy, store))
             if builds is not None:
-                keep |= _lock_keys(builds / taxonomy.name / LOCK)
+                keep |= _lock_keys(builds / taxonomy.name)
             keep |= {r.key for r in store.previous(_suggest_slots(taxonomy)).values()}
         gone = store.unreached(keep) if dry_run else store.delete_unreached(keep)
         if not dry_run:  # batches taken back, or that no spec reaches any more
@@ -59,15 +61,17 @@ def collect(
     return Collected(gone, len(keep))
 
 
-def _lock_keys(lock: Path) -> set[str]:
-    trust.refuse_links(lock.parent)
-    if lock.is_file():
-        lockfile.validate(lock, REQUIRED_OUTPUTS)
-    try:
-        lines = lock.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+def _lock_keys(build_dir: Path) -> set[str]:
+    trust.refuse_links(build_dir)
+    lock = layout.files(build_dir, LOCKS)
+    if not lock:
         return set()
-    return {json.loads(line)["key"] for line in lines if line.strip()}
+    lockfile.validate(lock, REQUIRED_OUTPUTS)
+    keys: set[str] = set()
+    for path in lock:
+        with open(path, "rb") as f:
+            keys.update(orjson.loads(line)["key"] for line in f if line.strip())
+    return keys
 
 
 def _suggest_slots(taxonomy: Taxonomy) -> list[str]:

@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import trust
+from ..artifact import layout
 from ..errors import SpecError
-from ..options import LOCK, MANIFEST, BuildOptions, Workspace
+from ..options import LOCKS, MANIFEST, BuildOptions, Workspace
 from ..plan.decide import Decision
 from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
@@ -40,9 +41,9 @@ def plan(
     workspace, options = workspace or Workspace(), options or BuildOptions()
     with Store(workspace.store, read_only=True, on_wait=workspace.wait) as store:
         if options.use_lock:
-            lock = workspace.lock_dir(taxonomy.name) / LOCK
-            trust.refuse_links(lock.parent)
-            if lock.is_file():
+            trust.refuse_links(workspace.lock_dir(taxonomy.name))
+            lock = layout.files(workspace.lock_dir(taxonomy.name), LOCKS)
+            if lock:
                 lockfile.validate(lock, REQUIRED_OUTPUTS)
             store.overlay_lock(lock)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import trust
+from ..artifact import layout
 from ..errors import GlancError
-from ..options import DATASET, DROPPED, LOCK, Workspace
+from ..options import DATA, DROPS, LOCKS, Workspace
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.records import Record
@@ -67,21 +68,18 @@ def show(taxonomy: Taxonomy, ident: str, workspace: Workspace | None = None) -> 
     ambiguous: list[str] = []
     with Store(workspace.store, read_only=True) as store:
         for key in keys:
-            found = _nodes(taxonomy, store, build_dir / LOCK, key)
+            found = _nodes(taxonomy, store, layout.files(build_dir, LOCKS), key)
             if len(found) > 1 and row is None:
                 ambiguous = [n.key for n in found]
             nodes += found[:1]
     if row is None and not nodes:
         raise GlancError(f"{ident}: no row of {build_dir} has this id and no node this key "
-                         f"(looked in {workspace.store} and {build_dir / LOCK})")  # fmt: skip
+                         f"(looked in {workspace.store} and {build_dir / LOCKS})")  # fmt: skip
     return Shown(row, nodes, ambiguous)
 
 
 def _row(build_dir: Path, ident: str) -> dict[str, Any] | None:
-    for name in (DATASET, DROPPED):
-        path = build_dir / name
-        if not path.is_file():
-            continue
+    for path in (*layout.files(build_dir, DATA), *layout.files(build_dir, DROPS)):
         needle = f'"id":"{ident}'.encode()
         with open(path, "rb") as f:
             for line in f:
@@ -92,10 +90,17 @@ def _row(build_dir: Path, ident: str) -> dict[str, Any] | None:
     return None
 
 
-def _nodes(taxonomy: Taxonomy, store: Store, lock: Path, prefix: str) -> list[ShownNode]:
+def _nodes(taxonomy: Taxonomy, store: Store, locks: list[Path], prefix: str) -> list[ShownNode]:
     found = [_from_record(taxonomy, r, str(at), "store") for r, at in store.find(prefix)]
-    if found or not lock.is_file():
+    if found:
         return found
+    for lock in locks:
+        found += _locked(taxonomy, lock, prefix)
+    return found
+
+
+def _locked(taxonomy: Taxonomy, lock: Path, prefix: str) -> list[ShownNode]:
+    found = []
     with open(lock, "rb") as f:
         for line in f:
             if f'"key":"{prefix}'.encode() in line:

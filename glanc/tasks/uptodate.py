@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..artifact import layout
 from ..keys import canonical_json, digest
-from ..options import ARTIFACT, CORE, MANIFEST
+from ..options import CARD, MANIFEST
 from ..recipe.graph import Graph
 from ..specs import models
 from ..specs.types import Taxonomy
@@ -42,7 +43,7 @@ def stamp(
 def files(build_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of each artifact file there is: the build's own writes."""
     out = {}
-    for name in ARTIFACT:
+    for name in layout.owned(build_dir):
         try:
             st = (build_dir / name).stat()
         except FileNotFoundError:
@@ -60,7 +61,7 @@ def unchanged(store: Store, stamp: Stamp, build_dir: Path) -> dict[str, Any] | N
     fingerprint, generation, written = recorded
     if fingerprint != stamp[1] or generation != store.generation():
         return None
-    if written != files(build_dir) or not set(CORE) <= set(written):
+    if written != files(build_dir) or not {MANIFEST, CARD} <= set(written):
         return None
     return json.loads((build_dir / MANIFEST).read_text())
 

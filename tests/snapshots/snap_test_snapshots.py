@@ -464,16 +464,16 @@ configs:
 - config_name: default
   data_files:
   - split: train
-    path: dataset.jsonl
+    path: data/**/*.jsonl
 ---
 
 # tiny
 
 **Made with glanc's stub model: placeholder text, not training data.**
 
-9 question-answer pairs generated with glanc 0.1.0 by the GLAN method (Li et al. 2024): a taxonomy of disciplines is expanded into subjects, syllabi, homework questions and answers. Spec: `tiny.yaml`, template `glan-json`.
+9 question-answer pairs generated with glanc 0.2.0 by the GLAN method (Li et al. 2024): a taxonomy of disciplines is expanded into subjects, syllabi, homework questions and answers. Spec: `tiny.yaml`, template `glan-json`.
 
-Each line of `dataset.jsonl` holds `messages` (the question as the user turn, the answer as the assistant turn), `taxonomy_path`, `discipline`, `subject`, `level`, `sessions`, `key_concepts`, `difficulty`, `models`, `stub` and the node `keys`.
+The rows are under `data/`, a file per discipline in a folder per field. Each line holds `messages` (the question as the user turn, the answer as the assistant turn), `taxonomy_path`, `discipline`, `subject`, `level`, `sessions`, `key_concepts`, `difficulty`, `models`, `stub` and the node `keys`.
 
 ## Counts
 
@@ -520,7 +520,7 @@ Model calls behind this dataset: 23 nodes (subjects 2, syllabus 3, question 9, a
 ## Rebuild
 
 ```console
-glanc build tiny.yaml        # reuses lock.jsonl: no model call
+glanc build tiny.yaml        # reuses the lock (lock/): no model call
 glanc check tiny.yaml        # CI: the committed files are what spec and lock produce
 ```
 '''
@@ -559,7 +559,25 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
       "syllabus": 0
     }
   },
-  "glanc_version": "0.1.0",
+  "files": {
+    "data/science/chemistry.jsonl": {
+      "lines": 3,
+      "sha256": "2025f3eccea2d081a6cfd693bff5580eac0c3594689e8a6d96bae973e01b5f2a"
+    },
+    "data/science/physics.jsonl": {
+      "lines": 6,
+      "sha256": "6c0d6c144861a506e7c360072ad16a6f54f5dd53f316aa29f78267467603d363"
+    },
+    "lock/science/chemistry.jsonl": {
+      "lines": 7,
+      "sha256": "a136bf3c61260e904d518e17f69152764a22f970a495f8227d50deda598e425e"
+    },
+    "lock/science/physics.jsonl": {
+      "lines": 16,
+      "sha256": "245cb069472cabf54a8e9ac9f8f42f846a535bee76a0120c16fdaad6e0210748"
+    }
+  },
+  "glanc_version": "0.2.0",
   "models": {
     "answer": [
       "stub"

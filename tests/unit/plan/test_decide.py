@@ -4,6 +4,7 @@ the same store states, the plan's decision for each node it knows is the build's
 from pathlib import Path
 
 import pytest
+from conftest import merged
 
 from glanc import BuildOptions, Workspace, build, load_taxonomy, plan
 from glanc.execute.events import Decided
@@ -100,7 +101,7 @@ def test_plan_and_build_agree_on_quality_redraws_after_a_forced_selection(tiny, 
     tiny.write_text(tiny.read_text().replace("template: json", "template: default").replace(
         "quality: {enabled: false}", "quality: {redraws: 2}"))
     agree(tiny, workspace)
-    rows = (workspace.builds / "tiny" / "dataset.jsonl").read_text().splitlines()
+    rows = merged(workspace.builds / "tiny").decode().splitlines()
     leaked = [json.loads(r)["messages"][0]["content"] for r in rows[:2]]
     (tiny.parent / "bench.jsonl").write_text("".join(
         json.dumps({"question": q}) + "\n" for q in leaked))

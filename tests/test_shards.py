@@ -1,0 +1,180 @@
+"""The sharded artifact: a file per discipline under data/, lock/ and dropped/,
+named by slugs; parts past the size bound; the old single-file layout read and
+rewritten; every command on the new layout."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import artifact_files, merged, rows_of, shards, summary
+
+SPEC = """glanc: 1
+name: wide
+seed: 3
+template: json
+quality: {enabled: false}
+settings:
+  models: {generator: stub, answerer: stub}
+  subject_samples: 1
+  subjects_per_sample: 2
+  max_subjects: 2
+  questions_per_subject: 2
+taxonomy:
+  - name: Natural Sciences
+    children:
+      - name: Physics
+      - name: Chemistry
+  - name: Économie & Société
+    children:
+      - name: Micro-economics
+  - name: 数学
+"""
+
+
+@pytest.fixture
+def wide(tmp_path: Path) -> Path:
+    path = tmp_path / "wide.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_a_file_per_discipline_in_a_folder_per_field_named_by_slugs(glanc, wide, tmp_path):
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    out = tmp_path / "builds" / "wide"
+    names = sorted(artifact_files(out))
+    assert names == [
+        "README.md",
+        "data/2e3dbd8e.jsonl",  # a name without ASCII letters: its digest
+        "data/economie-societe/micro-economics.jsonl",
+        "data/natural-sciences/chemistry.jsonl",
+        "data/natural-sciences/physics.jsonl",
+        "lock/2e3dbd8e.jsonl",
+        "lock/economie-societe/micro-economics.jsonl",
+        "lock/natural-sciences/chemistry.jsonl",
+        "lock/natural-sciences/physics.jsonl",
+        "manifest.json",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == [n for n in names if n.endswith(".jsonl")]
+    for name, listed in manifest["files"].items():
+        assert listed["lines"] == (out / name).read_text().count("\n")
+    rows = rows_of(out)
+    for path in shards(out):  # each file holds its discipline's rows, by id
+        here = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [r["id"] for r in here] == sorted(r["id"] for r in here)
+        assert len({tuple(r["taxonomy_path"]) for r in here}) == 1
+    assert len(rows) == sum(len(p.read_text().splitlines()) for p in shards(out)) == 16
+    assert glanc("check", str(wide)).exit_code == 0
+
+
+def test_two_sibling_names_with_one_slug_are_a_located_error(glanc, tmp_path):
+    path = tmp_path / "clash.yaml"
+    path.write_text(SPEC.replace("  - name: 数学\n", "  - name: 数学\n  - name: Economie & Societe\n"
+                                 "    children: [{name: Macro-economics}]\n"))
+    result = glanc("validate", str(path))
+    assert result.exit_code == 2, result.output
+    assert "clash.yaml:21:" in result.output
+    assert ("'Economie & Societe' and 'Économie & Société' (line 17) would share the build path "
+            "'economie-societe': rename one") in result.output
+
+
+def test_the_card_loads_every_row_and_each_field_with_hugging_face_datasets(
+        glanc, wide, tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    out = tmp_path / "builds" / "wide"
+    assert datasets.load_dataset(str(out), split="train").num_rows == 16
+    assert datasets.load_dataset(str(out), "natural-sciences", split="train").num_rows == 8
+    assert datasets.load_dataset(str(out), "economie-societe", split="train").num_rows == 4
+
+
+def test_a_large_discipline_is_split_by_id_prefix_and_read_back_whole(
+        glanc, wide, tmp_path, monkeypatch):
+    from glanc.artifact import layout
+
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    whole = tmp_path / "whole"
+    shutil.copytree(tmp_path / "builds" / "wide", whole)
+    monkeypatch.setattr(layout, "PART_BYTES", 1000)  # every discipline's rows are larger
+    shutil.rmtree(tmp_path / "builds" / "wide")
+    assert summary(glanc("build", str(wide), "-q", "--json"))["lm_calls"] == 0
+    out = tmp_path / "builds" / "wide"
+    parts = [p.relative_to(out).as_posix() for p in shards(out)]
+    assert "data/natural-sciences/physics.jsonl" not in parts
+    split = [p for p in parts if p.startswith("data/natural-sciences/physics.")]
+    assert len(split) > 1 and all(len(p.split(".")[1]) == 1 for p in split)
+    for path in shards(out):  # a part holds the ids of its prefix
+        prefix = path.name.split(".")[1]
+        assert all(json.loads(x)["id"].startswith(prefix) for x in path.read_text().splitlines())
+    assert merged(out) == merged(whole) and merged(out, "lock") == merged(whole, "lock")
+    manifest = json.loads((out / "manifest.json").read_text())
+    every = [p.relative_to(out).as_posix() for k in ("data", "lock") for p in shards(out, k)]
+    assert sorted(manifest["files"]) == sorted(every)
+    assert glanc("check", str(wide)).exit_code == 0
+    assert glanc("diff", str(whole), str(out), "--exit-code").exit_code == 0
+    exported = glanc("export", "wide", "--format", "jsonl")
+    assert exported.stdout.encode() == merged(whole)  # every row, by id, as written
+
+
+def legacy(build_dir: Path) -> None:
+    """Turn a build directory into the single-file layout of glanc before 0.2."""
+    (build_dir / "dataset.jsonl").write_bytes(merged(build_dir))
+    (build_dir / "lock.jsonl").write_bytes(merged(build_dir, "lock"))
+    for kind in ("data", "lock", "dropped"):
+        shutil.rmtree(build_dir / kind, ignore_errors=True)
+
+
+def test_a_build_in_the_old_layout_is_read_checked_and_rewritten_without_a_call(
+        glanc, wide, tmp_path):
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    out = tmp_path / "builds" / "wide"
+    new = artifact_files(out)
+    rows = merged(out)
+    legacy(out)
+    (tmp_path / "cache.duckdb").unlink()  # a fresh clone: only the committed lock
+    result = glanc("check", str(wide))
+    assert result.exit_code == 1
+    layout_lines = [x for x in result.stderr.splitlines() if x.startswith("layout:")]
+    assert len(layout_lines) == 1 and "single-file layout of glanc before 0.2" in layout_lines[0]
+    assert json.loads(glanc("plan", str(wide), "--json").stdout)["lm_calls"] == 0
+    assert glanc("export", "wide", "--format", "jsonl").stdout.encode() == rows
+    assert glanc("diff", str(out), str(out), "--exit-code").exit_code == 0
+    built = summary(glanc("build", str(wide), "--json", "-q"))
+    assert built["lm_calls"] == 0
+    assert artifact_files(out) == new  # the old files gone, the new ones as a fresh build's
+    assert glanc("check", str(wide)).exit_code == 0
+
+
+def test_a_key_in_two_lock_shards_is_refused_naming_both(glanc, wide, tmp_path):
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    out = tmp_path / "builds" / "wide"
+    first, second = shards(out, "lock")[:2]
+    line = first.read_text().splitlines()[0]
+    second.write_text(second.read_text() + line + "\n")
+    result = glanc("check", str(wide))
+    assert result.exit_code == 2
+    assert f"{second}:" in result.stderr and f"is also on {first}:1" in result.stderr
+
+
+@pytest.mark.parametrize("change", ["add", "remove", "rename", "settings"])
+def test_a_change_gives_the_bytes_of_a_build_from_scratch(glanc, wide, tmp_path, change):
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    text = wide.read_text()
+    edited = {
+        "add": text.replace("      - name: Chemistry\n",
+                            "      - name: Chemistry\n      - name: Geology\n"),
+        "remove": text.replace("      - name: Chemistry\n", ""),
+        "rename": text.replace("name: Chemistry", "name: Chemistry of Life"),
+        "settings": text.replace("      - name: Physics\n",
+                                 "      - name: Physics\n        settings: {max_subjects: 1}\n"),
+    }[change]
+    wide.write_text(edited)
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    fresh = tmp_path / "fresh"
+    result = glanc("build", str(wide), "-q", "--out", str(fresh), "--no-lock",
+                   "--store", str(tmp_path / "fresh.duckdb"), store=False)  # fmt: skip
+    assert result.exit_code == 0
+    assert artifact_files(tmp_path / "builds" / "wide") == artifact_files(fresh / "wide")
