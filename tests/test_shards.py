@@ -178,3 +178,35 @@ def test_a_change_gives_the_bytes_of_a_build_from_scratch(glanc, wide, tmp_path,
                    "--store", str(tmp_path / "fresh.duckdb"), store=False)  # fmt: skip
     assert result.exit_code == 0
     assert artifact_files(tmp_path / "builds" / "wide") == artifact_files(fresh / "wide")
+
+
+def git(cwd: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=cwd,
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def test_diff_base_reads_the_changed_disciplines_and_counts_every_row(
+        glanc, wide, tmp_path, monkeypatch):
+    from glanc.artifact import diff as diffs
+
+    monkeypatch.chdir(tmp_path)
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "builds", "wide.yaml")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    wide.write_text(wide.read_text().replace("      - name: Chemistry\n",
+                                             "      - name: Chemistry\n      - name: Geology\n"))
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    read: list[str] = []
+    real = diffs._files
+    monkeypatch.setattr(diffs, "_files", lambda f: [read.append(p.name) or p for p in real(f)])
+    as_json = json.loads(glanc("diff", "--base", "main", "--format", "json").stdout)[0]
+    assert (as_json["rows"], as_json["added"], as_json["removed"]) == (
+        {"old": 16, "new": 20}, 4, 0)
+    assert [g["path"] for g in as_json["groups"]] == ["Natural Sciences/Geology"]
+    assert set(read) == {"geology.jsonl"}  # the other disciplines' files were not joined
+    full = json.loads(glanc("diff", "main:builds/wide", "builds/wide", "--format", "json").stdout)
+    assert (full["rows"], full["added"], full["groups"]) == (
+        as_json["rows"], as_json["added"], as_json["groups"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +435,51 @@ def render_markdown(diff: Diff) -> str:
                 lines.append(f"  - was A: {_md(s.old_answer)}")
         lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+def diff_against(
+    rev: str, build_dir: Path, scratch: Path, *, samples: int = 3, label: str | None = None
+) -> Diff:
+    """``build_dir`` against itself at git revision ``rev``, reading only the files
+    that differ (git's index says which): a pull request that adds a discipline
+    to a large build reads that discipline's files, not every row. Files that did
+    not change count their lines to both sides, and their drops to both."""
+    from . import git, layout
+
+    label = label or build_dir.as_posix()
+    changed = git.changed(rev, build_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    git.tree(rev, build_dir, scratch, only=changed)
+    same: dict[str, list[Path]] = {}
+    differ: dict[str, tuple[list[Path], list[Path]]] = {}
+    for kind in (DATA, LOCKS, DROPS):
+        here = layout.files(build_dir, kind)
+        then = layout.files(scratch, kind)
+        unchanged = [p for p in here if p.relative_to(build_dir).as_posix() not in changed]
+        same[kind] = unchanged
+        differ[kind] = (then, [p for p in here if p not in unchanged])
+    result = diff_datasets(
+        differ[DATA][0], differ[DATA][1], samples=samples,
+        old_label=f"{rev}:{label}", new_label=label,
+        old_lock=differ[LOCKS][0], new_lock=differ[LOCKS][1],
+        old_dropped=differ[DROPS][0], new_dropped=differ[DROPS][1],
+    )  # fmt: skip
+    rows = sum(_lines(p) for p in same[DATA])
+    drops = _dropped_counts(same[DROPS])
+    old_drops = _dropped_counts(differ[DROPS][0])
+    new_drops = _dropped_counts(differ[DROPS][1])
+    dropped = tuple(
+        (c, old_drops.get(c, 0) + drops.get(c, 0), new_drops.get(c, 0) + drops.get(c, 0))
+        for c in sorted(set(old_drops) | set(new_drops))
+        if old_drops.get(c, 0) != new_drops.get(c, 0)
+    )
+    return replace(result, old_rows=result.old_rows + rows, new_rows=result.new_rows + rows,
+                   dropped=dropped)  # fmt: skip
+
+
+def _lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count

@@ -31,21 +31,44 @@ def show(rev: str, path: Path, dest: Path) -> bool:
     return True
 
 
-def tree(rev: str, folder: Path, dest: Path) -> int:
+def changed(rev: str, folder: Path) -> set[str]:
+    """The files under ``folder`` whose content in the working tree differs from
+    ``rev`` (changed, added, untracked or deleted), relative to ``folder``. Git
+    answers from its index, without reading the files that did not change."""
+    verify(rev)
+    base = _base(folder)
+    names = _git("diff", "--name-only", "-z", "--no-renames", "--full-index", rev, "--",
+                 f"./{folder.as_posix()}/").stdout  # fmt: skip
+    others = _git("ls-files", "--others", "--exclude-standard", "-z", "--full-name", "--",
+                  f"./{folder.as_posix()}/").stdout  # fmt: skip
+    out = set()
+    for raw in (names + b"\0" + others).split(b"\0"):
+        name = raw.decode("utf-8", "surrogateescape")
+        if name.startswith(base):
+            out.add(name[len(base) :])
+    return out
+
+
+def _base(folder: Path) -> str:
+    """``folder`` as git names it from the top level, with a trailing slash."""
+    prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
+    return (prefix + folder.as_posix()).strip("/") + "/"
+
+
+def tree(rev: str, folder: Path, dest: Path, only: set[str] | None = None) -> int:
     """Write the files under ``folder`` (relative to the working directory) as of
-    ``rev`` into ``dest``, keeping their paths below ``folder``; return how many.
-    Plain files only: a symlink committed there is left out, never followed. All
-    of them come out of one ``git cat-file`` process."""
+    ``rev`` into ``dest``, keeping their paths below ``folder`` (those in ``only``,
+    when given); return how many. Plain files only: a symlink committed there is
+    left out, never followed. All of them come out of one ``git cat-file``."""
     verify(rev)
     listed = _git("ls-tree", "-r", "-z", "--full-name", rev, "--", f"./{folder.as_posix()}/")
-    prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
-    base = (prefix + folder.as_posix()).strip("/") + "/"
+    base = _base(folder)
     wanted: list[tuple[str, str]] = []
     for entry in listed.stdout.decode("utf-8", "surrogateescape").split("\0"):
         meta, _, name = entry.partition("\t")
         parts = meta.split()
         if len(parts) == 3 and parts[0] in ("100644", "100755") and parts[1] == "blob":
-            if name.startswith(base):
+            if name.startswith(base) and (only is None or name[len(base) :] in only):
                 wanted.append((parts[2], name[len(base) :]))
     if not wanted:
         return 0

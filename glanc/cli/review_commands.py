@@ -142,42 +142,29 @@ def diff(
     import tempfile
 
     from ..artifact import git
-    from ..artifact.diff import diff_datasets, render_markdown, render_text
+    from ..artifact.diff import diff_against, diff_datasets, render_markdown, render_text
 
     for builds in {out, *(Path(p).parent for p in paths if Path(p).is_dir())}:
         publish.recover(builds)
     with tempfile.TemporaryDirectory(prefix="glanc-diff-") as tmp:
-        pairs: list[tuple[Side, Side]] = []
         if base:
             dirs = [Path(p) for p in paths] or sorted(
                 {p.parent for p in out.glob("*/manifest.json")}
                 | {p.parent for p in out.glob("*/dataset.jsonl")}
                 | git.builds_at(base, out)
             )
+            diffs = []
             for i, d in enumerate(dirs):
                 trust.refuse_links(d)
-                old = _from_git(base, d, Path(tmp) / f"old{i}")
-                pairs.append((old, _sides(str(d), d)))
+                diffs.append(diff_against(base, d, Path(tmp) / f"old{i}", samples=samples,
+                                          label=str(d)))  # fmt: skip
         else:
             if len(paths) != 2:
                 raise GlancError("diff needs OLD and NEW, or --base REV: see glanc diff --help")
-            pairs.append(
-                tuple(_source(p, Path(tmp) / f"side{i}") for i, p in enumerate(paths))
-            )
-        diffs = [
-            diff_datasets(
-                old[1],
-                new[1],
-                samples=samples,
-                old_label=old[0],
-                new_label=new[0],
-                old_lock=old[2],
-                new_lock=new[2],
-                old_dropped=old[3],
-                new_dropped=new[3],
-            )
-            for old, new in pairs
-        ]
+            old, new = (_source(p, Path(tmp) / f"side{i}") for i, p in enumerate(paths))
+            diffs = [diff_datasets(old[1], new[1], samples=samples, old_label=old[0],
+                                   new_label=new[0], old_lock=old[2], new_lock=new[2],
+                                   old_dropped=old[3], new_dropped=new[3])]  # fmt: skip
     if fmt == "json":
         click.echo(
             json.dumps([d.as_json() for d in diffs] if base else diffs[0].as_json(), indent=2)
