@@ -353,3 +353,10 @@ def test_near_duplicates_are_dropped_redrawn_and_the_same_bytes_at_any_concurren
     manifest = json.loads((build / "manifest.json").read_text())["quality"]
     assert manifest["redraws"] == 11 and len(manifest["short"]) == 11
     assert manifest["first_draw"] == {"rows": 12, "passed": 1}
+    # the plan follows each filed near-duplicate verdict to its redraw: every node the
+    # build used is cached, and nothing is left to run
+    plan = json.loads(glanc("plan", str(path), "--json", "--out", str(tmp_path / "out0"),
+                            "--store", str(tmp_path / "s0.duckdb"), store=False).stdout)
+    nodes = json.loads((build / "manifest.json").read_text())["counts"]["nodes"]
+    assert plan["lm_calls"] == 0
+    assert {stage: s["cached"] for stage, s in plan["stages"].items()} == nodes

@@ -459,11 +459,17 @@ class Store:
         paths = [p for p in paths if p.is_file()]
         if not self._slots or not paths:
             return
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
-            "WHERE key NOT IN (SELECT key FROM nodes)",
-            [[str(p) for p in paths]],
-        )
+        # on one thread, as import_lock: with two, a 100k-pair lock's JSON buffers and
+        # the anti-join ran out of the store's memory bound (glanc plan failed)
+        self.con.execute("SET threads = 1")
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
+                "WHERE key NOT IN (SELECT key FROM nodes)",
+                [[str(p) for p in paths]],
+            )
+        finally:
+            self.con.execute("RESET threads")
         self._from = (
             f"(SELECT {ALL_COLUMNS} FROM nodes UNION ALL SELECT {ALL_COLUMNS} FROM lock_nodes)"
         )
