@@ -21,7 +21,7 @@ from ..recipe import glan
 from ..recipe.expand import Expander
 from ..recipe.graph import Graph
 from ..recipe.node import Node
-from ..recipe.row import row
+from ..recipe.row import content, row
 from ..specs.contract import STAGES
 from ..specs.types import CHECKS, CONTAMINATION, Discipline, Taxonomy
 from ..store import StageAverages, Store
@@ -37,7 +37,8 @@ class Foresight(Protocol):
     """What the quality gate would decide of cached rows (``quality.recorded``)."""
 
     def of(self, rows: list[tuple[Node, dict[str, Any]]]) -> list[str | None]:
-        """The check that would drop each ``(answer node, row)``; None: kept."""
+        """The check that would drop each ``(answer node, row content)`` (what
+        ``recipe.row.content`` gives); None: kept."""
         ...
 
 
@@ -288,7 +289,7 @@ class _Walk:
                 tally.cached += 1
                 out += self.expander.children(node, rec.output)
                 if node.stage == glan.ROW_STAGE and (self.judging or self.foresight):
-                    cached_rows.append((node, row(self.graph, node, rec.output)))
+                    cached_rows.append((node, rec.output))
                 action = CACHED
             elif decision.action == SKIPPED:
                 tally.skipped += 1
@@ -319,17 +320,19 @@ class _Walk:
         return out
 
     def _gated(self, rows: list[tuple[Node, dict[str, Any]]]) -> list[Node]:
+        # rows: (cached answer node, its output)
         """The nodes the quality gate adds below cached rows: the judge's call on a
         row the row checks keep, and the redraw of a row it drops while redraws
         last. Without foresight, the judge's call on every row (at most)."""
         if not rows:
             return []
-        verdicts = self.foresight.of(rows) if self.foresight else [None] * len(rows)
+        verdicts = (self.foresight.of([(n, content(n, o)) for n, o in rows]) if self.foresight
+                    else [None] * len(rows))  # fmt: skip
         out: list[Node] = []
         bound = self.taxonomy.quality.redraws
-        for (node, content), check in zip(rows, verdicts, strict=True):
+        for (node, output), check in zip(rows, verdicts, strict=True):
             if self.judging and check not in BEFORE_JUDGE:  # the judge was asked
-                out.append(self.graph.judge_node(node, content))
+                out.append(self.graph.judge_node(node, row(self.graph, node, output)))
             if check is not None and node.context["sample"].draw < bound:
                 out.append(self.graph.redraw_question(node))
         return out

@@ -30,7 +30,7 @@ def item_of(node: Any, row: dict[str, Any]) -> Item:
     ctx = node.context
     fields = {k: row[k] for k in _ROW_FIELDS}
     language = node.discipline.settings.language
-    return row["id"], fields, language, ctx["syllabus_key"], ctx["syllabus_sessions"]
+    return row.get("id", ""), fields, language, ctx["syllabus_key"], ctx["syllabus_sessions"]
 
 
 def rules_digest(rules: Rules) -> str:
@@ -65,7 +65,9 @@ class Foresight:
         self._checks: RowChecks | None = None
 
     def of(self, rows: list[tuple[Any, dict[str, Any]]]) -> list[str | None]:
-        """The check that would drop each ``(answer node, row)``; None: kept."""
+        """The check that would drop each ``(answer node, row)``; None: kept. The
+        row may be its content alone (``recipe.row.content``): that is all its
+        verdict reads."""
         items = [item_of(node, row) for node, row in rows]
         keys = [verdict_key(self.key, item) for item in items]
         filed = self.store.verdicts.of(keys)

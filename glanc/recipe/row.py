@@ -16,6 +16,25 @@ def row_id(d: Discipline, subject: Subject, index: int) -> str:
     return digest(["row", normalise_name(d.name), normalise_name(subject.name), index])[:16]
 
 
+def content(node: Node, output: dict[str, Any]) -> dict[str, Any]:
+    """What the quality checks read of a row: its messages and what it is about
+    (the rest of ``row``, its id and labels, costs a digest and lookups that
+    ``glanc plan`` need not pay to read a cached row's filed verdict)."""
+    ctx = node.context
+    d, sample = node.discipline, ctx["sample"]
+    return {
+        "messages": [
+            {"role": "user", "content": node.inputs.get("question") or ""},
+            {"role": "assistant", "content": str(output.get("answer", ""))},
+        ],
+        "taxonomy_path": list(d.path),
+        "discipline": d.name,
+        "subject": ctx["subject"].name,
+        "sessions": list(sample.sessions),
+        "key_concepts": list(sample.key_concepts),
+    }
+
+
 def row(graph: Graph, node: Node, output: dict[str, Any]) -> dict[str, Any]:
     """The row of a finished answer node: the question and answer as chat
     messages, where they sit in the taxonomy, what they are about, and the keys
@@ -27,16 +46,8 @@ def row(graph: Graph, node: Node, output: dict[str, Any]) -> dict[str, Any]:
     stub = "stub" in (question_model.kind, answer_model.kind)
     return {
         "id": row_id(d, subject, sample.index),
-        "messages": [
-            {"role": "user", "content": node.inputs.get("question") or ""},
-            {"role": "assistant", "content": str(output.get("answer", ""))},
-        ],
-        "taxonomy_path": list(d.path),
-        "discipline": d.name,
-        "subject": subject.name,
+        **content(node, output),
         "level": subject.level,
-        "sessions": list(sample.sessions),
-        "key_concepts": list(sample.key_concepts),
         "difficulty": sample.difficulty,
         "models": {"question": question_model.label, "answer": answer_model.label},
         "stub": stub,
