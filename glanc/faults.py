@@ -52,7 +52,7 @@ def store_message(path: os.PathLike | str | None, exc: BaseException) -> str:
     ):
         return (
             f"{where}the store is damaged ({first}): move it aside and run again "
-            "(committed builds come back from their lock.jsonl)"
+            "(committed builds come back from their lock)"
         )
     if "permission denied" in lowered or "read-only" in lowered:
         return f"{where}cannot write the store ({first}): make it writable or pass --store"

@@ -384,7 +384,7 @@ def render_text(diff: Diff) -> str:
 def _dropped_lines(diff: Diff, indent: str) -> list[str]:
     if not diff.dropped:
         return []
-    out = [f"{indent}dropped rows (dropped.jsonl), by check: old -> new"]
+    out = [f"{indent}dropped rows (dropped/), by check: old -> new"]
     out += [f"{indent}  {check}: {old} -> {new}" for check, old, new in diff.dropped]
     return out
 
@@ -411,7 +411,7 @@ def render_markdown(diff: Diff) -> str:
             "",
         ]
     if diff.dropped:
-        lines += ["Rows the quality layer dropped (`dropped.jsonl`), by check:", ""]
+        lines += ["Rows the quality layer dropped (`dropped/`), by check:", ""]
         lines += [f"- {check}: {old:,} → {new:,}" for check, old, new in diff.dropped]
         lines.append("")
     if diff.empty:

@@ -107,7 +107,7 @@ def validate(specs: tuple[Path, ...], strict: bool) -> None:
 @click.option(
     "--no-lock",
     is_flag=True,
-    help="Do not reuse OUT/<name>/lock.jsonl: call the model for every node not in the store.",
+    help="Do not reuse OUT/<name>/lock/: call the model for every node not in the store.",
 )
 @backend_option
 @click.option(
@@ -173,8 +173,9 @@ def build(
     --select, nodes left out are used when cached and skipped otherwise. Taxonomy
     nodes with `review: pending` or `drop` are left out with their subtrees.
 
-    Writes OUT/<name>/: dataset.jsonl, lock.jsonl (every node used, so a fresh
-    clone rebuilds without a model call), manifest.json and README.md (the
+    Writes OUT/<name>/: data/ (the rows), lock/ (every node used, so a fresh
+    clone rebuilds without a model call) and dropped/, a file per discipline
+    each; manifest.json (every file, its digest and lines) and README.md (the
     dataset card).
 
     \b
@@ -224,7 +225,7 @@ def build(
 @store_option
 @selection_options
 @wait_option
-@out_option("Builds directory: OUT/<name>/lock.jsonl counts as cached, as in build.")
+@out_option("Builds directory: OUT/<name>/lock/ counts as cached, as in build.")
 @click.option("--no-lock", is_flag=True, help="Plan as build --no-lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--all", "show_all", is_flag=True, help="List every known node that will run.")
@@ -290,7 +291,7 @@ def plan(
 @store_option
 @wait_option
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
-@out_option("Builds directory: the nodes of OUT/<name>/lock.jsonl are kept.")
+@out_option("Builds directory: the nodes of OUT/<name>/lock/ are kept.")
 @user_errors
 def gc(
     specs: tuple[Path, ...], model: str | None, store: Path, wait: bool, dry_run: bool, out: Path

@@ -331,7 +331,7 @@ def _warn_stub(build_dir: Path) -> None:
 def show(spec: Path, ident: str, store: Path, out: Path, as_json: bool) -> None:
     """Show a row or a node whole: prompt, output, raw reply, tokens, lineage.
 
-    ID is a row id (from dataset.jsonl or dropped.jsonl) or a node key, or the
+    ID is a row id (from data/ or dropped/) or a node key, or the
     first 6 or more hex digits of one, as glanc diff and glanc check print them.
     A row shows its question, answer and place, then the nodes its question and
     answer came from; a node shows its stage, model, tokens, attempts, output,

@@ -1,7 +1,7 @@
 """The quality gate: every finished row passes it on its way into the dataset.
 
 A row first meets the row checks (and decontamination) as it arrives; the one
-that drops it is named in ``dropped.jsonl`` with its reason, and the row is
+that drops it is named in ``dropped/`` with its reason, and the row is
 drawn again (a new homework sample and seed) while the spec's ``redraws`` last.
 Rows that pass wait for the end of the round, when near-duplicates are found
 across the whole build (``dedup``); those dropped are redrawn the same way, in

@@ -1,4 +1,4 @@
-"""The dataset row: what one finished answer node becomes in ``dataset.jsonl``."""
+"""The dataset row: what one finished answer node becomes in ``data/``."""
 
 from __future__ import annotations
 

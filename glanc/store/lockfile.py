@@ -1,10 +1,11 @@
 """The lock: every node a build used, as text in the build directory.
 
-With ``lock.jsonl`` committed next to the dataset, a fresh clone rebuilds the
-same dataset without a model call (the build reads the lock into its store),
-and ``glanc check`` proves in CI that the committed dataset is what the spec
-and the lock produce. One JSON object per line, sorted by key, canonical JSON:
-a spec change shows up in review as the lines it adds and removes.
+With the lock committed next to the dataset (``lock/``, a file per discipline),
+a fresh clone rebuilds the same dataset without a model call (the build reads
+the lock into its store), and ``glanc check`` proves in CI that the committed
+dataset is what the spec and the lock produce. One JSON object per line, each
+file sorted by key, canonical JSON: a spec change shows up in review as the
+lines it adds and removes, in the files of the disciplines it touches.
 """
 
 from __future__ import annotations

@@ -122,10 +122,10 @@ def built_with(build_dir: Path) -> str | None:
 
 
 def _same(a: Path, b: Path, built_by: str | None) -> bool:
-    """Both files hold the same bytes, or neither exists (dropped.jsonl without the
-    quality layer). The manifest and the card record the glanc version that wrote
-    them; that alone is no change (the version is not the data): they are compared
-    with the committed version in place of this one."""
+    """Both files hold the same bytes, or neither exists (the names come from both
+    sides: a file one side lacks is stale). The manifest and the card record the
+    glanc version that wrote them; that alone is no change (the version is not the
+    data): they are compared with the committed version in place of this one."""
     if not a.exists() and not b.exists():
         return True
     if not (a.is_file() and b.is_file()):
