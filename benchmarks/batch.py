@@ -59,7 +59,8 @@ def run(path: Path, work: Path, backend: str) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     calls = json.loads(out.stdout)["lm_calls"]
-    digest = (work / "b" / "batchbench" / "dataset.jsonl").read_bytes()
+    shards = sorted((work / "b" / "batchbench" / "data").rglob("*.jsonl"))
+    digest = b"".join(p.read_bytes() for p in shards)
     return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "cpu_ms_per_call": cpu / calls * 1000,
             "dataset": hash(digest)}  # fmt: skip
 

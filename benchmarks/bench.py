@@ -231,19 +231,24 @@ def big_build(pairs: int, work: Path, concurrency: int) -> dict:
         "nodes_per_s": round(nodes / data["seconds"], 1),
         "peak_rss_mib": rss,
         "store_mib": round(store.stat().st_size / 2**20, 1),
-        "lock_mib": round((build_dir / "lock.jsonl").stat().st_size / 2**20, 1),
-        "dataset_mib": round((build_dir / "dataset.jsonl").stat().st_size / 2**20, 1),
+        "lock_mib": round(_size(build_dir / "lock") / 2**20, 1),
+        "dataset_mib": round(_size(build_dir / "data") / 2**20, 1),
+        "largest_file_mib": round(max(p.stat().st_size for p in build_dir.rglob("*.*")) / 2**20, 2),
         "spec": str(spec),
         "store": str(store),
         "out": str(out),
     }
 
 
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
+
+
 def noop(built: dict, repeat: int) -> dict:
     args = ["build", built["spec"], "--store", built["store"], "--out", built["out"]]
     args += ["--json", "-q"]
     fast, walked, calls = [], [], []
-    dataset = Path(built["out"]) / f"synthetic-{built['pairs']}" / "dataset.jsonl"
+    dataset = min((Path(built["out"]) / f"synthetic-{built['pairs']}" / "data").rglob("*.jsonl"))
     for _ in range(repeat):
         wall, rss, data, _ = run_glanc(*args)
         assert data["up_to_date"], data
@@ -269,8 +274,10 @@ def noop(built: dict, repeat: int) -> dict:
 def diff(built: dict, repeat: int) -> dict:
     """glanc diff of the build's dataset against a mutated copy (5% removed, 5% added
     as copies under new ids, 10% with a changed answer)."""
-    src = Path(built["out"]) / f"synthetic-{built['pairs']}" / "dataset.jsonl"
-    other = src.parent.parent / "mutated.jsonl"
+    build_dir = Path(built["out"]) / f"synthetic-{built['pairs']}"
+    src = build_dir.parent / "dataset.jsonl"  # every row in one file, by id
+    run_glanc("export", str(build_dir), "--format", "jsonl", "-o", str(src), "--force")
+    other = src.parent / "mutated.jsonl"
     with src.open() as f, other.open("w") as g:
         for i, line in enumerate(f):
             row = json.loads(line)
