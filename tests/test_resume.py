@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from conftest import ROOT, merged, ok_records, summary
+from conftest import ROOT, artifact_files, merged, ok_records, summary
 
 SPEC = """\
 glanc: 1
@@ -79,7 +79,7 @@ def test_sigkill_then_resume_redoes_nothing_and_writes_the_same_bytes(glanc, tmp
         assert len(now) > len(finished)
         finished = now
     assert 0 < len(finished) < TOTAL_CALLS
-    assert not (out / "resume" / "dataset.jsonl").exists()  # never a half-written dataset
+    assert not (out / "resume").exists()  # never a half-written dataset
 
     proc = glanc_process(spec, store, out)
     stdout, stderr = proc.communicate(timeout=120)
@@ -88,6 +88,32 @@ def test_sigkill_then_resume_redoes_nothing_and_writes_the_same_bytes(glanc, tmp
     final = ok_records(store)
     assert all(final[k] == t for k, t in finished.items())
     assert merged(out / "resume") == expected
+
+
+def test_a_build_killed_while_adding_disciplines_resumes_to_the_bytes_of_a_scratch_build(
+        glanc, tmp_path):
+    """The sharded artifact's one rule, for a kill: four disciplines built, four more
+    added, the build killed halfway and run again: every file is what a build of the
+    eight from an empty store writes, and the four's files stood untouched meanwhile."""
+    added = "".join(f"      - name: {n}\n" for n in ("Botany", "Zoology", "Ecology", "Optics"))
+    spec = tmp_path / "resume.yaml"
+    spec.write_text(SPEC + added)
+    assert glanc("build", str(spec), "-q", "--concurrency", "4").exit_code == 0
+    scratch = artifact_files(tmp_path / "builds" / "resume")
+
+    store, out = tmp_path / "grown.duckdb", tmp_path / "grown"
+    spec.write_text(SPEC)
+    proc = glanc_process(spec, store, out)
+    assert proc.communicate(timeout=120) and proc.returncode == 0
+    four = artifact_files(out / "resume")
+    spec.write_text(SPEC + added)
+    kill_mid_run(spec, store, out, random.Random(1))
+    assert artifact_files(out / "resume") == four  # the kill left the old artifact whole
+    proc = glanc_process(spec, store, out)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert 0 < json.loads(stdout)["lm_calls"] < 4 * (2 + 2 + 6 + 6)  # the rest of the four
+    assert artifact_files(out / "resume") == scratch
 
 
 def hold_store(path: Path, seconds: float) -> subprocess.Popen:

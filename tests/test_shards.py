@@ -159,10 +159,15 @@ def test_a_key_in_two_lock_shards_is_refused_naming_both(glanc, wide, tmp_path):
     assert f"{second}:" in result.stderr and f"is also on {first}:1" in result.stderr
 
 
-@pytest.mark.parametrize("change", ["add", "remove", "rename", "settings"])
+@pytest.mark.parametrize("change", ["add", "remove", "rename", "settings", "template"])
 def test_a_change_gives_the_bytes_of_a_build_from_scratch(glanc, wide, tmp_path, change):
     assert glanc("build", str(wide), "-q").exit_code == 0
     text = wide.read_text()
+    template = (Path(__file__).parents[1] / "glanc" / "templates" / "json.yaml").read_text()
+    edited_template = template.replace("teacher writing one homework question",
+                                       "teacher writing exactly one homework question")
+    assert edited_template != template
+    (tmp_path / "edited.yaml").write_text(edited_template)
     edited = {
         "add": text.replace("      - name: Chemistry\n",
                             "      - name: Chemistry\n      - name: Geology\n"),
@@ -170,6 +175,7 @@ def test_a_change_gives_the_bytes_of_a_build_from_scratch(glanc, wide, tmp_path,
         "rename": text.replace("name: Chemistry", "name: Chemistry of Life"),
         "settings": text.replace("      - name: Physics\n",
                                  "      - name: Physics\n        settings: {max_subjects: 1}\n"),
+        "template": text.replace("template: json", "template: edited.yaml"),  # every discipline
     }[change]
     wide.write_text(edited)
     assert glanc("build", str(wide), "-q").exit_code == 0
@@ -210,3 +216,35 @@ def test_diff_base_reads_the_changed_disciplines_and_counts_every_row(
     full = json.loads(glanc("diff", "main:builds/wide", "builds/wide", "--format", "json").stdout)
     assert (full["rows"], full["added"], full["groups"]) == (
         as_json["rows"], as_json["added"], as_json["groups"])
+
+
+def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_path, fake_server):
+    """Every question the same (the fake server's constant one): the discipline added
+    later has only near-duplicates of the first one's kept row. Built in two steps or
+    from scratch, the files are the same."""
+    from glanc.specs.types import CHECKS
+
+    base = fake_server(constant="question")
+    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
+    off = ", ".join(f"{check}: false" for check in CHECKS)
+    text = (f"glanc: 1\nname: dup\nseed: 7\ntemplate: json\n"
+            f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
+            f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
+            "  subject_samples: 1\n  subjects_per_sample: 2\n  max_subjects: 1\n"
+            "  questions_per_subject: 2\n"
+            "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n")  # fmt: skip
+    spec = tmp_path / "dup.yaml"
+    spec.write_text(text)
+    assert glanc("build", str(spec), "-q").exit_code == 4  # Physics' second row: short
+    spec.write_text(text + "      - name: Astronomy\n")
+    assert glanc("build", str(spec), "-q").exit_code == 4
+    out = tmp_path / "builds" / "dup"
+    dropped = rows_of(out, "dropped")
+    kept = rows_of(out)
+    assert len(kept) == 1 and {d["dropped"]["detail"]["kept"] for d in dropped} == {kept[0]["id"]}
+    assert {d["discipline"] for d in dropped} == {"Physics", "Astronomy"}  # the pair spans both
+    fresh = tmp_path / "fresh"
+    result = glanc("build", str(spec), "-q", "--out", str(fresh), "--no-lock",
+                   "--store", str(tmp_path / "fresh.duckdb"), store=False)  # fmt: skip
+    assert result.exit_code == 4
+    assert artifact_files(out) == artifact_files(fresh / "dup")
