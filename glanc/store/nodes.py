@@ -29,7 +29,7 @@ from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
 from .keyindex import KeyIndex
-from .opening import bound_memory, connect, drop_key_index, has_key_index, transaction
+from .opening import bound_memory, connect, drop_key_index, has_key_index, one_thread, transaction
 from .records import (
     ALL_COLUMNS,
     COLUMNS,
@@ -436,17 +436,12 @@ class Store:
         transaction); return how many were added."""
         self.flush()
         before = self.count()
-        # on one thread: with two, each buffers its own share of the JSON and the
-        # anti-join did not fit the memory bound (a 100k-pair lock, 120 MB)
-        self.con.execute("SET threads = 1")
-        try:
+        with one_thread(self.con):
             self.con.execute(
                 f"INSERT INTO nodes ({ALL_COLUMNS}) {LOCK_SELECT} "
                 "WHERE key NOT IN (SELECT key FROM nodes)",
                 [[str(p) for p in paths]],
             )
-        finally:
-            self.con.execute("RESET threads")
         self._keys.reset()
         added = self.count() - before
         if added:
@@ -459,17 +454,12 @@ class Store:
         paths = [p for p in paths if p.is_file()]
         if not self._slots or not paths:
             return
-        # on one thread, as import_lock: with two, a 100k-pair lock's JSON buffers and
-        # the anti-join ran out of the store's memory bound (glanc plan failed)
-        self.con.execute("SET threads = 1")
-        try:
+        with one_thread(self.con):
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
                 "WHERE key NOT IN (SELECT key FROM nodes)",
                 [[str(p) for p in paths]],
             )
-        finally:
-            self.con.execute("RESET threads")
         self._from = (
             f"(SELECT {ALL_COLUMNS} FROM nodes UNION ALL SELECT {ALL_COLUMNS} FROM lock_nodes)"
         )

@@ -124,6 +124,19 @@ def _lock_message(path: Path, detail: str) -> str:
 
 
 @contextlib.contextmanager
+def one_thread(con: Any) -> Iterator[None]:
+    """Run the block's queries on one DuckDB thread. Reading a lock's JSON: with two,
+    each buffers its own share of the file and the anti-join with the store did not
+    fit the memory bound (a 100k-pair lock, 141 MB: import failed, and glanc plan's
+    overlay exited 2 at edb2030)."""
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute("RESET threads")
+
+
+@contextlib.contextmanager
 def transaction(con: Any) -> Iterator[None]:
     """One DuckDB transaction: committed when the block ends, rolled back on any
     error (a failed rollback never hides the first error, which is re-raised)."""
