@@ -31,7 +31,7 @@ fi
 installed=$(date +%s)
 cd "$repo"
 status=0
-"$work/venv/bin/glanc" check "$spec" || status=$?
+"$work/venv/bin/glanc" check "$spec" --base "$base" || status=$?
 "$work/venv/bin/glanc" diff --base "$base" --format markdown > "$work/diff.md"
 head -5 "$work/diff.md"
 end=$(date +%s)

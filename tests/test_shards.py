@@ -248,3 +248,32 @@ def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_pat
                    "--store", str(tmp_path / "fresh.duckdb"), store=False)  # fmt: skip
     assert result.exit_code == 4
     assert artifact_files(out) == artifact_files(fresh / "dup")
+
+
+def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
+        glanc, wide, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "builds", "wide.yaml")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    (tmp_path / "cache.duckdb").unlink()
+    same = glanc("check", "wide.yaml", "--base", "main")
+    assert same.exit_code == 0 and "nothing rebuilt" in same.stdout
+    # a shard edited by hand: checked whole, and named
+    shard = tmp_path / "builds" / "wide" / "data" / "natural-sciences" / "physics.jsonl"
+    lines = shard.read_text().splitlines()
+    shard.write_text("\n".join(lines[1:]) + "\n")
+    edited = glanc("check", "wide.yaml", "--base", "main")
+    assert edited.exit_code == 1 and "nothing rebuilt" not in edited.stdout
+    assert "/builds/wide/data/natural-sciences/physics.jsonl differs" in edited.stderr
+    git(tmp_path, "checkout", "--", "builds")
+    # a discipline added and built: checked whole, up to date
+    wide.write_text(wide.read_text().replace("      - name: Chemistry\n",
+                                             "      - name: Chemistry\n      - name: Geology\n"))
+    assert glanc("build", str(wide), "-q").exit_code == 0
+    grown = glanc("check", "wide.yaml", "--base", "main")
+    assert grown.exit_code == 0 and "nothing rebuilt" not in grown.stdout
+    assert "up to date" in grown.stdout
+    bad = glanc("check", "wide.yaml", "--base", "no-such-branch")
+    assert bad.exit_code == 2 and "not a git revision" in bad.stderr

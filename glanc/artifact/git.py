@@ -49,6 +49,19 @@ def changed(rev: str, folder: Path) -> set[str]:
     return out
 
 
+def differ(rev: str, paths: list[Path]) -> bool | None:
+    """Whether any of ``paths`` (files or folders) differs in the working tree from
+    ``rev`` (changed, added, untracked or deleted); None when git cannot tell (a path
+    outside the repository, say)."""
+    verify(rev)
+    args = ["--", *(f"./{p.as_posix()}" for p in paths)]
+    diff = _git("diff", "--name-only", "--no-renames", rev, *args)
+    others = _git("ls-files", "--others", "--exclude-standard", *args)
+    if diff.returncode != 0 or others.returncode != 0:
+        return None
+    return bool(diff.stdout.strip() or others.stdout.strip())
+
+
 def _base(folder: Path) -> str:
     """``folder`` as git names it from the top level, with a trailing slash."""
     prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()

@@ -28,8 +28,11 @@ from .flags import model_option, out_option, store_option, user_errors
     show_default=True,
     help="Only read, to report lock outputs that differ from it; never used to rebuild.",
 )
+@click.option("--base", metavar="REV",
+              help="A revision CI checked (the branch a pull request targets): a build none "
+              "of whose files and inputs differ from it is up to date without a rebuild.")
 @user_errors
-def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
+def check(spec: Path, out: Path, model: str | None, store: Path, base: str | None) -> None:
     """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
 
     No model call, no network, and the local store is not used to rebuild
@@ -39,9 +42,14 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
     of nodes the spec needs that the lock lacks (run glanc build) and of
     files and rows that are stale; 2 on bad input. Meant for CI.
 
+    With --base REV (CI: the branch the pull request targets), a build whose
+    files, spec, template, benchmark files and glanc version are those of REV
+    is up to date at once; any difference checks the whole build.
+
     \b
     Example:
         glanc check taxonomies/science.yaml
+        glanc check taxonomies/science.yaml --base origin/main
     """
     from ..artifact.diff import render_text
     from ..specs.resolve import load_taxonomy
@@ -49,8 +57,12 @@ def check(spec: Path, out: Path, model: str | None, store: Path) -> None:
 
     taxonomy = load_taxonomy(spec)
     publish.recover(out)
-    result = run_check(taxonomy, out, model=model, store=store)
+    result = run_check(taxonomy, out, model=model, store=store, base=base)
     where = result.build_dir
+    if result.unchanged_since is not None:
+        click.echo(f"{where}: up to date with {spec} (nothing it depends on differs from "
+                   f"{base}, where it was checked; nothing rebuilt)")  # fmt: skip
+        return
     if result.rewritten:
         click.echo(
             f"note: {len(result.rewritten)} lock output(s) differ from what {store} holds for the "

@@ -45,6 +45,7 @@ class CheckResult:
     rewritten: tuple[tuple[str, str], ...] = ()
     built_by: str | None = None  # the glanc version the committed files record
     legacy: bool = False  # committed in the single-file layout of glanc before 0.2
+    unchanged_since: str | None = None  # --base: nothing differs from it, nothing rebuilt
 
     @property
     def other_version(self) -> bool:
@@ -58,14 +59,25 @@ class CheckResult:
 
 
 def check(
-    taxonomy: Taxonomy, out_dir: Path, *, model: str | None = None, store: Path | None = None
+    taxonomy: Taxonomy,
+    out_dir: Path,
+    *,
+    model: str | None = None,
+    store: Path | None = None,
+    base: str | None = None,
 ) -> CheckResult:
     """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only;
-    with a ``store``, also list lock outputs that differ from it for the same key."""
+    with a ``store``, also list lock outputs that differ from it for the same key.
+    With ``base`` (a git revision CI checked, the branch a pull request targets),
+    a build none of whose inputs or files differ from ``base``, checked by the same
+    glanc version, is up to date without a rebuild; anything else is checked whole."""
     build_dir = out_dir / taxonomy.name
     trust.refuse_links(build_dir)
     if store is not None:
         Journal(store).refuse_committed()
+    if base is not None and unchanged_since(base, taxonomy, build_dir):
+        return CheckResult(build_dir, (), (), None, built_by=built_with(build_dir),
+                           unchanged_since=base)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
         scratch = Path(tmp)
         workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",
@@ -88,6 +100,28 @@ def check(
     rewritten = _rewritten(lock, store) if store is not None else ()
     return CheckResult(build_dir, missing, stale, rows, rewritten, built_by,
                        layout.legacy(build_dir))  # fmt: skip
+
+
+def unchanged_since(rev: str, taxonomy: Taxonomy, build_dir: Path) -> bool:
+    """Whether nothing a check reads differs from git revision ``rev``: the build
+    directory, the spec, its template and benchmark files, and the glanc version
+    its manifest records (a new glanc may write other bytes). Any doubt is False."""
+    from ..artifact import git
+
+    if built_with(build_dir) != __version__ or not build_dir.is_dir():
+        return False
+    inputs = [build_dir, taxonomy.path, *(b.path for b in taxonomy.quality.benchmarks)]
+    shipped = Path(__file__).resolve().parents[1] / "templates"  # glanc's own: its version
+    if taxonomy.template.path.resolve().parent != shipped:
+        inputs.append(taxonomy.template.path)
+    here = Path.cwd().resolve()
+    relative = []
+    for path in inputs:
+        try:
+            relative.append(Path(path).resolve().relative_to(here))
+        except ValueError:
+            return False  # outside the working directory: check it whole
+    return git.differ(rev, relative) is False
 
 
 def _rewritten(lock: list[Path], store_path: Path) -> tuple[tuple[str, str], ...]:
