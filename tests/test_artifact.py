@@ -196,10 +196,10 @@ def test_a_failure_while_writing_leaves_the_old_artifact_whole(glanc, tiny, tmp_
     tiny.write_text(tiny.read_text().replace("- name: Physics", "- name: Physics\n      - name: Geology"))
 
     def failing(self):
-        yield "science/geology", ["first line\n"]
+        yield "science/geology", "first line\n"
         raise MemoryError("out of memory while sorting")
 
-    monkeypatch.setattr(RowSpool, "sorted_runs", failing)
+    monkeypatch.setattr(RowSpool, "sorted_by_shard", failing)
     with pytest.raises(MemoryError):
         glanc("build", str(tiny), "-q")
     assert artifact_files(build) == before  # no temp files either

@@ -67,19 +67,20 @@ def owned(build_dir: Path) -> list[str]:
 
 
 class ShardWriter:
-    """Appends runs of lines to their shard's file under ``root/kind``, then splits
-    what grew past ``PART_BYTES`` and lists each file's digest and line count.
-    Runs of one shard must come in the order its lines go in the file."""
+    """Appends ``(shard, line)`` pairs to their shard's file under ``root/kind``,
+    then splits what grew past ``PART_BYTES`` and lists each file's digest and line
+    count. A shard's lines must come in the order they go in its file; a shard's
+    file stays open while its lines follow one another."""
 
     def __init__(self, root: Path, kind: str):
         self.root, self.kind = root, kind
         self._open: tuple[str, object] | None = None
         self._shards: set[str] = set()
 
-    def write(self, runs: Iterable[tuple[str, list[str]]]) -> None:
+    def write(self, lines: Iterable[tuple[str, str]]) -> None:
         try:
-            for shard, lines in runs:
-                self._file(shard).writelines(lines)
+            for shard, line in lines:
+                self._file(shard).write(line)
         finally:
             self._close()
 

@@ -24,7 +24,7 @@ def write_dataset(
     out_dir: Path,
     rows: RowSpool,
     manifest: dict[str, Any],
-    lock: Iterable[tuple[str, list[str]]],
+    lock: Iterable[tuple[str, str]],
     card: str,
     dropped: RowSpool | None = None,
 ) -> Path:
@@ -40,12 +40,12 @@ def write_dataset(
     staged = publish.staging_dir(out_dir)
     try:
         listed: dict[str, Any] = {}
-        kinds = [(DATA, rows.sorted_runs()), (LOCKS, lock)]
+        kinds = [(DATA, rows.sorted_by_shard()), (LOCKS, lock)]
         if dropped is not None:
-            kinds.append((DROPS, dropped.sorted_runs()))
-        for kind, runs in kinds:
+            kinds.append((DROPS, dropped.sorted_by_shard()))
+        for kind, lines in kinds:
             writer = layout.ShardWriter(staged, kind)
-            writer.write(runs)
+            writer.write(lines)
             listed.update(writer.finish())
         text = json.dumps({**manifest, "files": listed}, indent=2, sort_keys=True) + "\n"
         publish.write_file(staged / MANIFEST, [text])

@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from ..keys import digest
+from ..recipe.row import CHECKED
 from ..specs.resolve import template_digest_source
 from ..specs.types import Taxonomy
 from ..store import Store
 from .verdicts import Item, RowChecks, Rules
 
-_ROW_FIELDS = ("messages", "taxonomy_path", "discipline", "subject", "sessions", "key_concepts")
 FILED = 5000  # verdicts the gate holds before it files them
 
 
@@ -28,7 +28,7 @@ def item_of(node: Any, row: dict[str, Any]) -> Item:
     """What deciding a row needs: the fields the checks read, and its syllabus.
     ``node``: the row's answer node, or the gate's ``Redraw`` of it."""
     ctx = node.context
-    fields = {k: row[k] for k in _ROW_FIELDS}
+    fields = {k: row[k] for k in CHECKED}
     language = node.discipline.settings.language
     return row.get("id", ""), fields, language, ctx["syllabus_key"], ctx["syllabus_sessions"]
 

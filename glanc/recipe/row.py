@@ -16,6 +16,10 @@ def row_id(d: Discipline, subject: Subject, index: int) -> str:
     return digest(["row", normalise_name(d.name), normalise_name(subject.name), index])[:16]
 
 
+# what the quality checks read of a row (``content``)
+CHECKED = ("messages", "taxonomy_path", "discipline", "subject", "sessions", "key_concepts")
+
+
 def content(node: Node, output: dict[str, Any]) -> dict[str, Any]:
     """What the quality checks read of a row: its messages and what it is about
     (the rest of ``row``, its id and labels, costs a digest and lookups that

@@ -24,23 +24,7 @@ from ..errors import GlancError
 from .nodes import Store
 
 
-def lock_runs(store: Store, batch: int = 2000) -> Iterator[tuple[str, list[str]]]:
-    """The lock's lines as ``(shard, lines)`` runs (``Store.locked``)."""
-    current, lines = None, []
-    for shard, line in _lock_lines(store):
-        if shard != current and lines:
-            yield current, lines
-            lines = []
-        current = shard
-        lines.append(line)
-        if len(lines) >= batch:
-            yield current, lines
-            lines = []
-    if lines:
-        yield current, lines
-
-
-def _lock_lines(store: Store) -> Iterator[tuple[str, str]]:
+def lock_lines(store: Store) -> Iterator[tuple[str, str]]:
     """The lock's lines for the nodes this build used (``Store.use``), with their
     shard: key, stage, model, output, tokens and the slot and digests that let
     ``glanc plan`` explain later changes."""

@@ -42,22 +42,6 @@ COLUMNS = (
 _shard = functools.lru_cache(maxsize=65536)(shards.shard)
 
 
-def runs(cursor: Any, batch: int = 2000) -> Iterator[tuple[str, list[str]]]:
-    """``(shard, lines)`` runs of a cursor's ``(shard, line)`` rows, ``batch``
-    lines at most a run, each line ending in a newline."""
-    current, lines = None, []
-    while rows := cursor.fetchmany(batch):
-        for shard, line in rows:
-            if shard != current and lines:
-                yield current, lines
-                lines = []
-            current = shard
-            lines.append(line + "\n")
-        if lines:
-            yield current, lines
-            lines = []
-
-
 def table_of(row_id: str) -> int:
     """The table a row id goes to: the tables, taken in order, are in id order."""
     return bisect.bisect_right(STARTS, row_id[:1])
@@ -149,10 +133,10 @@ class RowSpool:
         finally:
             self._con.execute(f"SET memory_limit = '{ADDING}'")
 
-    def sorted_runs(self) -> Iterator[tuple[str, list[str]]]:
-        """Every row's line as runs ``(shard, lines)``: a table at a time, and in a
-        table by shard, then (id, line). Each shard's runs, appended in the order
-        they come, hold its lines by (id, line): the tables are in id order."""
+    def sorted_by_shard(self) -> Iterator[tuple[str, str]]:
+        """Every row's ``(shard, line)``: a table at a time, and in a table by shard,
+        then (id, line). Each shard's lines, appended in the order they come, are by
+        (id, line): the tables are in id order."""
         self._flush()
         self._con.execute("CHECKPOINT")  # a sort spills only from checkpointed data
         self._con.execute(f"SET memory_limit = '{SORTING}'")
@@ -161,7 +145,9 @@ class RowSpool:
                 cursor = self._con.execute(
                     f"SELECT shard, line FROM {table} ORDER BY shard, id, line"
                 )
-                yield from runs(cursor)
+                while batch := cursor.fetchmany(2000):
+                    for shard, line in batch:
+                        yield shard, line + "\n"
         finally:
             self._con.execute(f"SET memory_limit = '{ADDING}'")
 

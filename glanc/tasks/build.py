@@ -42,7 +42,7 @@ from ..specs.contract import REQUIRED_OUTPUTS, STAGES
 from ..specs.types import Taxonomy
 from ..store import Store
 from ..store.batches import Wave
-from ..store.lockfile import lock_runs, rehydrate
+from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
 
@@ -368,7 +368,7 @@ def _finish(
     text = card.render(taxonomy, meta, counts, decoding(tally), spec)
     build_dir = workspace.build_dir(taxonomy.name)
     dropped = None if gate is None else gate.dropped
-    dataset = write_dataset(build_dir, rows, meta, lock_runs(store), text, dropped)
+    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
     quality_seconds = None if gate is None else gate.seconds
     short = 0 if gate is None else len(gate.report.short)
     return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds,
