@@ -277,3 +277,22 @@ def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
     assert "up to date" in grown.stdout
     bad = glanc("check", "wide.yaml", "--base", "no-such-branch")
     assert bad.exit_code == 2 and "not a git revision" in bad.stderr
+
+
+def test_diff_base_counts_the_drops_of_changed_and_unchanged_files(glanc, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = SPEC.replace("quality: {enabled: false}",
+                        "quality: {redraws: 1, checks: {length: {max_question_words: 3}}}")
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(text)
+    assert glanc("build", str(spec), "-q").exit_code == 4  # every row dropped: short
+    before = len(rows_of(tmp_path / "builds" / "wide", "dropped"))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "builds", "wide.yaml")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    spec.write_text(text.replace("      - name: Chemistry\n",
+                                 "      - name: Chemistry\n      - name: Geology\n"))
+    assert glanc("build", str(spec), "-q").exit_code == 4
+    after = len(rows_of(tmp_path / "builds" / "wide", "dropped"))
+    as_json = json.loads(glanc("diff", "--base", "main", "--format", "json").stdout)[0]
+    assert as_json["dropped"] == {"length": {"old": before, "new": after}} and after > before

@@ -458,11 +458,10 @@ def diff_against(
         unchanged = [p for p in here if p.relative_to(build_dir).as_posix() not in changed]
         same[kind] = unchanged
         differ[kind] = (then, [p for p in here if p not in unchanged])
-    result = diff_datasets(
+    result = diff_datasets(  # the drops are counted below, with the unchanged files'
         differ[DATA][0], differ[DATA][1], samples=samples,
         old_label=f"{rev}:{label}", new_label=label,
         old_lock=differ[LOCKS][0], new_lock=differ[LOCKS][1],
-        old_dropped=differ[DROPS][0], new_dropped=differ[DROPS][1],
     )  # fmt: skip
     rows = sum(_lines(p) for p in same[DATA])
     drops = _dropped_counts(same[DROPS])
