@@ -193,17 +193,27 @@ def git(cwd: Path, *args: str) -> None:
                    check=True, capture_output=True)  # fmt: skip
 
 
+def committed(glanc, spec: Path, tmp_path: Path, code: int = 0) -> None:
+    """Build ``spec`` and commit the build and the spec on ``main`` of a new git
+    repository in ``tmp_path`` (the working directory)."""
+    assert glanc("build", str(spec), "-q").exit_code == code
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "builds", spec.name)
+    git(tmp_path, "commit", "-q", "-m", "first")
+
+
+def with_geology(spec: Path) -> None:
+    spec.write_text(spec.read_text().replace("      - name: Chemistry\n",
+                                             "      - name: Chemistry\n      - name: Geology\n"))
+
+
 def test_diff_base_reads_the_changed_disciplines_and_counts_every_row(
         glanc, wide, tmp_path, monkeypatch):
     from glanc.artifact import diff as diffs
 
     monkeypatch.chdir(tmp_path)
-    assert glanc("build", str(wide), "-q").exit_code == 0
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "builds", "wide.yaml")
-    git(tmp_path, "commit", "-q", "-m", "first")
-    wide.write_text(wide.read_text().replace("      - name: Chemistry\n",
-                                             "      - name: Chemistry\n      - name: Geology\n"))
+    committed(glanc, wide, tmp_path)
+    with_geology(wide)
     assert glanc("build", str(wide), "-q").exit_code == 0
     read: list[str] = []
     real = diffs._files
@@ -253,10 +263,7 @@ def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_pat
 def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
         glanc, wide, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert glanc("build", str(wide), "-q").exit_code == 0
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "builds", "wide.yaml")
-    git(tmp_path, "commit", "-q", "-m", "first")
+    committed(glanc, wide, tmp_path)
     (tmp_path / "cache.duckdb").unlink()
     same = glanc("check", "wide.yaml", "--base", "main")
     assert same.exit_code == 0 and "nothing rebuilt" in same.stdout
@@ -269,8 +276,7 @@ def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
     assert "/builds/wide/data/natural-sciences/physics.jsonl differs" in edited.stderr
     git(tmp_path, "checkout", "--", "builds")
     # a discipline added and built: checked whole, up to date
-    wide.write_text(wide.read_text().replace("      - name: Chemistry\n",
-                                             "      - name: Chemistry\n      - name: Geology\n"))
+    with_geology(wide)
     assert glanc("build", str(wide), "-q").exit_code == 0
     grown = glanc("check", "wide.yaml", "--base", "main")
     assert grown.exit_code == 0 and "nothing rebuilt" not in grown.stdout
@@ -285,13 +291,9 @@ def test_diff_base_counts_the_drops_of_changed_and_unchanged_files(glanc, tmp_pa
                         "quality: {redraws: 1, checks: {length: {max_question_words: 3}}}")
     spec = tmp_path / "wide.yaml"
     spec.write_text(text)
-    assert glanc("build", str(spec), "-q").exit_code == 4  # every row dropped: short
+    committed(glanc, spec, tmp_path, code=4)  # every row dropped: short
     before = len(rows_of(tmp_path / "builds" / "wide", "dropped"))
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "builds", "wide.yaml")
-    git(tmp_path, "commit", "-q", "-m", "first")
-    spec.write_text(text.replace("      - name: Chemistry\n",
-                                 "      - name: Chemistry\n      - name: Geology\n"))
+    with_geology(spec)
     assert glanc("build", str(spec), "-q").exit_code == 4
     after = len(rows_of(tmp_path / "builds" / "wide", "dropped"))
     as_json = json.loads(glanc("diff", "--base", "main", "--format", "json").stdout)[0]
