@@ -22,12 +22,15 @@ DATA = "data"
 LOCKS = "lock"
 DROPS = "dropped"
 SHARDED = (DATA, LOCKS, DROPS)
+# a JSON file per discipline: what its files are and what its part of the build
+# counted, so the next build carries an unchanged discipline over (artifact.shares)
+SHARES = "shares"
 # the single-file layout of glanc before 0.2, which the next build rewrites
 DATASET = "dataset.jsonl"
 LOCK = "lock.jsonl"
 DROPPED = "dropped.jsonl"
 LEGACY = (DATASET, LOCK, DROPPED)
-OWNED = (MANIFEST, CARD, *SHARDED, *LEGACY)  # the names in builds/<name>/ a build replaces
+OWNED = (MANIFEST, CARD, *SHARDED, SHARES, *LEGACY)  # the names in builds/<name>/ a build replaces
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_BUILDS = Path("builds")

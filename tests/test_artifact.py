@@ -21,7 +21,8 @@ def test_build_writes_a_sorted_lock_that_a_fresh_store_rebuilds_from(glanc, tiny
     out = tmp_path / "builds" / "tiny"
     assert sorted(artifact_files(out)) == [
         "README.md", "data/science/chemistry.jsonl", "data/science/physics.jsonl",
-        "lock/science/chemistry.jsonl", "lock/science/physics.jsonl", "manifest.json"]
+        "lock/science/chemistry.jsonl", "lock/science/physics.jsonl", "manifest.json",
+        "shares/science/chemistry.json", "shares/science/physics.json"]
     for shard in shards(out, "lock"):  # each shard by key
         keys = [json.loads(line)["key"] for line in shard.read_text().splitlines()]
         assert keys == sorted(keys)

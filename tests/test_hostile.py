@@ -175,7 +175,7 @@ def test_a_kill_at_each_step_of_the_artifact_write_leaves_a_whole_artifact(
     assert artifact(out / "tiny") in (old, new)
     assert [p.name for p in out.iterdir()] == ["tiny"]
     assert sorted(p.name for p in (out / "tiny").iterdir()) == [
-        "README.md", "data", "lock", "manifest.json"]
+        "README.md", "data", "lock", "manifest.json", "shares"]
     assert glanc("build", str(tiny), "-q").exit_code == 0
     assert artifact(out / "tiny") == new
 

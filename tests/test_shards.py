@@ -54,9 +54,13 @@ def test_a_file_per_discipline_in_a_folder_per_field_named_by_slugs(glanc, wide,
         "lock/natural-sciences/chemistry.jsonl",
         "lock/natural-sciences/physics.jsonl",
         "manifest.json",
+        "shares/2e3dbd8e.json",  # each discipline's share of the counts, and its files
+        "shares/economie-societe/micro-economics.json",
+        "shares/natural-sciences/chemistry.json",
+        "shares/natural-sciences/physics.json",
     ]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == [n for n in names if n.endswith(".jsonl")]
+    assert sorted(manifest["files"]) == [n for n in names if "/" in n]
     for name, listed in manifest["files"].items():
         assert listed["lines"] == (out / name).read_text().count("\n")
     rows = rows_of(out)
@@ -112,6 +116,7 @@ def test_a_large_discipline_is_split_by_id_prefix_and_read_back_whole(
     assert merged(out) == merged(whole) and merged(out, "lock") == merged(whole, "lock")
     manifest = json.loads((out / "manifest.json").read_text())
     every = [p.relative_to(out).as_posix() for k in ("data", "lock") for p in shards(out, k)]
+    every += [p.relative_to(out).as_posix() for p in (out / "shares").rglob("*.json")]
     assert sorted(manifest["files"]) == sorted(every)
     assert glanc("check", str(wide)).exit_code == 0
     assert glanc("diff", str(whole), str(out), "--exit-code").exit_code == 0
@@ -148,15 +153,22 @@ def test_a_build_in_the_old_layout_is_read_checked_and_rewritten_without_a_call(
     assert glanc("check", str(wide)).exit_code == 0
 
 
-def test_a_key_in_two_lock_shards_is_refused_naming_both(glanc, wide, tmp_path):
+def test_a_key_twice_in_one_lock_shard_is_refused_and_in_another_shard_is_stale(
+        glanc, wide, tmp_path):
+    """Two disciplines that use one node both list it in their lock shards; a key
+    twice in one shard is no lock glanc writes."""
     assert glanc("build", str(wide), "-q").exit_code == 0
     out = tmp_path / "builds" / "wide"
     first, second = shards(out, "lock")[:2]
     line = first.read_text().splitlines()[0]
     second.write_text(second.read_text() + line + "\n")
     result = glanc("check", str(wide))
-    assert result.exit_code == 2
-    assert f"{second}:" in result.stderr and f"is also on {first}:1" in result.stderr
+    assert result.exit_code == 1
+    assert f"stale: {second} differs" in result.stderr
+    first.write_text(first.read_text() + line + "\n")
+    twice = glanc("check", str(wide))
+    assert twice.exit_code == 2
+    assert f"{first}:" in twice.stderr and "is also on line 1" in twice.stderr
 
 
 @pytest.mark.parametrize("change", ["add", "remove", "rename", "settings", "template"])
@@ -260,7 +272,7 @@ def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_pat
     assert artifact_files(out) == artifact_files(fresh / "dup")
 
 
-def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
+def test_check_base_skips_an_unchanged_build_and_rebuilds_only_what_changed(
         glanc, wide, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     committed(glanc, wide, tmp_path)
@@ -275,12 +287,19 @@ def test_check_base_skips_an_unchanged_build_and_checks_a_changed_one_whole(
     assert edited.exit_code == 1 and "nothing rebuilt" not in edited.stdout
     assert "/builds/wide/data/natural-sciences/physics.jsonl differs" in edited.stderr
     git(tmp_path, "checkout", "--", "builds")
-    # a discipline added and built: checked whole, up to date
+    # a discipline added and built: only it rebuilt, the four others taken as at main
     with_geology(wide)
     assert glanc("build", str(wide), "-q").exit_code == 0
     grown = glanc("check", "wide.yaml", "--base", "main")
     assert grown.exit_code == 0 and "nothing rebuilt" not in grown.stdout
     assert "up to date" in grown.stdout
+    assert "4 discipline(s) unchanged since main taken as checked there" in grown.stdout
+    # ... and a shard of an unchanged discipline edited by hand beside it: named
+    shard.write_text("\n".join(lines[1:]) + "\n")
+    edited = glanc("check", "wide.yaml", "--base", "main")
+    assert edited.exit_code == 1
+    assert "/builds/wide/data/natural-sciences/physics.jsonl differs" in edited.stderr
+    assert "geology" not in edited.stderr
     bad = glanc("check", "wide.yaml", "--base", "no-such-branch")
     assert bad.exit_code == 2 and "not a git revision" in bad.stderr
 

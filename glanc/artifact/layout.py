@@ -6,6 +6,7 @@
       data/<field>/.../<discipline>.jsonl      the rows, by id
       lock/<field>/.../<discipline>.jsonl      the nodes the rows use, by key
       dropped/<field>/.../<discipline>.jsonl   the rows the quality layer dropped
+      shares/<field>/.../<discipline>.json     its files and its part of the counts
 
 Folders and files are named by the taxonomy's slugs (``specs.shards``). A
 discipline's file past ``PART_BYTES`` is split into parts by the first hex
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import orjson
 
-from ..options import DATA, DATASET, DROPPED, DROPS, LOCK, LOCKS, OWNED
+from ..options import DATA, DATASET, DROPPED, DROPS, LOCK, LOCKS, OWNED, SHARES
 
 PART_BYTES = 40 << 20  # a file past this is split: under 50 MB with room for growth
 LEGACY_OF = {DATA: DATASET, LOCKS: LOCK, DROPS: DROPPED}
@@ -46,6 +47,31 @@ def files(build_dir: Path, kind: str) -> list[Path]:
     if not found and (build_dir / LEGACY_OF[kind]).is_file():
         return [build_dir / LEGACY_OF[kind]]
     return found
+
+
+def shard_of(name: str) -> str:
+    """The shard of an artifact file's relative path (``data/a/b.3.jsonl`` -> ``a/b``):
+    slugs have no dots, so the file name's first one ends it."""
+    return name.split("/", 1)[1].split(".", 1)[0]
+
+
+def in_shards(path: Path, root: Path, wanted: set[str]) -> bool:
+    """Is ``path``, a sharded file under ``root``, one of the ``wanted`` shards'?"""
+    try:
+        name = path.relative_to(root).as_posix()
+    except ValueError:
+        return False
+    return "/" in name and shard_of(name) in wanted
+
+
+def share_file(shard: str) -> str:
+    """Where a discipline's share sits, relative to the build directory."""
+    return f"{SHARES}/{shard}.json"
+
+
+def summary(path: Path) -> dict[str, object]:
+    """A file's listing in the manifest: its sha256 and its number of lines."""
+    return _summary(path)
 
 
 def owned(build_dir: Path) -> list[str]:

@@ -10,14 +10,17 @@ never holds its whole dataset in memory.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..options import CARD, DATA, DROPS, LOCKS, MANIFEST
 from ..store.spool import RowSpool
 from . import layout, publish
+
+ShareTexts = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 
 
 def write_dataset(
@@ -27,6 +30,8 @@ def write_dataset(
     lock: Iterable[tuple[str, str]],
     card: str,
     dropped: RowSpool | None = None,
+    shares: ShareTexts | None = None,
+    carried: dict[str, Any] | None = None,
 ) -> Path:
     """The build artifact, in the sharded layout (``layout``): the rows by id, the
     lock (every node used, by key) and, with the quality layer on, the dropped
@@ -36,7 +41,12 @@ def write_dataset(
 
     Everything is written in full to a staging directory, which then replaces
     ``out_dir`` in one step (``publish``): a failure or a kill at any point
-    leaves the old artifact whole, and a reader never sees files of two builds."""
+    leaves the old artifact whole, and a reader never sees files of two builds.
+
+    ``shares`` is given the files written (path -> digest and lines) and returns
+    the text of each discipline's share by shard (``artifact.shares``);
+    ``carried`` lists the files of disciplines carried over from the build in
+    ``out_dir`` (path -> their listing), linked into the new one as they are."""
     staged = publish.staging_dir(out_dir)
     try:
         listed: dict[str, Any] = {}
@@ -47,7 +57,16 @@ def write_dataset(
             writer = layout.ShardWriter(staged, kind)
             writer.write(lines)
             listed.update(writer.finish())
-        text = json.dumps({**manifest, "files": listed}, indent=2, sort_keys=True) + "\n"
+        for shard, text in sorted((shares(dict(listed)) if shares else {}).items()):
+            name = layout.share_file(shard)
+            (staged / name).parent.mkdir(parents=True, exist_ok=True)
+            publish.write_file(staged / name, [text])
+            listed[name] = layout.summary(staged / name)
+        for name, listing in sorted((carried or {}).items()):
+            _link(out_dir / name, staged / name)
+            listed[name] = listing
+        text = json.dumps({**manifest, "files": dict(sorted(listed.items()))}, indent=2,
+                          sort_keys=True) + "\n"  # fmt: skip
         publish.write_file(staged / MANIFEST, [text])
         publish.write_file(staged / CARD, [card])
         publish.publish(staged, out_dir)
@@ -55,3 +74,13 @@ def write_dataset(
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return out_dir / DATA
+
+
+def _link(source: Path, target: Path) -> None:
+    """A carried file into the staging directory: a hard link (the old directory
+    goes, the link stays), or a copy where the file system has none."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -64,6 +64,9 @@ def plan_text(plan: Plan, *, limit: int | None = 20) -> str:
     known = sum(s.run for _, s in plan.stages)
     later = sum(s.estimated for _, s in plan.stages)
     lines.append("")
+    if plan.carried:
+        lines.append(f"carried over: {plan.carried:,} unchanged discipline(s), their files "
+                     "and counts as the last build wrote them")  # fmt: skip
     if not plan.lm_calls:
         lines.append("nothing to run: every selected node is cached")
     else:
@@ -147,6 +150,7 @@ def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
             f"built {result.rows} rows into {result.dataset} in {result.seconds:.1f}s: "
             f"{result.lm_calls} model calls, tokens {result.tokens_in} in / "
             f"{result.tokens_out} out"
+            + (f"; {result.carried} unchanged discipline(s) carried over" if result.carried else "")
         ]
     for failure in result.failures[:failures]:
         lines.append(

@@ -44,7 +44,10 @@ def check(spec: Path, out: Path, model: str | None, store: Path, base: str | Non
 
     With --base REV (CI: the branch the pull request targets), a build whose
     files, spec, template, benchmark files and glanc version are those of REV
-    is up to date at once; any difference checks the whole build.
+    is up to date at once; otherwise only the disciplines whose inputs or files
+    changed since REV are rebuilt, the others taken as REV has them, and every
+    file is compared all the same (a hand-edited shard of an unchanged
+    discipline is stale, by name).
 
     \b
     Example:
@@ -73,7 +76,11 @@ def check(spec: Path, out: Path, model: str | None, store: Path, base: str | Non
         for stage, key in result.rewritten[:10]:
             click.echo(f"  {stage:<9} {key[:16]}", err=True)
     if result.ok:
-        click.echo(f"{where}: up to date with {spec}")
+        carried = ""
+        if result.carried:
+            carried = (f" ({result.carried} discipline(s) unchanged since {base} taken as "
+                       "checked there, the others rebuilt from the lock)")  # fmt: skip
+        click.echo(f"{where}: up to date with {spec}{carried}")
         return
     click.echo(f"{where}: out of date with {spec}", err=True)
     if result.legacy:
@@ -103,6 +110,11 @@ def check(spec: Path, out: Path, model: str | None, store: Path, base: str | Non
         )
     for name in result.stale[:20]:
         click.echo(f"stale: {where / name} differs from what the spec and lock produce", err=True)
+    if result.carried and result.stale:
+        click.echo(f"note: {result.carried} discipline(s) whose inputs did not change since "
+                   f"{base} were taken as checked there: a file of theirs that is stale differs "
+                   f"from {base} though nothing it depends on changed (edited by hand?)",
+                   err=True)  # fmt: skip
     if len(result.stale) > 20:
         click.echo(f"stale: ... and {len(result.stale) - 20} more file(s)", err=True)
     if result.rows is not None and not result.rows.empty:

@@ -10,6 +10,7 @@ from typing import Any
 from ..lm.usage import Ledger
 from ..recipe.node import Node
 from ..specs.contract import STAGES
+from ..specs.models import ModelInfo
 from .events import Called, Event, Finished, Queued, Skipped
 
 
@@ -124,6 +125,35 @@ class Tally:
     def queued(self, stage: str) -> int:
         return self._stage(stage).queued
 
+    def share(self) -> dict[str, Any]:
+        """What the manifest and the card count of these nodes (a discipline's, in
+        ``ByDiscipline``): a share's ``counts`` (``artifact.shares``)."""
+        return {
+            "nodes": {s: c.run + c.cached for s, c in sorted(self._counts.items())},
+            "usage": {label: {stage: [t.calls, t.tokens_in, t.tokens_out]
+                              for stage, t in sorted(stages.items())}
+                      for label, stages in sorted(self.dataset.cells.items())},  # fmt: skip
+            "models": {s: sorted(m) for s, m in sorted(self.models_by_stage.items()) if m},
+            "decoding": {s: dict(sorted(ds.items()))
+                         for s, ds in sorted(self.decoding_by_stage.items()) if ds},  # fmt: skip
+        }
+
+    def absorb(self, share: dict[str, Any], models: dict[str, ModelInfo]) -> None:
+        """Count a discipline carried over from the last build as if its nodes had
+        been walked, all cached: ``share`` is what ``share`` gave then, ``models``
+        the build's models by label (their prices price its tokens)."""
+        for stage, n in share["nodes"].items():
+            self._stage(stage).cached += int(n)
+        for label, stages in share["usage"].items():
+            for stage, (calls, tokens_in, tokens_out) in stages.items():
+                self.dataset.add(models[label], stage, tokens_in, tokens_out, calls)
+        for stage, labels in share["models"].items():
+            self.models_by_stage.setdefault(stage, set()).update(labels)
+        for stage, settings in share["decoding"].items():
+            known = self.decoding_by_stage.setdefault(stage, {})
+            for digest, decoding in settings.items():
+                known.setdefault(digest, decoding)
+
     @property
     def lm_calls(self) -> int:
         """Model calls this run made, every try counted."""
@@ -142,3 +172,23 @@ _HANDLERS = {
     Queued: Tally._queued,
     Skipped: Tally._skipped,
 }
+
+
+class ByDiscipline:
+    """A tally per discipline, of its nodes' events: each one's share of the
+    manifest, written beside its files for the next build to carry it over."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[tuple[str, ...], Tally] = {}
+
+    def __call__(self, event: Event) -> None:
+        node = getattr(event, "node", None)
+        if node is None:  # a count of queued nodes: the live display's, not a share's
+            return
+        tally = self.tallies.get(node.discipline.path)
+        if tally is None:
+            tally = self.tallies[node.discipline.path] = Tally()
+        tally(event)
+
+    def of(self, path: tuple[str, ...]) -> Tally:
+        return self.tallies.get(path) or Tally()

@@ -155,6 +155,7 @@ class Plan:
     pending: PendingReview | None = None
     batches: tuple[Wave, ...] = ()  # waves on a Batch API (or in batch files) not taken back yet
     in_batches: int = 0  # nodes to run whose call one of those waves already holds
+    carried: int = 0  # unchanged disciplines the build carries over without walking them
 
     def stage(self, name: str) -> StagePlan:
         return dict(self.stages)[name]
@@ -188,6 +189,7 @@ class Plan:
             "cost": None if cost is None else round(cost, 4),
             "redraws": None if self.redraws is None else self.redraws.as_json(),
             "pending_review": None if self.pending is None else self.pending.as_json(),
+            "carried_over": self.carried,
             **({"batches": [wave_json(w) for w in self.batches],
                 "in_batches": self.in_batches} if self.batches else {}),  # fmt: skip
         }
@@ -236,6 +238,7 @@ class _Walk:
         price: tuple[float, float] | None = None,
         backend: str | None = None,
         foresight: Foresight | None = None,
+        averages: dict[tuple[str, str], StageAverages] | None = None,
     ):
         self.taxonomy = taxonomy
         self.foresight = foresight if taxonomy.quality.enabled else None
@@ -252,14 +255,14 @@ class _Walk:
         self.tally = {s: _Tally() for s in self.stages}
         self.nodes: list[PlannedNode] = []
         self.reached: set[str] = set()
-        self.averages = store.averages()
+        self.averages = {**(averages or {}), **store.averages()}
         self.on_decision = on_decision
         self._average = functools.cache(functools.partial(_averaged, self.averages))
         self._discipline = {d.path: d for d in taxonomy.disciplines}
         self._order = {d.path: i for i, d in enumerate(taxonomy.disciplines)}
 
-    def run(self) -> None:
-        frontier = self.expander.roots(self.taxonomy.disciplines)
+    def run(self, only: tuple[Discipline, ...] | None = None) -> None:
+        frontier = self.expander.roots(self.taxonomy.disciplines if only is None else only)
         while frontier:
             following: list[Node] = []
             for i in range(0, len(frontier), BATCH):
@@ -405,6 +408,9 @@ def plan(
     price: tuple[float, float] | None = None,
     backend: str | None = None,
     foresight: Foresight | None = None,
+    only: tuple[Discipline, ...] | None = None,
+    carried: dict[str, int] | None = None,
+    averages: dict[tuple[str, str], StageAverages] | None = None,
 ) -> Plan:
     """What ``build`` with the same arguments would do, without doing any of it.
     ``on_decision`` sees each known node with its decision, as the build would;
@@ -412,10 +418,16 @@ def plan(
     quality gate's redraws; ``price`` (USD per million tokens in and out) prices the
     models the spec gives none; ``backend`` routes models as ``build`` would (a
     model on a Batch API is priced at its batch price); ``foresight`` foresees the
-    quality gate's verdicts on cached rows, so the plan counts their redraws."""
+    quality gate's verdicts on cached rows, so the plan counts their redraws.
+    ``only``: the disciplines to walk (the rest are carried over unchanged, their
+    nodes all cached: ``carried`` counts them by stage, ``averages`` gives their
+    tokens per call where the store has none)."""
     walk = _Walk(taxonomy, store, model, selection or Selection(), force, on_decision,
-                 price, backend, foresight)  # fmt: skip
-    walk.run()
+                 price, backend, foresight, averages)  # fmt: skip
+    walk.run(only)
+    for stage, n in (carried or {}).items():
+        if stage in walk.tally:
+            walk.tally[stage].cached += n
     stages = []
     tokens_known = priced = True
     for stage in walk.stages:

@@ -127,6 +127,7 @@ class NearDuplicates:
         )
         self._con.execute(
             "CREATE TABLE kept (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
+            "CREATE TABLE gone (id VARCHAR, text VARCHAR, sig BLOB); "
             "CREATE TABLE round (id VARCHAR, text VARCHAR, sig BLOB, payload BLOB); "
             "CREATE TABLE kept_bands (band UTINYINT, key UBIGINT, id VARCHAR)"
         )
@@ -203,10 +204,68 @@ class NearDuplicates:
             else:
                 alive.append(n)
         kept = [ids[n] for n in alive]
+        gone = sorted(dropped)
+        self._insert("gone", {"id": gone, "text": [rows[r][0] for r in gone],
+                              "sig": [rows[r][1] for r in gone]})  # fmt: skip
         self._insert("kept", {"id": kept, "text": [rows[r][0] for r in kept],
                               "sig": [rows[r][1] for r in kept], "payload": None})  # fmt: skip
         self._insert_bands("kept_bands", kept, keys[alive])
         return dropped
+
+    def crossing(
+        self, others: Iterable[tuple[str, str]], also: Iterable[tuple[str, str]] = ()
+    ) -> list[tuple[str, str, float]]:
+        """The pairs (row of this index or ``also``, row of ``others``, Jaccard) that
+        are near-duplicates of each other: every row this index decided (kept or
+        dropped), and the rows ``also`` lists, against ``others``, (row id,
+        question) decided elsewhere. None means the two sides' verdicts cannot
+        depend on each other: the dedup drops a row only for a near-duplicate, so
+        each side decides alike with or without the other (``glanc.tasks.carry``)."""
+        own = self._con.execute(
+            "SELECT id, text, sig FROM kept UNION ALL SELECT id, text, sig FROM gone ORDER BY id"
+        ).fetchall()
+        also = list(also)
+        if also:
+            signed = _sign([question for _, question in also])
+            own += [(rid, q, sig.tobytes()) for (rid, q), sig in zip(also, signed, strict=True)]
+        if not own:
+            return []
+        own_keys = _band_keys(np.stack([np.frombuffer(sig, np.uint32) for _, _, sig in own]))
+        bands = []  # per band: its keys sorted, and the rows in that order
+        for b in range(BANDS):
+            order = np.argsort(own_keys[:, b], kind="stable")
+            bands.append((own_keys[order, b], order))
+        pairs: list[tuple[str, str, float]] = []
+        batch: list[tuple[str, str]] = []
+        for item in others:
+            batch.append(item)
+            if len(batch) >= CHUNK:
+                pairs += self._crossing(own, bands, batch)
+                batch = []
+        pairs += self._crossing(own, bands, batch)
+        return sorted(pairs)
+
+    def _crossing(self, own: list, bands: list, batch: list[tuple[str, str]]) -> list:
+        if not batch:
+            return []
+        signatures = _sign([question for _, question in batch])
+        keys = _band_keys(signatures)
+        shared: dict[tuple[int, int], int] = {}
+        for b, (values, order) in enumerate(bands):
+            lo = np.searchsorted(values, keys[:, b], side="left")
+            hi = np.searchsorted(values, keys[:, b], side="right")
+            for n in np.flatnonzero(hi > lo).tolist():
+                for m in order[lo[n] : hi[n]].tolist():
+                    shared[(n, m)] = shared.get((n, m), 0) + 1
+        out = []
+        for (n, m), count in shared.items():
+            if count < self._least:
+                continue
+            rid, question = batch[n]
+            found = self._nearest(question, signatures[n].tobytes(), [(own[m][1], own[m][2], "")])
+            if found is not None:
+                out.append((own[m][0], rid, round(found[0], 6)))
+        return out
 
     def _insert_bands(self, table: str, ids: list[str], keys: np.ndarray) -> None:
         """Each row's 32 (band, key, id) rows into ``table``."""
@@ -261,16 +320,22 @@ class NearDuplicates:
 
     def _write(self) -> None:
         """Sign the rows added since the last write and store them with their bands."""
-        from rensa import RMinHash
-
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        signatures = np.empty((len(rows), NUM_PERM), dtype=np.uint32)
-        for i, (_, question, _) in enumerate(rows):
-            mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
-            mh.update(sorted(shingles(question)))
-            signatures[i] = mh.digest()
+        signatures = _sign([question for _, question, _ in rows])
         self._insert("round", {"id": [rid for rid, _, _ in rows], "text": [q for _, q, _ in rows],
                                "sig": [s.tobytes() for s in signatures],
                                "payload": [p for _, _, p in rows]})  # fmt: skip
+
+
+def _sign(questions: list[str]) -> np.ndarray:
+    """Each question's MinHash signature, a row of ``NUM_PERM`` values."""
+    from rensa import RMinHash
+
+    signatures = np.empty((len(questions), NUM_PERM), dtype=np.uint32)
+    for i, question in enumerate(questions):
+        mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
+        mh.update(sorted(shingles(question)))
+        signatures[i] = mh.digest()
+    return signatures

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,29 @@ class Report:
     short: dict[str, dict[str, Any]] = field(default_factory=dict)  # row id -> where and why
     quota: dict[str, int] = field(default_factory=dict)  # discipline -> rows per subject
 
+    @classmethod
+    def merged(cls, reports: Iterable[Report], quota: dict[str, int]) -> Report:
+        """The sum of several reports (disciplines'), with the build's quota."""
+        out = cls(quota=quota)
+        for r in reports:
+            out.dropped.update(r.dropped)
+            out.first_draws += r.first_draws
+            out.first_draws_kept += r.first_draws_kept
+            out.redraws += r.redraws
+            out.short.update(r.short)
+        return out
+
+    @classmethod
+    def of_json(cls, share: dict[str, Any]) -> Report:
+        """A report back from ``as_json`` (a carried discipline's share)."""
+        return cls(
+            dropped=Counter({str(k): int(v) for k, v in share["dropped"].items()}),
+            first_draws=int(share["first_draw"]["rows"]),
+            first_draws_kept=int(share["first_draw"]["passed"]),
+            redraws=int(share["redraws"]),
+            short={str(s["id"]): dict(s) for s in share["short"]},
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "dropped": {check: self.dropped[check] for check in ORDER if self.dropped[check]},
@@ -118,16 +142,29 @@ class Gate:
         threshold = self.quality.dedup
         self.duplicates = NearDuplicates(threshold) if threshold is not None else None
         self._redraws = Redraws(taxonomy.disciplines)
-        self._first_kept = 0  # first draws kept this round, near-duplicates not yet found
+        # per discipline, first draws kept this round, near-duplicates not yet found
+        self._first_kept: Counter = Counter()
         self._judging: dict[str, tuple[dict[str, Any], Node]] = {}  # row id -> (row, node)
         self._held: dict[str, tuple[Node, dict[str, Any]]] = {}  # at the helper: row id -> ...
         self._batch: list[Item] = []
         self._offered = 0
         self.helper: Helper | None = None
         self._alone = False  # the helper died: decide every row here
-        self.report = Report()
+        # a report per discipline: each one's share, beside its files (artifact.shares)
+        self.reports: dict[tuple[str, ...], Report] = {}
         self.seconds = time.perf_counter() - start  # deciding rows (varies: not in the artifact)
-        self.report.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
+        self.quota = {d.name: d.settings.questions_per_subject for d in taxonomy.disciplines}
+
+    @property
+    def report(self) -> Report:
+        """What the gate did in the whole build."""
+        return Report.merged(self.reports.values(), self.quota)
+
+    def _report(self, d: Discipline) -> Report:
+        report = self.reports.get(d.path)
+        if report is None:
+            report = self.reports[d.path] = Report()
+        return report
 
     def offer(self, node: Node, row: dict[str, Any]) -> list[Node]:
         """A finished row: kept for now, or dropped; returns the node that redraws it
@@ -143,7 +180,7 @@ class Gate:
         if node.stage == JUDGE:
             return self._judged(node, row)
         if node.context["sample"].draw == 0:
-            self.report.first_draws += 1
+            self._report(node.discipline).first_draws += 1
         self._offered += 1
         item = item_of(node, row)
         if self.helper is None and (self._offered <= INLINE_ROWS or self._alone):
@@ -231,7 +268,7 @@ class Gate:
         self.rows.add(row)  # what a build does without the gate too: not the gate's time
         self.seconds -= time.perf_counter() - start
         self._file(node, row, None)
-        self._first_kept += node.context["sample"].draw == 0
+        self._first_kept[node.discipline.path] += node.context["sample"].draw == 0
         if self.duplicates is not None:  # on disk, with only what a redraw needs
             question = row["messages"][0]["content"] or ""
             self.duplicates.add(row["id"], question, self._redraws.pack(node))
@@ -254,11 +291,12 @@ class Gate:
         for row in self.rows.take(sorted(duplicates)):
             kept, similarity, payload = duplicates[row["id"]]
             node = self._redraws.unpack(payload)
-            self._first_kept -= node.context["sample"].draw == 0
+            self._first_kept[node.discipline.path] -= node.context["sample"].draw == 0
             reason = f"near-duplicate (Jaccard {similarity:.2f}) of row {kept}"
             redraws += self._drop(node, row, DEDUP, reason, {"kept": kept})
-        self.report.first_draws_kept += self._first_kept
-        self._first_kept = 0
+        for path, kept in self._first_kept.items():
+            self.reports[path].first_draws_kept += kept
+        self._first_kept = Counter()
         return redraws
 
     def _drop(
@@ -270,12 +308,13 @@ class Gate:
             record["match" if check == CONTAMINATION else "detail"] = detail
         self.dropped.add({**row, "dropped": record})
         self._file(node, row, check)
-        self.report.dropped[check] += 1
+        report = self._report(node.discipline)
+        report.dropped[check] += 1
         if draw < self.quality.redraws:
-            self.report.redraws += 1
-            self.report.short.pop(row["id"], None)
+            report.redraws += 1
+            report.short.pop(row["id"], None)
             return [self.graph.redraw_question(node)]
-        self.report.short[row["id"]] = {
+        report.short[row["id"]] = {
             "id": row["id"],
             "taxonomy_path": "/".join(row["taxonomy_path"]),
             "subject": row["subject"],

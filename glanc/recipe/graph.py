@@ -61,6 +61,9 @@ class Graph:
         self._model_json: dict[ModelRef, str] = {}
         self._shared: dict[tuple[int, str], _Parts] = {}
         self._shared_by_value: dict[tuple[Any, str], _Parts] = {}
+        # discipline path -> the normalised subject names its replies proposed: what
+        # of the taxonomy's other node names its subjects depend on (``merge_subjects``)
+        self.proposed: dict[tuple[str, ...], frozenset[str]] = {}
 
     def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
         return self._models[self._parts(discipline, stage).ref]
@@ -99,6 +102,11 @@ class Graph:
             self._models[ref] = (info, models.identity(info))
             self._model_ids[ref] = digest(self._models[ref][1])
             self._model_json[ref] = canonical_json(self._models[ref][1])
+
+    @property
+    def program_ids(self) -> dict[str, str]:
+        """Each stage's program digest (its template's prompt, fields and format)."""
+        return dict(self._program_ids)
 
     def models_used(self) -> list[models.ModelInfo]:
         return [info for info, _ in self._models.values()]
@@ -186,6 +194,12 @@ class Graph:
     def _node_names(self) -> frozenset[str]:
         return frozenset(normalise_name(n) for d in self.taxonomy.disciplines for n in d.path)
 
+    def named_after_others(self, d: Discipline, proposed: frozenset[str]) -> list[str]:
+        """Of the subject names ``proposed`` for ``d``, those another node of the
+        taxonomy is named: the only part of the rest of the taxonomy its rows
+        depend on (``merge_subjects`` leaves them out)."""
+        return sorted(proposed & (self._node_names - {normalise_name(n) for n in d.path}))
+
     def merge_subjects(self, d: Discipline, outputs: list[dict[str, Any]]) -> list[Subject]:
         """Subjects of all samples, taken in turn (each sample's first, then each
         one's second, ...) so that ``max_subjects`` keeps every level, de-duplicated
@@ -195,12 +209,15 @@ class Graph:
         would be that node's, and its rows filed under the wrong discipline."""
         if d.pinned_subjects is not None:
             merged = list(d.pinned_subjects)
+            self.proposed[d.path] = frozenset()
         else:
             merged, seen = [], set(self._node_names - {normalise_name(n) for n in d.path})
             levels = d.settings.levels
+            proposed = set()
             for k, item in interleaved([out.get("subjects") or [] for out in outputs]):
                 name = " ".join(str(item.get("name", "")).split())
                 norm = normalise_name(name)
+                proposed.add(norm)
                 if not norm or norm in seen:
                     continue
                 seen.add(norm)
@@ -209,6 +226,7 @@ class Graph:
                 if level not in levels:
                     level = sample_level(levels, k)
                 merged.append(Subject(name, level, subtopics))
+            self.proposed[d.path] = frozenset(proposed)
         if d.settings.max_subjects is not None:
             merged = merged[: d.settings.max_subjects]
         return merged

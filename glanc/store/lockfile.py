@@ -85,7 +85,7 @@ def validate(paths: Path | Sequence[Path], outputs: Outputs) -> int:
     """Check every line of a lock (its shards, in order) before anything of it is
     stored, and return the number of entries; a ``GlancError`` naming the file,
     the line and what is wrong otherwise. A lock in a pull request is untrusted:
-    a key on two lines (of one shard or two), a key that is no digest or an
+    a key on two lines of one shard, a key that is no digest or an
     output of the wrong shape would otherwise be imported and poison the store
     (later locks it wrote would be wrong too)."""
     paths = [paths] if isinstance(paths, Path) else list(paths)
@@ -179,9 +179,10 @@ def _shape_problem(value: Any, kind: str, items: Mapping[str, str]) -> str | Non
 
 
 def _no_duplicates(starts: list[tuple[int, Path]], prefixes: array) -> None:
-    """No key on two lines, of one file or two (a lock glanc writes has each key
-    once, in one shard, by key; a hand merge may not): keys are compared by their
-    first 64 bits, and equal ones read again whole."""
+    """No key on two lines of one file (a lock glanc writes has each key once in a
+    shard, by key; a hand merge may not; two disciplines that share a key both
+    list it): keys are compared by their first 64 bits, and equal ones read again
+    whole."""
     import numpy as np
 
     keys = np.frombuffer(prefixes, dtype=np.uint64)
@@ -207,8 +208,7 @@ def _no_duplicates(starts: list[tuple[int, Path]], prefixes: array) -> None:
                     full[first + line] = json.loads(raw)["key"]
     for i in same:
         a, b = sorted((int(order[i]), int(order[i + 1])))
-        if full[a] == full[b]:
-            (path_a, line_a), (path_b, line_b) = place(a), place(b)
-            where = f"line {line_a + 1}" if path_a == path_b else f"{path_a}:{line_a + 1}"
-            raise _bad(path_b, line_b + 1, f"key {full[b][:16]}... is also on {where}: a key "
-                                           "appears once in a lock")  # fmt: skip
+        (path_a, line_a), (path_b, line_b) = place(a), place(b)
+        if full[a] == full[b] and path_a == path_b:
+            raise _bad(path_b, line_b + 1, f"key {full[b][:16]}... is also on line {line_a + 1}: "
+                                           "a key appears once in a shard")  # fmt: skip

@@ -377,8 +377,8 @@ class Store:
 
     def use(self, key: str, slot: str | None = None, shard: str = "") -> None:
         """Note that this build used ``key`` in ``slot`` of the discipline whose
-        files are ``shard``: the lock lists the keys used, each in the shard of its
-        smallest slot. Kept in a DuckDB temp table, in batches, not a Python set."""
+        files are ``shard``: the lock lists the keys used, each in the shard of
+        every discipline that used it. Kept in a DuckDB temp table, in batches, not a Python set."""
         self._used.append((key, slot, shard))
         if len(self._used) >= FLUSH_ROWS:
             self._flush_used()
@@ -403,9 +403,11 @@ class Store:
         order they come, are by key.
 
         Nodes in two places may share a key (two identical questions make one
-        answer call); the lock names the smallest of the slots this build used
-        it in, not whichever finished first, so the lock's bytes do not depend
-        on the order calls completed in."""
+        answer call); each discipline's shard lists every key the discipline
+        used, with the smallest of its slots there, not whichever finished first:
+        a shard's bytes depend on its discipline alone (a build carries an
+        unchanged discipline's files over whole), never on the order calls
+        completed in. A key two disciplines share is in both their shards."""
         self.flush()
         self._flush_used()
         # Under the memory bound, this sort spills only from checkpointed data and
@@ -419,9 +421,9 @@ class Store:
                 cursor = self.con.execute(
                     "SELECT u.shard, n.key, n.stage, n.model, n.output, n.tokens_in, "
                     "n.tokens_out, coalesce(u.slot, n.slot), n.program, n.model_key, "
-                    "n.decoding_key FROM nodes n JOIN (SELECT key, min(slot) AS slot, "
-                    "arg_min(shard, slot) AS shard FROM glanc_used "
-                    "WHERE key >= $1 AND ($2 IS NULL OR key < $2) GROUP BY key) u "
+                    "n.decoding_key FROM nodes n JOIN (SELECT key, shard, min(slot) AS slot "
+                    "FROM glanc_used "
+                    "WHERE key >= $1 AND ($2 IS NULL OR key < $2) GROUP BY key, shard) u "
                     "ON n.key = u.key WHERE n.status = 'ok' AND n.key >= $1 "
                     "AND ($2 IS NULL OR n.key < $2) ORDER BY u.shard, n.key",
                     [low, high],
@@ -438,7 +440,7 @@ class Store:
         before = self.count()
         with one_thread(self.con):
             self.con.execute(
-                f"INSERT INTO nodes ({ALL_COLUMNS}) {LOCK_SELECT} "
+                f"INSERT INTO nodes ({ALL_COLUMNS}) SELECT * FROM ({LOCK_SELECT}) "
                 "WHERE key NOT IN (SELECT key FROM nodes)",
                 [[str(p) for p in paths]],
             )
@@ -456,7 +458,7 @@ class Store:
             return
         with one_thread(self.con):
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE lock_nodes AS {LOCK_SELECT} "
+                f"CREATE OR REPLACE TEMP TABLE lock_nodes AS SELECT * FROM ({LOCK_SELECT}) "
                 "WHERE key NOT IN (SELECT key FROM nodes)",
                 [[str(p) for p in paths]],
             )

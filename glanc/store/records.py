@@ -112,6 +112,8 @@ LOCK_SELECT = """
         key: 'VARCHAR', stage: 'VARCHAR', model: 'VARCHAR', output: 'JSON',
         tokens: 'BIGINT[]', slot: 'VARCHAR', program: 'VARCHAR',
         model_key: 'VARCHAR', decoding_key: 'VARCHAR'})
+    -- a key two disciplines use is in both their shards: one row, the smallest slot's
+    QUALIFY row_number() OVER (PARTITION BY key ORDER BY slot NULLS LAST) = 1
 """
 
 

@@ -158,3 +158,14 @@ class RowSpool:
         return self._con.execute(
             f"SELECT {column}, count(*) FROM rows GROUP BY 1 ORDER BY 1"
         ).fetchall()
+
+    def counts_by_shard(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per shard (discipline), rows per value of each column ``counts`` counts."""
+        self._flush()
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for column in ("field", "discipline", "level", "difficulty"):
+            for shard, value, n in self._con.execute(
+                f"SELECT shard, {column}, count(*) FROM rows GROUP BY 1, 2 ORDER BY 1, 2"
+            ).fetchall():
+                out.setdefault(shard, {}).setdefault(column, {})[value] = n
+        return out

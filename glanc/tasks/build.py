@@ -19,6 +19,7 @@ from .. import trust
 from ..artifact import card, layout, publish
 from ..artifact.manifest import decoding, is_stub, manifest, model_labels
 from ..artifact.manifest import read as manifest_of
+from ..artifact.shares import Share, merged_counts
 from ..artifact.write import write_dataset
 from ..errors import GlancError, Interrupted
 from ..execute.backends import Backend
@@ -28,23 +29,24 @@ from ..execute.backends.threads import ThreadBackend
 from ..execute.events import Observer, Observers, Tick
 from ..execute.preflight import preflight
 from ..execute.scheduler import Scheduler
-from ..execute.tally import Failure, StageStats, Tally
+from ..execute.tally import ByDiscipline, Failure, StageStats, Tally
 from ..faults import interrupted
 from ..lm.call import Caller
 from ..lm.usage import Ledger
 from ..options import DATA, LOCKS, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
-from ..quality.gate import Gate
+from ..quality.gate import Gate, Report
 from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.contract import REQUIRED_OUTPUTS, STAGES
-from ..specs.types import Taxonomy
+from ..specs.types import Discipline, Taxonomy
 from ..store import Store
 from ..store.batches import Wave
 from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
+from .carry import Carried, carried, crosses, inputs
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class BuildResult:
     quality_seconds: float | None = None  # time the quality gate took, when it was on
     waiting: Waiting | None = None  # calls left in batch files: builds/ was not written
     short: int = 0  # rows of the quota left unfilled: every redraw of them was dropped
+    carried: int = 0  # disciplines carried over unchanged from the last build, not walked
 
     @property
     def ok(self) -> bool:
@@ -103,6 +106,7 @@ class BuildResult:
             "short": self.short,
             "seconds": round(self.seconds, 3),
             "up_to_date": self.up_to_date,
+            "carried_over": self.carried,
             **({"waiting": self.waiting.as_json()} if self.waiting is not None else {}),
             **(
                 {"quality_seconds": round(self.quality_seconds, 3)}
@@ -117,9 +121,14 @@ def build(
     workspace: Workspace | None = None,
     options: BuildOptions | None = None,
     observer: Observer | None = None,
+    *,
+    carry_over: bool | None = None,
 ) -> BuildResult:
     """Build ``taxonomy``'s dataset into ``workspace.builds/<name>/``; see the CLI's
-    ``build``. ``observer`` sees every build event (the CLI's progress display)."""
+    ``build``. ``observer`` sees every build event (the CLI's progress display).
+    ``carry_over``: carry unchanged disciplines over from the build already there
+    (``tasks.carry``); by default, in a plain build (everything selected, nothing
+    forced, the build's own lock)."""
     started = time.monotonic()
     workspace, options = workspace or Workspace(), options or BuildOptions()
     build_dir = workspace.build_dir(taxonomy.name)
@@ -138,39 +147,67 @@ def build(
     if options.batch_file is not None:
         _check_batch_file(options.batch_file)
     plain = options.selection.everything and not options.force and workspace.lock_from is None
-    with (
-        Store(workspace.store, on_wait=workspace.wait) as store,
-        RowSpool() as rows,
-        RowSpool() as dropped,
-    ):
-        stamp = None
+    if carry_over is None:  # --no-lock: every node from the store, none from files
+        carry_over = plain and options.use_lock
+    with Store(workspace.store, on_wait=workspace.wait) as store:
+        stamp, carry = None, {}
         if plain:
             stamp = uptodate.stamp(taxonomy, graph, options.model, build_dir, options.use_lock)
             previous = uptodate.unchanged(store, stamp, build_dir)
             if previous is not None:
                 return _up_to_date(previous, build_dir, started)
-        if options.use_lock:
-            rehydrate(store, layout.files(workspace.lock_dir(taxonomy.name), LOCKS),
-                      REQUIRED_OUTPUTS)  # fmt: skip
-        tally = Tally()
-        emit = tally if observer is None else Observers([tally, observer])
+        if carry_over:
+            recorded = store.recorded_build(str(build_dir.resolve()))
+            carry = carried(taxonomy, graph, build_dir, recorded[2] if recorded else None)
+        result = _walk(taxonomy, graph, store, workspace, options, observer, carry, started)
+        if result is None:  # a near-duplicate spans what was walked and what was carried
+            result = _walk(taxonomy, graph, store, workspace, options, observer, {}, started)
+        if stamp is not None and result.ok and not result.skipped and result.waiting is None:
+            uptodate.record(store, stamp, build_dir)
+        return result
+
+
+def _walk(
+    taxonomy: Taxonomy,
+    graph: Graph,
+    store: Store,
+    workspace: Workspace,
+    options: BuildOptions,
+    observer: Observer | None,
+    carry: Carried,
+    started: float,
+) -> BuildResult | None:
+    """Walk the disciplines ``carry`` does not carry over, then write the artifact;
+    None, having written nothing, when a near-duplicate pair spans the walked and
+    the carried (``carry.crosses``): the build must then walk every discipline."""
+    build_dir = workspace.build_dir(taxonomy.name)
+    carried_shards = {d.shard for d in taxonomy.disciplines if d.path in carry}
+    if options.use_lock:
+        lock_dir = workspace.lock_dir(taxonomy.name)
+        lock = [p for p in layout.files(lock_dir, LOCKS)
+                if not layout.in_shards(p, lock_dir, carried_shards)]  # fmt: skip
+        rehydrate(store, lock, REQUIRED_OUTPUTS)
+    walked = tuple(d for d in taxonomy.disciplines if d.path not in carry)
+    with RowSpool() as rows, RowSpool() as dropped:
+        tally, parts = Tally(), ByDiscipline()
+        emit = Observers([tally, parts, *((observer,) if observer is not None else ())])
         gate = None
         if taxonomy.quality.enabled:
             gate = Gate(taxonomy, graph, rows, dropped, store.verdicts)
         try:
-            waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options)
+            waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options, walked)
             if gate is not None:
                 gate.file()  # every verdict, for the next plan to foresee its redraws
+            if waiting is None and crosses(gate, carry, build_dir):
+                return None
         finally:  # its helper process and near-duplicate index go with the build, always
             if gate is not None:
                 gate.close()
         emit(Tick(final=True))
         if waiting is not None:  # calls wait on a batch file: builds/ stays as it was
             return _waiting(tally, waiting, build_dir, started)
-        result = _finish(taxonomy, tally, store, rows, gate, workspace, started)
-        if stamp is not None and result.ok and not result.skipped:
-            uptodate.record(store, stamp, build_dir)
-        return result
+        written = Written(graph, parts, rows, dropped if gate is not None else None, gate, carry)
+        return _finish(taxonomy, tally, store, written, workspace, started)
 
 
 def _refuse_stub_over_real(graph: Graph, build_dir: Path) -> None:
@@ -197,10 +234,12 @@ def _schedule(
     tally: Tally,
     emit: Observer,
     options: BuildOptions,
+    disciplines: tuple[Discipline, ...],
 ) -> Waiting | None:
-    """Run the graph to the end, round after round while the quality gate redraws
-    rows; Ctrl-C keeps what finished. Stops early, saying what it waits on, when
-    the calls left wait on a batch file someone runs elsewhere."""
+    """Run the graph of ``disciplines`` to the end, round after round while the
+    quality gate redraws rows; Ctrl-C keeps what finished. Stops early, saying
+    what it waits on, when the calls left wait on a batch file someone runs
+    elsewhere."""
     concurrency = max(1, options.concurrency)
     caller = Caller(taxonomy.template)
     direct = _direct(taxonomy, graph, options, caller, concurrency)
@@ -230,7 +269,7 @@ def _schedule(
         tpm=options.tpm,
         poll=None if gate is None else gate.poll,
     )
-    scheduler.start(taxonomy.disciplines)
+    scheduler.start(disciplines)
     try:
         scheduler.run()
         while not backend.stalled and gate is not None:
@@ -350,26 +389,103 @@ def _up_to_date(previous: dict[str, Any], build_dir: Path, started: float) -> Bu
     )
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a finished walk hands the artifact: its rows and dropped rows, each
+    walked discipline's counts (``parts``) and gate report, and the shares of
+    the disciplines carried over."""
+
+    graph: Graph
+    parts: ByDiscipline
+    rows: RowSpool
+    dropped: RowSpool | None
+    gate: Gate | None
+    carry: Carried
+
+
 def _finish(
     taxonomy: Taxonomy,
     tally: Tally,
     store: Store,
-    rows: RowSpool,
-    gate: Gate | None,
+    w: Written,
     workspace: Workspace,
     started: float,
 ) -> BuildResult:
     """Write the artifact of a finished build (dataset, lock, manifest, card, the
-    dropped rows) and summarise it."""
-    quality = None if gate is None else gate.report.as_json()
-    meta = manifest(taxonomy, tally, rows.count, quality)
-    counts = {c: rows.counts(c) for c in ("field", "discipline", "level", "difficulty")}
+    dropped rows, each discipline's share) and summarise it."""
+    models = {info.label: info for info in w.graph.models_used()}
+    for share in w.carry.values():  # counted as if walked, every node cached
+        tally.absorb(share.tally, models)
+    quality = None
+    if w.gate is not None:
+        carried_reports = [Report.of_json(s.quality or {}) for s in w.carry.values()]
+        quality = Report.merged([*w.gate.reports.values(), *carried_reports], w.gate.quota)
+    rows = w.rows.count + sum(s.rows for s in w.carry.values())
+    meta = manifest(taxonomy, tally, rows, None if quality is None else quality.as_json())
+    by_shard = w.rows.counts_by_shard()
+    counts = {column: [] for column in ("field", "discipline", "level", "difficulty")}
+    counts |= merged_counts([*by_shard.values(), *(s.counts for s in w.carry.values())])
     spec = card.spec_path(taxonomy, workspace.spec_root)
     text = card.render(taxonomy, meta, counts, decoding(tally), spec)
     build_dir = workspace.build_dir(taxonomy.name)
-    dropped = None if gate is None else gate.dropped
-    dataset = write_dataset(build_dir, rows, meta, lock_lines(store), text, dropped)
-    quality_seconds = None if gate is None else gate.seconds
-    short = 0 if gate is None else len(gate.report.short)
-    return _result(tally, rows.count, dataset, started, quality_seconds=quality_seconds,
-                   short=short)  # fmt: skip
+    carried_files = _carried_files(taxonomy, w.carry, build_dir)
+
+    def shares_of(listed: dict[str, Any]) -> dict[str, str]:
+        return _shares(taxonomy, w, listed, by_shard)
+
+    dataset = write_dataset(build_dir, w.rows, meta, lock_lines(store), text, w.dropped,
+                            shares=shares_of, carried=carried_files)  # fmt: skip
+    quality_seconds = None if w.gate is None else w.gate.seconds
+    short = 0 if quality is None else len(quality.short)
+    return _result(tally, rows, dataset, started, quality_seconds=quality_seconds,
+                   short=short, carried=len(w.carry))  # fmt: skip
+
+
+def _carried_files(taxonomy: Taxonomy, carry: Carried, build_dir: Path) -> dict[str, Any]:
+    """The files of the disciplines carried over, their shares' included, as listed."""
+    listed = (manifest_of(build_dir) or {}).get("files") or {}
+    out: dict[str, Any] = {}
+    for d in taxonomy.disciplines:
+        if d.path in carry:
+            name = layout.share_file(d.shard)
+            out |= {name: listed[name], **carry[d.path].files}
+    return out
+
+
+def _shares(
+    taxonomy: Taxonomy,
+    w: Written,
+    listed: dict[str, Any],
+    by_shard: dict[str, dict[str, dict[str, int]]],
+) -> dict[str, str]:
+    """The share of each walked discipline that finished whole, by shard; one that
+    failed or skipped a node has none, and the next build walks it again."""
+    files: dict[str, dict[str, Any]] = {}
+    for name, listing in listed.items():
+        files.setdefault(layout.shard_of(name), {})[name] = listing
+    out = {}
+    for d in taxonomy.disciplines:
+        if d.path in w.carry:
+            continue
+        part = w.parts.of(d.path)
+        proposed = w.graph.proposed.get(d.path)
+        if part.failures or part.skipped or proposed is None:
+            continue
+        counts = by_shard.get(d.shard, {})
+        quality = None
+        if w.gate is not None:
+            report = w.gate.reports.get(d.path) or Report()
+            quality = {k: v for k, v in report.as_json().items() if k != "quota"}
+        share = Share(
+            discipline=d.path,
+            inputs=inputs(taxonomy, w.graph, d),
+            proposed=tuple(sorted(proposed)),
+            named=tuple(w.graph.named_after_others(d, proposed)),
+            files=files.get(d.shard, {}),
+            tally=part.share(),
+            rows=sum(counts.get("field", {}).values()),
+            counts=counts,
+            quality=quality,
+        )
+        out[d.shard] = share.text()
+    return out

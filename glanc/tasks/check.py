@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ class CheckResult:
     built_by: str | None = None  # the glanc version the committed files record
     legacy: bool = False  # committed in the single-file layout of glanc before 0.2
     unchanged_since: str | None = None  # --base: nothing differs from it, nothing rebuilt
+    carried: int = 0  # --base: disciplines unchanged since it, taken as it checked them
 
     @property
     def other_version(self) -> bool:
@@ -70,7 +73,10 @@ def check(
     with a ``store``, also list lock outputs that differ from it for the same key.
     With ``base`` (a git revision CI checked, the branch a pull request targets),
     a build none of whose inputs or files differ from ``base``, checked by the same
-    glanc version, is up to date without a rebuild; anything else is checked whole."""
+    glanc version, is up to date without a rebuild; otherwise only the disciplines
+    whose inputs or files changed since are rebuilt, the others taken as ``base``
+    has them, and every file is compared (a file of an unchanged discipline that
+    differs from ``base`` is stale)."""
     build_dir = out_dir / taxonomy.name
     trust.refuse_links(build_dir)
     if store is not None:
@@ -82,8 +88,10 @@ def check(
         scratch = Path(tmp)
         workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",
                               lock_from=build_dir)  # fmt: skip
-        result = build(taxonomy, workspace, BuildOptions(model=model, selection=NOTHING))
         expected = workspace.build_dir(taxonomy.name)
+        seeded = base is not None and _seed(base, build_dir, expected)
+        options = BuildOptions(model=model, selection=NOTHING)
+        result = build(taxonomy, workspace, options, carry_over=seeded)
         built_by = built_with(build_dir)
         names = sorted(set(layout.owned(build_dir)) | set(layout.owned(expected)))
         stale = tuple(n for n in names if not _same(build_dir / n, expected / n, built_by))
@@ -99,7 +107,32 @@ def check(
     lock = layout.files(build_dir, LOCKS)
     rewritten = _rewritten(lock, store) if store is not None else ()
     return CheckResult(build_dir, missing, stale, rows, rewritten, built_by,
-                       layout.legacy(build_dir))  # fmt: skip
+                       layout.legacy(build_dir), carried=result.carried)  # fmt: skip
+
+
+def _seed(rev: str, build_dir: Path, dest: Path) -> bool:
+    """Put the build directory as of ``rev`` in ``dest``, for the check's build to
+    carry over the disciplines that did not change since (their shares say what
+    their inputs were then): the files git finds unchanged are linked from the
+    working tree, the others written from ``rev``. False, writing nothing, where
+    git cannot tell (a build directory outside the working directory)."""
+    from ..artifact import git
+
+    try:
+        relative = build_dir.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return False
+    changed = git.changed(rev, relative)
+    for name in layout.owned(build_dir):
+        if name not in changed:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(build_dir / name, target)
+            except OSError:
+                shutil.copyfile(build_dir / name, target)
+    git.tree(rev, relative, dest, only=changed)
+    return True
 
 
 def unchanged_since(rev: str, taxonomy: Taxonomy, build_dir: Path) -> bool:

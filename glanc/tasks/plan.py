@@ -8,6 +8,7 @@ fresh clone plans exactly what its first build will do. Writes nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,11 +21,14 @@ from ..plan.decide import Decision
 from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
 from ..quality.recorded import Foresight
+from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.resolve import load_taxonomy
 from ..specs.types import Taxonomy
 from ..store import Store, lockfile
+from ..store.records import StageAverages
+from .carry import Carried, carried
 
 
 def plan(
@@ -40,15 +44,30 @@ def plan(
     tokens in and out) prices models the spec gives no price."""
     workspace, options = workspace or Workspace(), options or BuildOptions()
     with Store(workspace.store, read_only=True, on_wait=workspace.wait) as store:
-        if options.use_lock:
-            trust.refuse_links(workspace.lock_dir(taxonomy.name))
-            lock = layout.files(workspace.lock_dir(taxonomy.name), LOCKS)
+        kept, problem = None, None
+        if taxonomy.pending:  # what keeping them would add: a plan of the spec with them
+            try:
+                kept = load_taxonomy(taxonomy.path, keep_pending=True)
+            except SpecError as exc:
+                problem = str(exc.problems[0]) if exc.problems else str(exc)
+        plans = [t for t in (taxonomy, kept) if t is not None]
+        carries = [_carried(t, workspace, options, store) for t in plans]
+        if options.use_lock:  # the lock of every discipline some plan walks
+            lock_dir = workspace.lock_dir(taxonomy.name)
+            trust.refuse_links(lock_dir)
+            everywhere = set.intersection(*(set(c) for c in carries))
+            shards = {d.shard for d in taxonomy.disciplines if d.path in everywhere}
+            lock = [p for p in layout.files(lock_dir, LOCKS)
+                    if not layout.in_shards(p, lock_dir, shards)]  # fmt: skip
             if lock:
                 lockfile.validate(lock, REQUIRED_OUTPUTS)
             store.overlay_lock(lock)
 
-        def plan_of(t: Taxonomy, observe: Callable | None = None) -> Plan:
-            return walk(
+        def plan_of(t: Taxonomy, carry: Carried, observe: Callable | None = None) -> Plan:
+            nodes: Counter = Counter()
+            for share in carry.values():
+                nodes.update({stage: int(n) for stage, n in share.tally["nodes"].items()})
+            planned = walk(
                 t,
                 store,
                 model=options.model,
@@ -59,10 +78,15 @@ def plan(
                 price=price,
                 backend=options.backend_for(taxonomy),
                 foresight=Foresight(t, store),
+                only=tuple(d for d in t.disciplines if d.path not in carry),
+                carried=dict(nodes),
+                # their locks are not read: the carried disciplines' shares give their tokens
+                averages=_averages(carry),
             )
+            return replace(planned, carried=len(carry))
 
         waves = tuple(store.batches.open())
-        result = replace(plan_of(taxonomy, on_decision), batches=waves)
+        result = replace(plan_of(taxonomy, carries[0], on_decision), batches=waves)
         if waves:  # the nodes to run that a batch already holds: not sent, nor paid, again
             held = {r.key for rs in store.batches.requests(w.wave for w in waves).values()
                     for r in rs}  # fmt: skip
@@ -71,12 +95,37 @@ def plan(
             return result
         paths = tuple("/".join(r.path) for r in taxonomy.pending_all)
         count = sum(r.disciplines for r in taxonomy.pending)
-        try:
-            kept = plan_of(load_taxonomy(taxonomy.path, keep_pending=True))
-        except SpecError as exc:
-            problem = str(exc.problems[0]) if exc.problems else str(exc)
+        if kept is None:
             return replace(result, pending=PendingReview(paths, count, problem=problem))
-        return replace(result, pending=PendingReview.between(result, kept, paths, count))
+        more = plan_of(kept, carries[1])
+        return replace(result, pending=PendingReview.between(result, more, paths, count))
+
+
+def _averages(carry: Carried) -> dict[tuple[str, str], StageAverages]:
+    """Tokens per call by (stage, model), over the nodes of the carried disciplines."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for share in carry.values():
+        for label, stages in share.tally["usage"].items():
+            for stage, (calls, tokens_in, tokens_out) in stages.items():
+                total = sums.setdefault((stage, label), [0, 0, 0])
+                total[0] += calls
+                total[1] += tokens_in
+                total[2] += tokens_out
+    return {key: StageAverages(t[1] / t[0], t[2] / t[0], 1.0, t[0])
+            for key, t in sums.items() if t[0]}  # fmt: skip
+
+
+def _carried(
+    taxonomy: Taxonomy, workspace: Workspace, options: BuildOptions, store: Store
+) -> Carried:
+    """The disciplines the build would carry over, as ``build`` decides it."""
+    plain = options.selection.everything and not options.force
+    if not (plain and workspace.lock_from is None and options.use_lock):
+        return {}
+    build_dir = workspace.build_dir(taxonomy.name)
+    graph = Graph(taxonomy, options.model, options.backend_for(taxonomy))
+    recorded = store.recorded_build(str(build_dir.resolve()))
+    return carried(taxonomy, graph, build_dir, recorded[2] if recorded else None)
 
 
 def last_redraw_rate(manifest: Path) -> float | None:

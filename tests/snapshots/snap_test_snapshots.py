@@ -351,6 +351,7 @@ Respond with a JSON object in the following order of fields: `sessions` (must be
 ]
 
 snapshots['test_plan_of_the_science_taxonomy json'] = {
+    'carried_over': 0,
     'cost': None,
     'estimated': True,
     'lm_calls': 36,
@@ -575,6 +576,14 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
     "lock/science/physics.jsonl": {
       "lines": 16,
       "sha256": "245cb069472cabf54a8e9ac9f8f42f846a535bee76a0120c16fdaad6e0210748"
+    },
+    "shares/science/chemistry.json": {
+      "lines": 96,
+      "sha256": "7b2aae557a067fa3246b3332a58d781dce526a0858cc79979cc5f7352518f4b1"
+    },
+    "shares/science/physics.json": {
+      "lines": 119,
+      "sha256": "29ee89cad135112e2b3f1cc598d13a04957e5e1ebfcb9f13af83daa040d77c4a"
     }
   },
   "glanc_version": "0.2.0",

@@ -36,9 +36,10 @@ def agree(spec: Path, workspace: Workspace, select=(), force=False, exact=False)
     options = BuildOptions(selection=parse(taxonomy, select), force=force, concurrency=4)
     planned, p = decisions_of_plan(taxonomy, workspace, options)
     built, b = decisions_of_build(taxonomy, workspace, options)
-    assert planned, "the plan knew no node"
+    assert planned or p.carried == len(taxonomy.disciplines), "the plan knew no node"
+    assert p.carried == (b.carried if not b.up_to_date else p.carried)
     if b.up_to_date:  # the no-op fast path walked nothing: the plan must find nothing to do
-        assert set(planned.values()) == {"cached"} and p.lm_calls == 0
+        assert set(planned.values()) <= {"cached"} and p.lm_calls == 0
         return planned, planned
     for node, action in planned.items():
         assert built.get(node) == action, (node, action, built.get(node))
@@ -70,12 +71,12 @@ def test_plan_and_build_decide_alike_over_every_store_state(tiny, workspace):
     # empty store, with a selection: only Physics runs, Chemistry is skipped
     planned, _ = agree(tiny, workspace, select=("Science/Physics+",))
     assert set(actions(planned)) == {"run", "skipped"}
-    # partial store: Physics cached, Chemistry new
+    # partial store: Physics carried over from the last build unwalked, Chemistry new
     planned, _ = agree(tiny, workspace)
-    assert set(actions(planned)) == {"run", "cached"}
-    # complete store
+    assert actions(planned) == {"run": 1}  # Chemistry's syllabus (what lies below: estimated)
+    # complete store: both disciplines carried over
     planned, _ = agree(tiny, workspace)
-    assert set(actions(planned)) == {"cached"}
+    assert set(actions(planned)) <= {"cached"}
     # --force on one stage: every answer reruns, the rest is cached
     planned, built = agree(tiny, workspace, select=("stage:answer",), force=True)
     assert actions(planned) == {"cached": 14, "run": 9} and actions(built) == actions(planned)
@@ -88,7 +89,7 @@ def test_plan_and_build_decide_alike_over_every_store_state(tiny, workspace):
     planned, _ = agree(tiny, workspace, select=("state:modified",))
     assert actions(planned) == {"cached": 5, "run": 9}
     planned, _ = agree(tiny, workspace)
-    assert set(actions(planned)) == {"cached"}
+    assert set(actions(planned)) <= {"cached"}
 
 
 
@@ -121,4 +122,4 @@ def test_plan_and_build_agree_on_quality_redraws_after_a_forced_selection(tiny, 
     planned, built = agree(tiny, workspace, exact=True)
     assert "run" in actions(planned)
     planned, built = agree(tiny, workspace, exact=True)
-    assert set(actions(planned)) == {"cached"} and len(planned) == len(built)
+    assert set(actions(planned)) <= {"cached"} and len(planned) == len(built)

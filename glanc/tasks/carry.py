@@ -1,0 +1,155 @@
+"""Carry unchanged disciplines over from the last build, without walking their nodes.
+
+A discipline's files (its rows, lock entries and dropped rows) and its share of
+the manifest depend on its own spec node with the settings it inherits, the
+seed, the template, its models, the quality rules and glanc's version
+(``inputs``), and on the rest of the taxonomy in two ways only:
+
+- the other nodes' names, through the subjects it leaves out for being named
+  after one (``Graph.merge_subjects``): its share records the names its replies
+  proposed, and which of them other nodes had then (``named``);
+- near-duplicate questions in other disciplines, since the dedup keeps the
+  earlier of two rows across the whole build. After a build has walked what
+  changed, ``crosses`` looks for a near-duplicate pair between what it walked
+  and what it carried over. With none, neither side's verdicts can depend on
+  the other's rows, so the artifact is the one a build of every discipline
+  writes; with one, the build walks every discipline instead.
+
+A discipline is carried over when its share says its inputs are those of this
+build, its files are the ones the share and the manifest list (a file's size
+and mtime as the last build recorded them, else its digest), and it was
+complete (nothing failed or skipped). Everything else is walked as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from ..artifact import layout, shares
+from ..artifact.manifest import read as manifest_of
+from ..artifact.shares import Share
+from ..keys import digest
+from ..lm.usage import price_of
+from ..options import DATA, DROPS
+from ..quality.recorded import rules_digest
+from ..quality.verdicts import Rules
+from ..recipe import glan
+from ..recipe.graph import Graph
+from ..specs import models
+from ..specs.contract import STAGES
+from ..specs.types import Discipline, Taxonomy
+from ..version import ARTIFACT_REVISION, __version__
+
+if TYPE_CHECKING:  # the gate is the build's: a plan never imports it
+    from ..quality.gate import Gate
+
+Carried = dict[tuple[str, ...], Share]  # discipline path -> its share of the last build
+
+
+def inputs(taxonomy: Taxonomy, graph: Graph, d: Discipline) -> str:
+    """The digest of everything ``d``'s files and share depend on, besides other
+    nodes' names and near-duplicates (see the module's docstring)."""
+    quality = taxonomy.quality
+    judged = quality.enabled and quality.judge is not None
+    stages = (*STAGES, *((glan.JUDGE.name,) if judged else ()))
+    used = []
+    for stage in stages:
+        info, _ = graph.model(d, stage)
+        price = price_of(info, batch=models.wants_batch(info.ref))
+        used.append([stage, info.label, models.identity(info), list(price or ())])
+    rules = (
+        [rules_digest(Rules(quality, taxonomy.template)), quality.redraws]
+        if quality.enabled
+        else None
+    )
+    programs = sorted(graph.program_ids.items())
+    # its models as ``used`` has them: what they write, not where they are served
+    settings = replace(d.settings, models=())
+    return digest([__version__, ARTIFACT_REVISION, taxonomy.seed, list(d.path),
+                   repr(settings), repr(d.pinned_subjects), [list(p) for p in programs],
+                   used, rules])  # fmt: skip
+
+
+def carried(
+    taxonomy: Taxonomy, graph: Graph, build_dir: Path, stats: dict[str, list[int]] | None
+) -> Carried:
+    """The disciplines a build into ``build_dir`` carries over, with their shares.
+    ``stats``: each file's [size, mtime_ns] as the last complete build there
+    recorded them (``uptodate.files``); a file that differs is hashed instead."""
+    manifest = manifest_of(build_dir)
+    if manifest is None or manifest.get("glanc_version") != __version__:
+        return {}
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return {}
+    out: Carried = {}
+    for d in taxonomy.disciplines:
+        name = layout.share_file(d.shard)
+        if name not in listed:
+            continue
+        share = shares.read(build_dir, d.shard)
+        if share is None or share.discipline != d.path:
+            continue
+        if share.inputs != inputs(taxonomy, graph, d):
+            continue
+        if list(share.named) != graph.named_after_others(d, frozenset(share.proposed)):
+            continue
+        files = {name: listed[name], **share.files}
+        if any(listed.get(f) != v for f, v in share.files.items()):
+            continue
+        if all(_intact(build_dir, f, v, stats) for f, v in files.items()):
+            out[d.path] = share
+    return out
+
+
+def _intact(build_dir: Path, name: str, listing: object, stats: dict | None) -> bool:
+    """Is ``name`` as the manifest lists it?"""
+    path = build_dir / name
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if not path.is_file() or path.is_symlink():
+        return False
+    if stats is not None and stats.get(name) == [st.st_size, st.st_mtime_ns]:
+        return True
+    return layout.summary(path) == listing
+
+
+def crosses(gate: Gate | None, carried: Carried, build_dir: Path) -> bool:
+    """Do the questions of the disciplines carried over (their kept rows, and those
+    the dedup dropped) have a near-duplicate among those the build walked, or
+    among the last build's questions of the disciplines it did not carry over
+    (changed or removed: a row of theirs may have been why a carried row was
+    dropped)? ``build_dir`` still holds the last build."""
+    if gate is None or gate.duplicates is None or not carried:
+        return False
+    carried_files = {name for share in carried.values() for name in share.files}
+    before = [name for name in layout.owned(build_dir)
+              if name.split("/", 1)[0] in (DATA, DROPS) and name not in carried_files]  # fmt: skip
+    others = _questions(sorted(carried_files), build_dir)
+    try:
+        return bool(gate.duplicates.crossing(others, also=_questions(before, build_dir)))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return True  # a file of the last build that does not read: walk everything
+
+
+def _questions(names: list[str], build_dir: Path) -> Iterator[tuple[str, str]]:
+    """(row id, question) of each row of these files that met the dedup."""
+    from ..quality.gate import DEDUP
+
+    for name in names:
+        kind = name.split("/", 1)[0]
+        if kind not in (DATA, DROPS):
+            continue
+        with open(build_dir / name, "rb") as f:
+            for line in f:
+                row = orjson.loads(line)
+                if kind == DROPS and (row.get("dropped") or {}).get("check") != DEDUP:
+                    continue
+                yield str(row["id"]), str(row["messages"][0]["content"] or "")
