@@ -24,11 +24,12 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
+from ..store.bands import QuestionBands, question_digest
 from . import text as t
 
 SHINGLE = 3
@@ -212,44 +213,64 @@ class NearDuplicates:
         self._insert_bands("kept_bands", kept, keys[alive])
         return dropped
 
+    def entries(self) -> Iterator[list[tuple[str, str, bytes]]]:
+        """Every row this index decided (kept or dropped): (id, question, signature),
+        ``CHUNK`` at a time."""
+        cursor = self._con.cursor().execute(
+            "SELECT id, text, sig FROM kept UNION ALL SELECT id, text, sig FROM gone ORDER BY id"
+        )
+        while chunk := cursor.fetchmany(CHUNK):
+            yield chunk
+
     def crossing(
-        self, others: Iterable[tuple[str, str]], also: Iterable[tuple[str, str]] = ()
+        self,
+        others: Iterable[tuple[str, str]],
+        also: Iterable[tuple[str, str]] = (),
+        kept: QuestionBands | None = None,
     ) -> list[tuple[str, str, float]]:
         """The pairs (row of this index or ``also``, row of ``others``, Jaccard) that
-        are near-duplicates of each other: every row this index decided (kept or
-        dropped), and the rows ``also`` lists, against ``others``, (row id,
-        question) decided elsewhere. None means the two sides' verdicts cannot
-        depend on each other: the dedup drops a row only for a near-duplicate, so
-        each side decides alike with or without the other (``glanc.tasks.carry``)."""
-        own = self._con.execute(
-            "SELECT id, text, sig FROM kept UNION ALL SELECT id, text, sig FROM gone ORDER BY id"
-        ).fetchall()
+        may be near-duplicates of each other: every row this index decided (kept or
+        dropped), and the rows ``also`` lists, against ``others``, (row id, question)
+        decided elsewhere. None means the two sides' verdicts cannot depend on each
+        other: the dedup drops a row only for a near-duplicate, so each side decides
+        alike with or without the other (``glanc.tasks.carry``).
+
+        A pair counts when it shares ``least_bands`` bands (as the dedup's candidates
+        do) and its exact Jaccard reaches the threshold: every pair the dedup would
+        drop a row for, and a few more (the signatures' own estimate, the dedup's
+        middle filter, is not applied). ``kept``: the store's bands by question,
+        read for ``others`` where it has them and filled where it had not."""
+        own = [row for chunk in self.entries() for row in chunk]
+        own_keys = [_low(_band_keys(np.stack([np.frombuffer(sig, np.uint32)
+                                              for _, _, sig in own])))] if own else []  # fmt: skip
+        own = [(rid, text) for rid, text, _ in own]
         also = list(also)
         if also:
-            signed = _sign([question for _, question in also])
-            own += [(rid, q, sig.tobytes()) for (rid, q), sig in zip(also, signed, strict=True)]
+            own += also
+            own_keys.append(_low(_band_keys(_sign([q for _, q in also]))))
         if not own:
             return []
-        own_keys = _band_keys(np.stack([np.frombuffer(sig, np.uint32) for _, _, sig in own]))
+        keys = np.concatenate(own_keys)
         bands = []  # per band: its keys sorted, and the rows in that order
         for b in range(BANDS):
-            order = np.argsort(own_keys[:, b], kind="stable")
-            bands.append((own_keys[order, b], order))
+            order = np.argsort(keys[:, b], kind="stable")
+            bands.append((keys[order, b], order))
         pairs: list[tuple[str, str, float]] = []
         batch: list[tuple[str, str]] = []
         for item in others:
             batch.append(item)
             if len(batch) >= CHUNK:
-                pairs += self._crossing(own, bands, batch)
+                pairs += self._crossing(own, bands, batch, kept)
                 batch = []
-        pairs += self._crossing(own, bands, batch)
+        pairs += self._crossing(own, bands, batch, kept)
         return sorted(pairs)
 
-    def _crossing(self, own: list, bands: list, batch: list[tuple[str, str]]) -> list:
+    def _crossing(
+        self, own: list, bands: list, batch: list[tuple[str, str]], kept: QuestionBands | None
+    ) -> list:
         if not batch:
             return []
-        signatures = _sign([question for _, question in batch])
-        keys = _band_keys(signatures)
+        keys = _bands_of([question for _, question in batch], kept)
         shared: dict[tuple[int, int], int] = {}
         for b, (values, order) in enumerate(bands):
             lo = np.searchsorted(values, keys[:, b], side="left")
@@ -262,9 +283,9 @@ class NearDuplicates:
             if count < self._least:
                 continue
             rid, question = batch[n]
-            found = self._nearest(question, signatures[n].tobytes(), [(own[m][1], own[m][2], "")])
-            if found is not None:
-                out.append((own[m][0], rid, round(found[0], 6)))
+            similarity = jaccard(shingles(question), shingles(own[m][1]))
+            if similarity >= self.threshold:
+                out.append((own[m][0], rid, round(similarity, 6)))
         return out
 
     def _insert_bands(self, table: str, ids: list[str], keys: np.ndarray) -> None:
@@ -339,3 +360,35 @@ def _sign(questions: list[str]) -> np.ndarray:
         mh.update(sorted(shingles(question)))
         signatures[i] = mh.digest()
     return signatures
+
+
+def _low(keys: np.ndarray) -> np.ndarray:
+    """Band keys cut to their low 32 bits, as the store keeps them (a collision only
+    adds a candidate, which the exact Jaccard rules out)."""
+    return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _bands_of(questions: list[str], kept: QuestionBands | None) -> np.ndarray:
+    """Each question's 32 band keys (low 32 bits): from ``kept`` where it has them,
+    else signed, and then kept there."""
+    if kept is None:
+        return _low(_band_keys(_sign(questions)))
+    digests = [question_digest(q) for q in questions]
+    known = kept.of(digests)
+    out = np.empty((len(questions), BANDS), dtype=np.uint32)
+    missing = [i for i, d in enumerate(digests) if d not in known]
+    for i, d in enumerate(digests):
+        if d in known:
+            out[i] = known[d]
+    if missing:
+        fresh = _low(_band_keys(_sign([questions[i] for i in missing])))
+        out[missing] = fresh
+        kept.keep((digests[i], fresh[k]) for k, i in enumerate(missing))
+    return out
+
+
+def keep_bands(index: NearDuplicates, kept: QuestionBands) -> None:
+    """Keep the bands of every question ``index`` decided, for the next build."""
+    for chunk in index.entries():
+        keys = _low(_band_keys(np.stack([np.frombuffer(sig, np.uint32) for _, _, sig in chunk])))
+        kept.keep((question_digest(text), keys[i]) for i, (_, text, _) in enumerate(chunk))

@@ -25,6 +25,8 @@ from ..errors import GlancError
 from ..faults import store_message
 from ..keys import hex_ranges
 from ..trust import refuse_store_links
+from .bands import SCHEMA as BANDS_SCHEMA
+from .bands import QuestionBands
 from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
@@ -104,9 +106,10 @@ class Store:
         self._snapshot: str | None = None
         if read_only and not self.path.exists() and not self.path.is_symlink():
             self.con = duckdb.connect(":memory:")
-            self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA)
+            self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA + BANDS_SCHEMA)
             self.batches = Batches(self.con)
             self.verdicts = Verdicts(self.con)
+            self.bands = QuestionBands(self.con)
             return
         refuse_store_links(self.path)
         if not read_only:
@@ -114,10 +117,11 @@ class Store:
         self.con, self._snapshot = connect(self.path, read_only=read_only, on_wait=on_wait)
         try:
             if not read_only:
-                self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA)
+                self.con.execute(SCHEMA + BATCH_SCHEMA + VERDICT_SCHEMA + BANDS_SCHEMA)
                 drop_key_index(self.con)
             self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
             self.verdicts = Verdicts(self.con, read_only=read_only)  # the quality gate's
+            self.bands = QuestionBands(self.con, read_only=read_only)  # the dedup's, by text
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
             if read_only and has_key_index(self.con):  # a read-only store made with a primary key
                 nodes = self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]

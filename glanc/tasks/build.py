@@ -36,6 +36,7 @@ from ..lm.usage import Ledger
 from ..options import DATA, LOCKS, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
+from ..quality.dedup import keep_bands
 from ..quality.gate import Gate, Report
 from ..recipe.graph import Graph
 from ..recipe.node import Node
@@ -198,8 +199,10 @@ def _walk(
             waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options, walked)
             if gate is not None:
                 gate.file()  # every verdict, for the next plan to foresee its redraws
-            if waiting is None and crosses(gate, carry, build_dir):
+            if waiting is None and crosses(gate, carry, build_dir, store.bands):
                 return None
+            if waiting is None and gate is not None and gate.duplicates is not None:
+                keep_bands(gate.duplicates, store.bands)  # for the next build's crossing
         finally:  # its helper process and near-duplicate index go with the build, always
             if gate is not None:
                 gate.close()

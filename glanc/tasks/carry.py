@@ -43,6 +43,7 @@ from ..recipe.graph import Graph
 from ..specs import models
 from ..specs.contract import STAGES
 from ..specs.types import Discipline, Taxonomy
+from ..store.bands import QuestionBands
 from ..version import ARTIFACT_REVISION, __version__
 
 if TYPE_CHECKING:  # the gate is the build's: a plan never imports it
@@ -121,12 +122,15 @@ def _intact(build_dir: Path, name: str, listing: object, stats: dict | None) -> 
     return layout.summary(path) == listing
 
 
-def crosses(gate: Gate | None, carried: Carried, build_dir: Path) -> bool:
+def crosses(
+    gate: Gate | None, carried: Carried, build_dir: Path, bands: QuestionBands | None = None
+) -> bool:
     """Do the questions of the disciplines carried over (their kept rows, and those
     the dedup dropped) have a near-duplicate among those the build walked, or
     among the last build's questions of the disciplines it did not carry over
     (changed or removed: a row of theirs may have been why a carried row was
-    dropped)? ``build_dir`` still holds the last build."""
+    dropped)? ``build_dir`` still holds the last build; ``bands``: the store's
+    bands of questions seen before (the carried ones' are read, not signed)."""
     if gate is None or gate.duplicates is None or not carried:
         return False
     carried_files = {name for share in carried.values() for name in share.files}
@@ -134,7 +138,8 @@ def crosses(gate: Gate | None, carried: Carried, build_dir: Path) -> bool:
               if name.split("/", 1)[0] in (DATA, DROPS) and name not in carried_files]  # fmt: skip
     others = _questions(sorted(carried_files), build_dir)
     try:
-        return bool(gate.duplicates.crossing(others, also=_questions(before, build_dir)))
+        also = _questions(before, build_dir)
+        return bool(gate.duplicates.crossing(others, also=also, kept=bands))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return True  # a file of the last build that does not read: walk everything
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import trust
 from ..artifact import layout
@@ -21,14 +22,15 @@ from ..plan.decide import Decision
 from ..plan.planner import PendingReview, Plan
 from ..plan.planner import plan as walk
 from ..quality.recorded import Foresight
-from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.contract import REQUIRED_OUTPUTS
 from ..specs.resolve import load_taxonomy
 from ..specs.types import Taxonomy
 from ..store import Store, lockfile
 from ..store.records import StageAverages
-from .carry import Carried, carried
+
+if TYPE_CHECKING:
+    from .carry import Carried
 
 
 def plan(
@@ -119,9 +121,13 @@ def _carried(
     taxonomy: Taxonomy, workspace: Workspace, options: BuildOptions, store: Store
 ) -> Carried:
     """The disciplines the build would carry over, as ``build`` decides it."""
+    from .carry import carried  # what it reads is the build's: loaded when asked for
+
     plain = options.selection.everything and not options.force
     if not (plain and workspace.lock_from is None and options.use_lock):
         return {}
+    from ..recipe.graph import Graph
+
     build_dir = workspace.build_dir(taxonomy.name)
     graph = Graph(taxonomy, options.model, options.backend_for(taxonomy))
     recorded = store.recorded_build(str(build_dir.resolve()))
