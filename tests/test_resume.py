@@ -113,6 +113,7 @@ def test_a_build_killed_while_adding_disciplines_resumes_to_the_bytes_of_a_scrat
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     assert 0 < json.loads(stdout)["lm_calls"] < 4 * (2 + 2 + 6 + 6)  # the rest of the four
+    assert json.loads(stdout)["carried_over"] == 4  # the first four, not walked again
     assert artifact_files(out / "resume") == scratch
 
 

@@ -174,9 +174,12 @@ def build(
     nodes with `review: pending` or `drop` are left out with their subtrees.
 
     Writes OUT/<name>/: data/ (the rows), lock/ (every node used, so a fresh
-    clone rebuilds without a model call) and dropped/, a file per discipline
-    each; manifest.json (every file, its digest and lines) and README.md (the
-    dataset card).
+    clone rebuilds without a model call), dropped/ and shares/ (what each
+    discipline depends on and counted), a file per discipline each;
+    manifest.json (every file, its digest and lines) and README.md (the
+    dataset card). A discipline whose inputs and files are as its share says
+    is carried over without walking its nodes: adding one discipline costs
+    that discipline.
 
     \b
     Example:

@@ -40,10 +40,11 @@ ESTIMATE_MARGIN = 0.1  # MinHash's Jaccard estimate errs by about 0.04 at 128 pe
 
 
 def shingles(question: str) -> set[str]:
+    """A question's word 3-grams (``SHINGLE``), each as one string."""
     tokens = t.words(question)
     if len(tokens) < SHINGLE:
         return {" ".join(tokens)}
-    return {" ".join(g) for g in t.ngrams(tokens, SHINGLE)}
+    return set(map(" ".join, zip(*(tokens[i:] for i in range(SHINGLE)), strict=False)))
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -358,7 +359,8 @@ def _sign(questions: list[str]) -> np.ndarray:
     signatures = np.empty((len(questions), NUM_PERM), dtype=np.uint32)
     for i, question in enumerate(questions):
         mh = RMinHash(num_perm=NUM_PERM, seed=SEED)
-        mh.update(sorted(shingles(question)))
+        # a minimum over each permutation: the order the shingles come in is no matter
+        mh.update(list(shingles(question)))
         signatures[i] = mh.digest()
     return signatures
 
