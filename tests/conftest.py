@@ -40,6 +40,18 @@ def glanc(tmp_path: Path):
     return run
 
 
+def wait_for_a_finished_node(store: Path, proc, seconds: float = 60) -> None:
+    """Until the build ``proc`` runs has finished a node: a line in its store's
+    journal, written as each call finishes (cleared at each commit, a second
+    later at most). ``ok_records`` commits what a kill left there."""
+    journal = Path(f"{store}.journal")
+    deadline = time.monotonic() + seconds
+    while not (journal.exists() and journal.stat().st_size > 0):
+        assert proc.poll() is None, "the build ended before it finished a node"
+        assert time.monotonic() < deadline, "the build never finished a node"
+        time.sleep(0.005)
+
+
 def ok_records(store: Path) -> dict[str, object]:
     """Each finished node's key and when it was recorded: a resumed build must
     leave these as they were."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, free_port, merged, ok_records, summary
+from conftest import ROOT, free_port, merged, ok_records, summary, wait_for_a_finished_node
 
 SECRET = "sk-test-not-a-real-key-1234"
 
@@ -154,7 +154,6 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
     path = spec(tmp_path, stalling, "ref")
     path.write_text(path.read_text().replace("timeout: 1, max_retries: 1", "timeout: 30"))
     store, out = tmp_path / "store.duckdb", tmp_path / "out"
-    wal = Path(str(store) + ".wal")
     proc = subprocess.Popen(
         [sys.executable, "-m", "glanc", "build", str(path), "--store", str(store),
          "--out", str(out), "--concurrency", "8"],
@@ -163,10 +162,7 @@ def test_ctrl_c_abandons_calls_in_flight_and_keeps_finished_nodes(glanc, tmp_pat
         # ignores SIGINT, and a Python started so never raises KeyboardInterrupt
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not (wal.exists() and wal.stat().st_size > 4096):  # a first commit
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    wait_for_a_finished_node(store, proc, seconds=30)
     time.sleep(0.5)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from conftest import ROOT, artifact_files, merged, ok_records, summary
+from conftest import ROOT, artifact_files, merged, ok_records, summary, wait_for_a_finished_node
 
 SPEC = """\
 glanc: 1
@@ -49,13 +49,8 @@ def glanc_process(spec: Path, store: Path, out: Path, *extra: str) -> subprocess
 def kill_mid_run(spec: Path, store: Path, out: Path, rng: random.Random, *extra: str) -> None:
     """Start a build (``extra``: more build arguments), wait until it has committed
     a node, then SIGKILL it at a random moment."""
-    wal = Path(str(store) + ".wal")
-    before = wal.stat().st_size if wal.exists() else 0
     proc = glanc_process(spec, store, out, *extra)
-    deadline = time.monotonic() + 60
-    while (not wal.exists() or wal.stat().st_size <= before + 4096) and proc.poll() is None:
-        assert time.monotonic() < deadline, "the build never committed a node"
-        time.sleep(0.01)
+    wait_for_a_finished_node(store, proc)
     time.sleep(rng.uniform(0.05, 0.8))
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
