@@ -69,11 +69,6 @@ def share_file(shard: str) -> str:
     return f"{SHARES}/{shard}.json"
 
 
-def summary(path: Path) -> dict[str, object]:
-    """A file's listing in the manifest: its sha256 and its number of lines."""
-    return _summary(path)
-
-
 def owned(build_dir: Path) -> list[str]:
     """The files of a build directory a build writes (not a user's notes beside
     them), as sorted POSIX paths relative to it."""
@@ -133,7 +128,7 @@ class ShardWriter:
         for shard in sorted(self._shards):
             path = self.root / self.kind / f"{shard}.jsonl"
             for part in _split(path, ID_FIELD[self.kind]):
-                out[part.relative_to(self.root).as_posix()] = _summary(part)
+                out[part.relative_to(self.root).as_posix()] = summary(part)
         return out
 
 
@@ -165,7 +160,8 @@ def _split(path: Path, id_field: str) -> list[Path]:
     return [parts[p] for p in sorted(parts)]
 
 
-def _summary(path: Path) -> dict[str, object]:
+def summary(path: Path) -> dict[str, object]:
+    """A file's listing in the manifest: its sha256 and its number of lines."""
     digest, lines = hashlib.sha256(), 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

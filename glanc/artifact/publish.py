@@ -230,3 +230,14 @@ def _alive(name: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A file that stays as it is into another build directory: a hard link (the
+    source's directory may go, the link stays), or a copy where the file system
+    has none."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -10,7 +10,6 @@ never holds its whole dataset in memory.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -63,7 +62,7 @@ def write_dataset(
             publish.write_file(staged / name, [text])
             listed[name] = layout.summary(staged / name)
         for name, listing in sorted((carried or {}).items()):
-            _link(out_dir / name, staged / name)
+            publish.link_or_copy(out_dir / name, staged / name)
             listed[name] = listing
         text = json.dumps({**manifest, "files": dict(sorted(listed.items()))}, indent=2,
                           sort_keys=True) + "\n"  # fmt: skip
@@ -75,12 +74,3 @@ def write_dataset(
         raise
     return out_dir / DATA
 
-
-def _link(source: Path, target: Path) -> None:
-    """A carried file into the staging directory: a hard link (the old directory
-    goes, the link stays), or a copy where the file system has none."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)

@@ -218,7 +218,6 @@ class NearDuplicates:
         """Every row this index decided (kept or dropped): (id, question, signature),
         ``CHUNK`` at a time, in no particular order (a scan: sorted, 100k rows did
         not fit the index's bound)."""
-        self._write()
         for table in ("kept", "gone"):
             cursor = self._con.cursor().execute(f"SELECT id, text, sig FROM {table}")
             while chunk := cursor.fetchmany(CHUNK):
@@ -243,8 +242,7 @@ class NearDuplicates:
         middle filter, is not applied). ``kept``: the store's bands by question,
         read for ``others`` where it has them and filled where it had not."""
         own = [row for chunk in self.entries() for row in chunk]
-        own_keys = [_low(_band_keys(np.stack([np.frombuffer(sig, np.uint32)
-                                              for _, _, sig in own])))] if own else []  # fmt: skip
+        own_keys = [_low_keys([sig for _, _, sig in own])] if own else []
         own = [(rid, text) for rid, text, _ in own]
         also = list(also)
         if also:
@@ -371,6 +369,11 @@ def _low(keys: np.ndarray) -> np.ndarray:
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
+def _low_keys(signatures: list[bytes]) -> np.ndarray:
+    """The low 32 bits of the band keys of stored signatures."""
+    return _low(_band_keys(np.stack([np.frombuffer(sig, np.uint32) for sig in signatures])))
+
+
 def _bands_of(questions: list[str], kept: QuestionBands | None) -> np.ndarray:
     """Each question's 32 band keys (low 32 bits): from ``kept`` where it has them,
     else signed, and then kept there."""
@@ -393,5 +396,5 @@ def _bands_of(questions: list[str], kept: QuestionBands | None) -> np.ndarray:
 def keep_bands(index: NearDuplicates, kept: QuestionBands) -> None:
     """Keep the bands of every question ``index`` decided, for the next build."""
     for chunk in index.entries():
-        keys = _low(_band_keys(np.stack([np.frombuffer(sig, np.uint32) for _, _, sig in chunk])))
+        keys = _low_keys([sig for _, _, sig in chunk])
         kept.keep((question_digest(text), keys[i]) for i, (_, text, _) in enumerate(chunk))

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import trust
-from ..artifact import layout
+from ..artifact import layout, publish
 from ..artifact.diff import Diff, diff_datasets
 from ..artifact.manifest import read as manifest_of
 from ..options import CARD, DATA, DATASET, LOCKS, MANIFEST, BuildOptions, Workspace
@@ -125,12 +123,7 @@ def _seed(rev: str, build_dir: Path, dest: Path) -> bool:
     changed = git.changed(rev, relative)
     for name in layout.owned(build_dir):
         if name not in changed:
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(build_dir / name, target)
-            except OSError:
-                shutil.copyfile(build_dir / name, target)
+            publish.link_or_copy(build_dir / name, dest / name)
     git.tree(rev, relative, dest, only=changed)
     return True
 
