@@ -168,3 +168,33 @@ def test_a_near_duplicate_pair_across_old_and_new_disciplines(
     assert summary(result)["carried_over"] == 0
     same_files(out, from_scratch(glanc, spec, tmp_path))
     assert len(rows_of(out)) == 1
+
+
+def test_a_share_naming_a_file_outside_its_shard_is_not_carried_and_nothing_leaves(
+        glanc, grow, tmp_path):
+    """A share (and the manifest beside it) may come from a pull request: one that
+    lists "../" paths is not read as a share, so its discipline is walked, and no
+    file outside the build directory is read into it or written."""
+    glanc("build", str(grow), "-q")
+    out = tmp_path / "builds" / "grow"
+    before = artifact_files(out)
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"secret": 1}\n')
+    name = "../../outside.jsonl"
+    listing = {"sha256": __import__("hashlib").sha256(outside.read_bytes()).hexdigest(),
+               "lines": 1}  # fmt: skip
+    share_path = out / "shares" / "natural-sciences" / "physics.json"
+    share = json.loads(share_path.read_text())
+    share["files"][name] = listing
+    share_path.write_text(json.dumps(share, indent=1, sort_keys=True) + "\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][name] = listing
+    manifest["files"]["shares/natural-sciences/physics.json"] = {
+        "sha256": __import__("hashlib").sha256(share_path.read_bytes()).hexdigest(),
+        "lines": share_path.read_text().count("\n")}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    built = summary(glanc("build", str(grow), "-q", "--json"))
+    assert built["carried_over"] == 2 and built["lm_calls"] == 0  # Physics walked
+    assert artifact_files(out) == before  # the build's own files, and nothing else
+    assert outside.read_text() == '{"secret": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".jsonl") == ["outside.jsonl"]

@@ -11,12 +11,14 @@ it walked: the same bytes as a build that walked every discipline.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..options import DATA, DROPS, LOCKS
 from . import layout
 
 MAX_BYTES = 1 << 20  # a share is read bounded: the file may come from a pull request
@@ -57,7 +59,7 @@ def read(build_dir: Path, shard: str) -> Share | None:
     try:
         with open(build_dir / layout.share_file(shard), "rb") as f:
             raw = json.loads(f.read(MAX_BYTES + 1)[: MAX_BYTES + 1])
-        return Share(
+        share = Share(
             discipline=tuple(str(p) for p in raw["discipline"]),
             inputs=str(raw["inputs"]),
             proposed=tuple(str(n) for n in raw["proposed_subjects"]),
@@ -71,6 +73,12 @@ def read(build_dir: Path, shard: str) -> Share | None:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    # the file may come from a pull request: it names its own shard's files, and
+    # nothing else (no "..", no absolute path, no other discipline's file)
+    own = re.compile(rf"(?:{DATA}|{LOCKS}|{DROPS})/{re.escape(shard)}(?:\.[0-9a-f]{{1,4}})?\.jsonl")
+    if not all(own.fullmatch(name) for name in share.files):
+        return None
+    return share
 
 
 def merged_counts(parts: Iterable[dict[str, dict[str, int]]]) -> dict[str, list[tuple[str, int]]]:
