@@ -6,6 +6,7 @@
 #
 #   benchmarks/incremental.sh PAIRS DIR [CHECKOUT]     (CHECKOUT: the glanc to time)
 #
+# SCRATCH=0 skips the from-scratch build; GATE=FILE waits for FILE after the full build.
 # Each step's wall time and peak RSS go to DIR/times.txt (GNU time).
 set -eu
 pairs=$1
@@ -20,6 +21,8 @@ spec=s$pairs.yaml
 PYTHONPATH="$checkout" "$python" "$checkout/benchmarks/synthetic.py" "$pairs" "$spec" > /dev/null
 common=(--model stub --out builds --store s.duckdb)
 run "full build" build "$spec" "${common[@]}" -q --concurrency 4 2>> "$T"
+# GATE=FILE: wait for FILE before the timed steps below (keep the machine quiet for them)
+if [ -n "${GATE:-}" ]; then echo "waiting for $GATE" >> "$T"; while [ ! -e "$GATE" ]; do sleep 5; done; fi
 for _ in 1 2 3; do run "no-op" build "$spec" "${common[@]}" -q --concurrency 4 2>> "$T"; done
 git init -q -b main
 git add "$spec" builds

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import artifact_files, merged, rows_of, shards, summary
 
-from glanc.specs.types import CHECKS
+from glanc.specs.types import CHECKS, STAGE_CHECKS
 
 SPEC = """glanc: 1
 name: q
@@ -326,7 +326,7 @@ def test_near_duplicates_are_dropped_redrawn_and_the_same_bytes_at_any_concurren
     The near-duplicate index lives on disk between rounds, with each row's redraw."""
     base = fake_server(constant="question")
     model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
-    off = ", ".join(f"{check}: false" for check in CHECKS)
+    off = ", ".join(f"{check}: false" for check in (*CHECKS, *STAGE_CHECKS))
     path = tmp_path / "q.yaml"
     quality = f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
     path.write_text(SPEC.format(model=model, quality=quality).replace("seed: 7\n", "seed: 7\ntemplate: json\n"))

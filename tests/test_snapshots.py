@@ -37,7 +37,7 @@ def test_golden_prompts_per_stage(snapshot):
     physics, chemistry = taxonomy.disciplines
     subjects = graph.subjects_nodes(physics)[0]
     syllabus = graph.syllabus_node(chemistry, chemistry.pinned_subjects[0])
-    question = graph.question_nodes(syllabus, SYLLABUS)[0]
+    question = graph.syllabus_done(syllabus, SYLLABUS)[0]
     answer = graph.answer_node(question, {"question": "Add the vectors (1, 2) and (3, -1)."})
     for node in (subjects, syllabus, question, answer):
         snapshot.assert_match(messages(node.stage, node.inputs, taxonomy), node.stage)
@@ -52,7 +52,7 @@ def test_golden_plain_text_prompts_per_stage(snapshot):
     subjects = graph.subjects_nodes(physics)[1]
     syllabus = graph.syllabus_node(physics, graph.merge_subjects(
         physics, [{"subjects": [{"name": "Classical Mechanics"}]}, {"subjects": []}])[0])
-    question = graph.question_nodes(syllabus, SYLLABUS)[-1]
+    question = graph.syllabus_done(syllabus, SYLLABUS)[-1]
     answer = graph.answer_node(question, {"question": "Add the vectors (1, 2) and (3, -1)."})
     for node in (subjects, syllabus, question, answer):
         template = taxonomy.template.stage(node.stage)

@@ -135,6 +135,8 @@ def render(
         lines.append(f"| {stage} | {', '.join(models)} | {settings} |")
     if "quality" in manifest:
         lines += _quality(manifest["quality"], rows)
+    if "coverage" in manifest:
+        lines += _coverage(manifest["coverage"])
     nodes = manifest["counts"]["nodes"]
     tokens = manifest["tokens"]
     lines += [
@@ -166,6 +168,39 @@ def _dropped_sentence(n: int, redraws: int) -> str:
     )
 
 
+CARD_DISCIPLINES = 30  # a card lists this many disciplines' coverage at most: the lowest
+
+
+def _coverage(coverage: dict[str, Any]) -> list[str]:
+    """The card's coverage section: the key concepts reached, each discipline's
+    figures (the lowest, in a large build) and every node under a spec floor."""
+    by = coverage["disciplines"]
+    lines = [
+        "",
+        "## Coverage",
+        "",
+        f"The rows ask about {coverage['key_concepts']:.0%} of the key concepts their syllabi "
+        "teach. Per discipline: that share, the share of challenging rows, and subject "
+        "diversity (1 minus the largest word overlap of two subject names). Each "
+        "discipline's share (`shares/`) has the figures per subject.",
+        "",
+    ]
+    shown = sorted(by, key=lambda w: (by[w]["key_concepts"], w))[:CARD_DISCIPLINES]
+    if len(by) > len(shown):
+        lines += [f"The {len(shown)} disciplines with the lowest key-concept share:", ""]
+    lines += ["| discipline | key concepts | challenging | subject diversity |",
+              "| --- | --- | --- | --- |"]
+    lines += [f"| {_cell(w)} | {by[w]['key_concepts']:.0%} | {by[w]['challenging']:.0%} | "
+              f"{by[w]['diversity']:.2f} |" for w in sorted(shown)]  # fmt: skip
+    if coverage["below"]:
+        floors = ", ".join(f"{k} {v}" for k, v in coverage["floors"].items())
+        lines += ["", f"{len(coverage['below'])} node(s) are under the spec's floors ({floors}):",
+                  "", "| taxonomy path | subject | measure | value |", "| --- | --- | --- | --- |"]
+        lines += [f"| {_cell(b['taxonomy_path'])} | {_cell(b['subject'] or '')} | {b['measure']} "
+                  f"| {b['value']} |" for b in coverage["below"]]  # fmt: skip
+    return lines
+
+
 def _quality(quality: dict[str, Any], rows: int) -> list[str]:
     """The card's quality section: what the gate dropped and why, how many rows
     passed at their first draw, and where a quota is still short."""
@@ -183,6 +218,16 @@ def _quality(quality: dict[str, Any], rows: int) -> list[str]:
     ]
     if dropped:
         lines += ["", *_table(("check", "rows dropped"), sorted(dropped.items()))]
+    vetoed = quality.get("vetoed") or {}
+    if vetoed:
+        lines += [
+            "",
+            f"The stage checks left out {sum(vetoed.values()):,} subject(s) or syllabus draw(s) "
+            "before any question was written on them; a dropped syllabus is drawn again. "
+            "Each discipline's share (`shares/`) lists them with their reasons.",
+            "",
+            *_table(("check", "left out"), sorted(vetoed.items())),
+        ]
     short = quality["short"]
     if short:
         lines += [

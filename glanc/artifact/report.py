@@ -192,6 +192,14 @@ def render(data: dict[str, Any]) -> str:
     for plot_id, title, svg in _plots(data):
         parts.append(f"<figure id={plot_id}><figcaption>{html.escape(title)}</figcaption>")
         parts.append(svg + "</figure>")
+    parts.append("<h2>Subjects and syllabi left out</h2>")
+    parts.append(
+        _table(
+            ("taxonomy path", "stage", "subject", "check", "reason"),
+            [(v["taxonomy_path"], v["stage"], v["subject"], v["check"], v["reason"])
+             for v in quality.get("vetoed") or ()],
+        )
+    )
     parts.append("<h2>Near-duplicate questions</h2>")
     parts.append(
         _table(

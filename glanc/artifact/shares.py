@@ -37,6 +37,7 @@ class Share:
     rows: int
     counts: dict[str, dict[str, int]]  # rows by field, discipline, level, difficulty
     quality: dict[str, Any] | None = field(default=None)  # its quality gate's report
+    coverage: dict[str, Any] | None = field(default=None)  # quality.coverage.of_discipline
 
     def text(self) -> str:
         body = {
@@ -49,6 +50,7 @@ class Share:
             "rows": self.rows,
             "rows_by": self.counts,
             **({"quality": self.quality} if self.quality is not None else {}),
+            **({"coverage": self.coverage} if self.coverage is not None else {}),
         }
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -70,6 +72,7 @@ def read(build_dir: Path, shard: str) -> Share | None:
             counts={str(k): {str(a): int(b) for a, b in v.items()}
                     for k, v in raw["rows_by"].items()},  # fmt: skip
             quality=dict(raw["quality"]) if raw.get("quality") is not None else None,
+            coverage=dict(raw["coverage"]) if raw.get("coverage") is not None else None,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import text as t
 from ..lm.formats import PLACEHOLDER
 from ..specs.types import Template
 from . import languages
-from . import text as t
 
 Row = dict[str, Any]
 
@@ -207,6 +207,50 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     return None
 
 
+# the question wrapped in talk about it: "The question is: ...", "Here is a homework
+# question:", "This question requires you to ...", a question inside quotes
+_FRAMED = re.compile(
+    r"^\W*(?:(?:the|this|my|your|a|one|here is (?:a|one|the|my|your))\s+)?"
+    r"(?:(?:homework|basic|challenging|following|new)\s+)*question\s*"
+    r"(?:\d+\s*)?(?:is|asks|reads|would be|could be)?\s*[:,\-\u2013]"
+    r"|^\W*here(?:'s| is) (?:a|one|the|my|your) (?:\w+ ){0,2}question\b"
+    r"|\bth(?:is|e) question (?:requires|asks|tests|wants|expects) (?:you|the student|students)\b"
+    r"|\bquestion\b[^\"\u201c\n]{0,20}[:,]\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]"
+    r"|^\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]\s*$"
+    r"|^\W*(?:answer|solution)\s*:|\n\W*(?:answer|solution)\s*:",
+    re.IGNORECASE,
+)
+
+
+def framing(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
+    """A question that talks about itself instead of asking: the model framed the
+    machinery ("The question is: ...", "This question requires you to ...", a
+    quoted question, a question followed by its answer). A student is asked the
+    question, never told about it."""
+    question = _qa(row)[0]
+    if m := _FRAMED.search(question):
+        return f"question frames itself: {m.group(0).strip()[:40]!r}"
+    return None
+
+
+MIN_NEW_STEMS = 3  # an answer adds at least this many content words the question lacks
+
+
+def restatement(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
+    """An answer that says the question back: it adds fewer than ``min_new_words``
+    content words (crude stems, ``text.stems``) the question does not hold, or it
+    repeats the question's words and asks again."""
+    question, answer = _qa(row)
+    least = int(params.get("min_new_words", MIN_NEW_STEMS))
+    asked, said = t.stems(question), t.stems(answer)
+    new = said - asked
+    if len(new) < least:
+        return f"answer restates the question ({len(new)} new content words, at least {least})"
+    if answer.rstrip().endswith("?") and len(new) <= len(said) // 3:
+        return "answer asks the question back"
+    return None
+
+
 def topic(row: Row, syllabus: list[dict[str, Any]] = ()) -> frozenset[str]:
     """What a row is about, as stems: its place in the taxonomy, its subject, and
     its syllabus's sessions and key concepts (the sampled ones when the syllabus
@@ -271,4 +315,6 @@ CHECKS: dict[str, Callable[[Row, dict[str, Any], Echoes], str | None]] = {
     "repetition": repetition,
     "off_topic": off_topic,
     "language": language,
+    "framing": framing,
+    "restatement": restatement,
 }

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import text as t
 from ..errors import GlancError
 from ..specs.types import Benchmark
-from . import text as t
 
 FIELDS = ("question", "prompt", "input", "problem", "text")
 

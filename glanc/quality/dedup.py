@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import text as t
 from ..store.bands import QuestionBands, question_digest
-from . import text as t
 
 SHINGLE = 3
 NUM_PERM = 128

@@ -83,6 +83,8 @@ class Report:
     redraws: int = 0
     short: dict[str, dict[str, Any]] = field(default_factory=dict)  # row id -> where and why
     quota: dict[str, int] = field(default_factory=dict)  # discipline -> rows per subject
+    # subjects and syllabi the stage checks left out (``recipe.vet.Vetoed.as_json``)
+    vetoed: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def merged(cls, reports: Iterable[Report], quota: dict[str, int]) -> Report:
@@ -94,6 +96,8 @@ class Report:
             out.first_draws_kept += r.first_draws_kept
             out.redraws += r.redraws
             out.short.update(r.short)
+            out.vetoed += r.vetoed
+        out.vetoed.sort(key=_vetoed_order)
         return out
 
     @classmethod
@@ -105,16 +109,27 @@ class Report:
             first_draws_kept=int(share["first_draw"]["passed"]),
             redraws=int(share["redraws"]),
             short={str(s["id"]): dict(s) for s in share["short"]},
+            vetoed=[dict(v) for v in share.get("vetoed") or ()],
         )
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, listed: bool = True) -> dict[str, Any]:
+        """``listed``: every subject and syllabus the stage checks left out (a
+        share's); else their number by check (the manifest's, small at any scale)."""
+        vetoed: Any = sorted(self.vetoed, key=_vetoed_order)
+        if not listed:
+            vetoed = dict(sorted(Counter(v["check"] for v in self.vetoed).items()))
         return {
             "dropped": {check: self.dropped[check] for check in ORDER if self.dropped[check]},
             "first_draw": {"rows": self.first_draws, "passed": self.first_draws_kept},
             "redraws": self.redraws,
             "short": [self.short[k] for k in sorted(self.short)],
             "quota": dict(sorted(self.quota.items())),
+            "vetoed": vetoed,
         }
+
+
+def _vetoed_order(v: dict[str, Any]) -> tuple:
+    return v["taxonomy_path"], v["stage"], v["subject"], v["draw"], v["check"]
 
 
 class Gate:
@@ -159,6 +174,12 @@ class Gate:
     def report(self) -> Report:
         """What the gate did in the whole build."""
         return Report.merged(self.reports.values(), self.quota)
+
+    def note_vetoed(self, disciplines: Iterable[Discipline]) -> None:
+        """Record what the stage checks left out of these (walked) disciplines."""
+        for d in disciplines:
+            if vetoed := self.graph.vetoed(d):
+                self._report(d).vetoed = [v.as_json(d) for v in vetoed]
 
     def _report(self, d: Discipline) -> Report:
         report = self.reports.get(d.path)

@@ -57,7 +57,7 @@ class Expander:
         return self._handlers[node.stage](node, output)
 
     def _syllabus_done(self, node: Node, output: Output) -> list[Node]:
-        return [] if output is None else self.graph.question_nodes(node, output)
+        return [] if output is None else self.graph.syllabus_done(node, output)
 
     def _question_done(self, node: Node, output: Output) -> list[Node]:
         return [] if output is None else [self.graph.answer_node(node, output)]
@@ -74,6 +74,12 @@ class Expander:
         self._pending[d.path] -= 1
         if self._pending[d.path]:
             return []
-        del self._samples[d.path], self._pending[d.path]
         subjects = self.graph.merge_subjects(d, [o for o in samples if o is not None])
+        # too few subjects left by the stage checks: one more sample, then merge again
+        again = self.graph.subjects_redraw(d, subjects, len(samples))
+        if again is not None:
+            samples.append(None)
+            self._pending[d.path] = 1
+            return [again]
+        del self._samples[d.path], self._pending[d.path]
         return [self.graph.syllabus_node(d, s) for s in subjects]

@@ -10,10 +10,12 @@ same nodes with the same keys.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .. import text as t
 from ..errors import GlancError
 from ..keys import canonical_json, digest, node_key_from_json, normalise_name
 from ..lm import programs
@@ -26,6 +28,16 @@ from .sampling import (
     draw_question,
     render_syllabus,
     sample_questions,
+)
+from .vet import (
+    DUPLICATE,
+    NAME,
+    SESSIONS,
+    Vetoed,
+    duplicate_of,
+    enabled,
+    names_several,
+    vet_sessions,
 )
 
 
@@ -64,6 +76,12 @@ class Graph:
         # discipline path -> the normalised subject names its replies proposed: what
         # of the taxonomy's other node names its subjects depend on (``merge_subjects``)
         self.proposed: dict[tuple[str, ...], frozenset[str]] = {}
+        # what the stage checks left out (``recipe.vet``): a discipline's subjects
+        # (its last merge's), and its syllabi by (subject, draw)
+        self._subjects_vetoed: dict[tuple[str, ...], list[Vetoed]] = {}
+        self._syllabi_vetoed: dict[tuple[str, ...], dict[tuple[str, int], Vetoed]] = {}
+        # discipline path -> subject -> the key concepts its syllabus teaches (coverage)
+        self.taught: dict[tuple[str, ...], dict[str, int]] = {}
 
     def model(self, discipline: Discipline, stage: str) -> tuple[models.ModelInfo, dict]:
         return self._models[self._parts(discipline, stage).ref]
@@ -166,33 +184,68 @@ class Graph:
         from the model."""
         if d.pinned_subjects is not None:
             return []
-        s = d.settings
-        parts = self._parts(d, "subjects")
-        names = [f.name for f in parts.template.inputs]
-        provided = {
-            "discipline": d.name,
-            "taxonomy_path": " / ".join(d.path),
-            "language": s.language,
-            "levels": list(s.levels),
-            "num_subjects": s.subjects_per_sample,
-        }
         # samples differ only in their level, and the spec's levels repeat: one
         # inputs dict and one encoding per level (encoding each sample's inputs was
         # a sixth of a 10,000-discipline plan)
         by_level: dict[str, tuple[dict[str, Any], str]] = {}
-        nodes = []
-        for k in range(s.subject_samples):
-            level = sample_level(s.levels, k)
-            given = by_level.get(level)
-            if given is None:
-                inputs = {n: level if n == "level" else provided[n] for n in names}
-                given = by_level[level] = (inputs, canonical_json(inputs))
-            nodes.append(self._node("subjects", d, parts, given, k, {}, (None, k)))
-        return nodes
+        return [self.subjects_node(d, k, by_level) for k in range(d.settings.subject_samples)]
+
+    def subjects_node(
+        self, d: Discipline, k: int, by_level: dict[str, tuple[dict[str, Any], str]] | None = None
+    ) -> Node:
+        """Subjects sample ``k``: one of the spec's ``subject_samples``, or past them,
+        a redraw the stage checks asked for (``subjects_redraw``)."""
+        s = d.settings
+        parts = self._parts(d, "subjects")
+        level = sample_level(s.levels, k)
+        given = None if by_level is None else by_level.get(level)
+        if given is None:
+            provided = {
+                "discipline": d.name,
+                "taxonomy_path": " / ".join(d.path),
+                "language": s.language,
+                "levels": list(s.levels),
+                "num_subjects": s.subjects_per_sample,
+                "level": level,
+            }
+            inputs = {f.name: provided[f.name] for f in parts.template.inputs}
+            given = (inputs, canonical_json(inputs))
+            if by_level is not None:
+                by_level[level] = given
+        return self._node("subjects", d, parts, given, k, {}, (None, k))
+
+    def subjects_redraw(self, d: Discipline, merged: list[Subject], samples: int) -> Node | None:
+        """One more subjects sample when the stage checks left a discipline fewer
+        subjects than its ``max_subjects``, while the quality layer's redraws last."""
+        s, quality = d.settings, self.taxonomy.quality
+        if s.max_subjects is None or len(merged) >= s.max_subjects or not quality.enabled:
+            return None
+        if d.pinned_subjects is not None or samples >= s.subject_samples + quality.redraws:
+            return None
+        if not (enabled(quality, NAME) or enabled(quality, DUPLICATE)):
+            return None
+        return self.subjects_node(d, samples)
+
+    def vetoed(self, d: Discipline) -> list[Vetoed]:
+        """The subjects and syllabi of ``d`` the stage checks left out, in a fixed
+        order (syllabi finish in any order)."""
+        syllabi = self._syllabi_vetoed.get(d.path, {})
+        return [*self._subjects_vetoed.get(d.path, ()), *(syllabi[k] for k in sorted(syllabi))]
 
     @functools.cached_property
     def _node_names(self) -> frozenset[str]:
         return frozenset(normalise_name(n) for d in self.taxonomy.disciplines for n in d.path)
+
+    @functools.cached_property
+    def _example_subjects(self) -> frozenset[str]:
+        """The subject names the subjects stage's example reply lists (normalised):
+        a reply that copies one under an unrelated discipline copied the prompt."""
+        template = self.taxonomy.template
+        if not template.has("subjects") or template.stage("subjects").example is None:
+            return frozenset()
+        reply = template.stage("subjects").example[1]
+        names = (re.sub(r"^\s*(?:\d+[.)]|[-*])\s*", "", line) for line in reply.splitlines())
+        return frozenset(normalise_name(n) for n in names if n.strip())
 
     def named_after_others(self, d: Discipline, proposed: frozenset[str]) -> list[str]:
         """Of the subject names ``proposed`` for ``d``, those another node of the
@@ -206,33 +259,68 @@ class Graph:
         by normalised name. A subject's level is the one its reply gave when that is
         one of the spec's levels, else its sample's. A subject named after another
         node of the taxonomy ("Physics" under Chemistry) is left out: its syllabus
-        would be that node's, and its rows filed under the wrong discipline."""
+        would be that node's, and its rows filed under the wrong discipline.
+
+        With the stage checks on (``recipe.vet``), a subject named as the discipline
+        itself ("Economics" under Economics) is left out too, and so is one that
+        repeats an earlier subject in other words ("Music History" after "History
+        of Western Music"); each is recorded."""
+        vetoed: list[tuple[int, Vetoed]] = []  # (subjects kept before it, what was left out)
         if d.pinned_subjects is not None:
             merged = list(d.pinned_subjects)
             self.proposed[d.path] = frozenset()
         else:
-            merged, seen = [], set(self._node_names - {normalise_name(n) for n in d.path})
+            quality = self.taxonomy.quality
+            own = {normalise_name(n) for n in d.path}
+            others = self._node_names - own
+            names, duplicates = enabled(quality, NAME), enabled(quality, DUPLICATE)
+            own_stems = frozenset().union(*(t.stems(n) for n in d.path))
+            merged, seen = [], set(others)
             levels = d.settings.levels
             proposed = set()
             for k, item in interleaved([out.get("subjects") or [] for out in outputs]):
                 name = " ".join(str(item.get("name", "")).split())
+
+                def veto(check: str, reason: str) -> None:
+                    vetoed.append((len(merged), Vetoed("subjects", name, check, reason, k)))  # noqa: B023
+
                 norm = normalise_name(name)
                 proposed.add(norm)
                 if not norm or norm in seen:
+                    if norm in others and names:
+                        veto(NAME, "named after another node of the taxonomy")
                     continue
                 seen.add(norm)
-                subtopics = tuple(str(t) for t in item.get("subtopics") or [])
+                if names and norm == normalise_name(d.name):
+                    veto(NAME, "named as its discipline")
+                    continue
+                if names and norm in self._example_subjects and not own_stems & t.stems(name):
+                    veto(NAME, "copies the template's example")
+                    continue
+                if names and names_several(name):
+                    veto(NAME, "names several subjects")
+                    continue
+                if duplicates and (earlier := duplicate_of(name, (m.name for m in merged))):
+                    veto(DUPLICATE, f"the same subject as {earlier!r}")
+                    continue
+                subtopics = tuple(str(topic) for topic in item.get("subtopics") or [])
                 level = str(item.get("level", ""))
                 if level not in levels:
                     level = sample_level(levels, k)
                 merged.append(Subject(name, level, subtopics))
             self.proposed[d.path] = frozenset(proposed)
-        if d.settings.max_subjects is not None:
-            merged = merged[: d.settings.max_subjects]
+        most = d.settings.max_subjects
+        if most is not None:
+            merged = merged[:most]
+            # what was left out before the list was full: past it nothing was needed
+            vetoed = [(n, v) for n, v in vetoed if n < most]
+        self._subjects_vetoed[d.path] = [v for _, v in vetoed]
         return merged
 
     # -- syllabus -------------------------------------------------------------
-    def syllabus_node(self, d: Discipline, subject: Subject) -> Node:
+    def syllabus_node(self, d: Discipline, subject: Subject, draw: int = 0) -> Node:
+        """A subject's syllabus call; ``draw`` > 0 draws one the stage checks dropped
+        again (its sample, so a new key and seed)."""
         s = d.settings
         provided = {
             "discipline": d.name,
@@ -243,12 +331,35 @@ class Graph:
             "num_sessions": s.sessions,
             "num_key_concepts": s.key_concepts,
         }
-        return self.node("syllabus", d, provided, 0, {"subject": subject}, (subject.name, 0))
+        place = (subject.name, f"0~{draw}" if draw else 0)
+        return self.node("syllabus", d, provided, draw, {"subject": subject}, place)
 
     # -- questions ------------------------------------------------------------
-    def question_nodes(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
+    def syllabus_done(self, syllabus: Node, output: dict[str, Any]) -> list[Node]:
+        """A finished syllabus: its questions, or with the stage checks on and too
+        few distinct sessions left, the syllabus drawn again (while the quality
+        layer's redraws last; after them the subject has no rows, and the report
+        says why)."""
         d: Discipline = syllabus.discipline
         sessions = clean_sessions(output)
+        quality = self.taxonomy.quality
+        if enabled(quality, SESSIONS):
+            sessions, why = vet_sessions(sessions, d.settings.sessions)
+            if why is not None:
+                subject: Subject = syllabus.context["subject"]
+                draw = syllabus.sample
+                veto = Vetoed("syllabus", subject.name, SESSIONS, why, draw)
+                self._syllabi_vetoed.setdefault(d.path, {})[(subject.name, draw)] = veto
+                if draw < quality.redraws:
+                    return [self.syllabus_node(d, subject, draw + 1)]
+                return []
+        subject_name = syllabus.context["subject"].name
+        taught = sum(len(s["key_concepts"]) for s in sessions)
+        self.taught.setdefault(d.path, {})[subject_name] = taught
+        return self.question_nodes(syllabus, sessions)
+
+    def question_nodes(self, syllabus: Node, sessions: list[dict[str, Any]]) -> list[Node]:
+        d: Discipline = syllabus.discipline
         text = render_syllabus(sessions)  # once per syllabus, not once per question
         return [
             self._question(syllabus.context["subject"], d, sessions, text, sample, syllabus.key)

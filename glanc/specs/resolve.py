@@ -21,6 +21,7 @@ from .load import Document, JsonPath, load_yaml
 from .schema import schema_problems, template_problems
 from .types import (
     CHECKS,
+    STAGE_CHECKS,
     Benchmark,
     Discipline,
     ExecutionSpec,
@@ -381,7 +382,7 @@ def template_digest_source(template: Template) -> dict[str, Any]:
 def _quality(doc: Document, raw: dict[str, Any], problems: list[Problem]) -> QualitySpec:
     """The ``quality:`` section with its defaults; benchmark files must exist."""
     checks = []
-    for name in CHECKS:
+    for name in (*CHECKS, *STAGE_CHECKS):
         value = (raw.get("checks") or {}).get(name, True)
         if value is not False:
             params = value if isinstance(value, dict) else {}
@@ -410,6 +411,7 @@ def _quality(doc: Document, raw: dict[str, Any], problems: list[Problem]) -> Qua
         checks=tuple(checks),
         dedup=None if threshold is None else float(threshold),
         benchmarks=tuple(benchmarks),
+        coverage=tuple(sorted((str(k), float(v)) for k, v in (raw.get("coverage") or {}).items())),
     )
 
 

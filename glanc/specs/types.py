@@ -142,7 +142,11 @@ CHECKS = (
     "repetition",
     "off_topic",
     "language",
+    "framing",
+    "restatement",
 )  # the row checks, in the order a row meets them
+# the stage checks: on a discipline's subjects and a subject's syllabus (``recipe.vet``)
+STAGE_CHECKS = ("subject_name", "subject_duplicate", "syllabus_sessions")
 CONTAMINATION = "contamination"  # after the row checks: a question found in a benchmark
 
 
@@ -162,13 +166,16 @@ class QualitySpec:
 
     enabled: bool = True
     redraws: int = 3
-    checks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = tuple((c, ()) for c in CHECKS)
+    checks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = tuple(
+        (c, ()) for c in (*CHECKS, *STAGE_CHECKS)
+    )
     dedup: float | None = 0.8  # Jaccard threshold; None: off
     benchmarks: tuple[Benchmark, ...] = ()
     judge: int | None = None  # the judge's lowest score a row may have; None: no judge
+    coverage: tuple[tuple[str, float], ...] = ()  # floors on coverage figures (quality.coverage)
 
     def params(self, check: str) -> dict[str, Any] | None:
-        """A row check's parameters, or None when it is off."""
+        """A row or stage check's parameters, or None when it is off."""
         found = dict(self.checks).get(check)
         return None if found is None else dict(found)
 

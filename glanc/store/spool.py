@@ -35,8 +35,9 @@ STARTS = "123456789abcdef"
 TABLES = [f"rows_{i:x}" for i in range(len(STARTS) + 1)]
 COLUMNS = (
     "id VARCHAR, line VARCHAR, field VARCHAR, discipline VARCHAR, level VARCHAR, "
-    "difficulty VARCHAR, shard VARCHAR"
+    "difficulty VARCHAR, shard VARCHAR, subject VARCHAR, concepts VARCHAR"
 )
+SEP = "\x1f"  # between a row's key concepts in ``concepts``
 
 
 _shard = functools.lru_cache(maxsize=65536)(shards.shard)
@@ -80,7 +81,7 @@ class RowSpool:
         rid = row["id"]
         self._pending[table_of(rid)].append(
             (rid, line, path[0], "/".join(path), row["level"], row["difficulty"],
-             _shard(tuple(path)))
+             _shard(tuple(path)), row["subject"], SEP.join(row["key_concepts"]))
         )  # fmt: skip
         self.count += 1
         self._waiting += 1
@@ -90,7 +91,7 @@ class RowSpool:
     def _flush(self) -> None:
         if not self._waiting:
             return
-        select = "SELECT " + ", ".join(["unnest(?::VARCHAR[])"] * 7)
+        select = "SELECT " + ", ".join(["unnest(?::VARCHAR[])"] * 9)
         for table, pending in zip(TABLES, self._pending, strict=True):
             if pending:
                 columns = [list(c) for c in zip(*pending, strict=True)]
@@ -158,6 +159,20 @@ class RowSpool:
         return self._con.execute(
             f"SELECT {column}, count(*) FROM rows GROUP BY 1 ORDER BY 1"
         ).fetchall()
+
+    def concepts_by_subject(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """Per shard (discipline) and subject: its rows, and the distinct key concepts
+        they were asked about (``quality.coverage``)."""
+        self._flush()
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        query = (
+            "SELECT shard, subject, count(DISTINCT id), count(DISTINCT concept) FROM "
+            f"(SELECT shard, subject, id, unnest(string_split(concepts, '{SEP}')) AS concept "
+            "FROM rows) GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        for shard, subject, rows, concepts in self._con.execute(query).fetchall():
+            out.setdefault(shard, {})[subject] = (rows, concepts)
+        return out
 
     def counts_by_shard(self) -> dict[str, dict[str, dict[str, int]]]:
         """Per shard (discipline), rows per value of each column ``counts`` counts."""

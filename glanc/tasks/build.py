@@ -36,6 +36,7 @@ from ..lm.usage import Ledger
 from ..options import DATA, LOCKS, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
+from ..quality import coverage
 from ..quality.dedup import keep_bands
 from ..quality.gate import Gate, Report
 from ..recipe.graph import Graph
@@ -421,11 +422,17 @@ def _finish(
         tally.absorb(share.tally, models)
     quality = None
     if w.gate is not None:
+        w.gate.note_vetoed(d for d in taxonomy.disciplines if d.path not in w.carry)
         carried_reports = [Report.of_json(s.quality or {}) for s in w.carry.values()]
         quality = Report.merged([*w.gate.reports.values(), *carried_reports], w.gate.quota)
     rows = w.rows.count + sum(s.rows for s in w.carry.values())
-    meta = manifest(taxonomy, tally, rows, None if quality is None else quality.as_json())
+    meta = manifest(taxonomy, tally, rows, None if quality is None else quality.as_json(False))
     by_shard = w.rows.counts_by_shard()
+    covered = _coverage(taxonomy, w, by_shard)
+    meta["coverage"] = coverage.summary(
+        {"/".join(path): figures for path, figures in covered.items()},
+        dict(taxonomy.quality.coverage),
+    )
     counts = {column: [] for column in ("field", "discipline", "level", "difficulty")}
     counts |= merged_counts([*by_shard.values(), *(s.counts for s in w.carry.values())])
     spec = card.spec_path(taxonomy, workspace.spec_root)
@@ -434,7 +441,7 @@ def _finish(
     carried_files = _carried_files(taxonomy, w.carry, build_dir)
 
     def shares_of(listed: dict[str, Any]) -> dict[str, str]:
-        return _shares(taxonomy, w, listed, by_shard)
+        return _shares(taxonomy, w, listed, by_shard, covered)
 
     dataset = write_dataset(build_dir, w.rows, meta, lock_lines(store), text, w.dropped,
                             shares=shares_of, carried=carried_files)  # fmt: skip
@@ -442,6 +449,24 @@ def _finish(
     short = 0 if quality is None else len(quality.short)
     return _result(tally, rows, dataset, started, quality_seconds=quality_seconds,
                    short=short, carried=len(w.carry))  # fmt: skip
+
+
+def _coverage(
+    taxonomy: Taxonomy, w: Written, by_shard: dict[str, dict[str, dict[str, int]]]
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Each discipline's coverage: a walked one's from its rows and syllabi, a
+    carried one's from its share."""
+    reached = w.rows.concepts_by_subject()
+    out = {}
+    for d in taxonomy.disciplines:
+        if d.path in w.carry:
+            if (carried := w.carry[d.path].coverage) is not None:
+                out[d.path] = carried
+            continue
+        taught = w.graph.taught.get(d.path, {})
+        counts = by_shard.get(d.shard, {})
+        out[d.path] = coverage.of_discipline(d, reached.get(d.shard, {}), taught, counts)
+    return out
 
 
 def _carried_files(taxonomy: Taxonomy, carry: Carried, build_dir: Path) -> dict[str, Any]:
@@ -460,6 +485,7 @@ def _shares(
     w: Written,
     listed: dict[str, Any],
     by_shard: dict[str, dict[str, dict[str, int]]],
+    covered: dict[tuple[str, ...], dict[str, Any]],
 ) -> dict[str, str]:
     """The share of each walked discipline that finished whole, by shard; one that
     failed or skipped a node has none, and the next build walks it again."""
@@ -489,6 +515,7 @@ def _shares(
             rows=sum(counts.get("field", {}).values()),
             counts=counts,
             quality=quality,
+            coverage=covered.get(d.path),
         )
         out[d.shard] = share.text()
     return out

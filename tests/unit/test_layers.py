@@ -9,7 +9,7 @@ GLANC = Path(__file__).parents[2] / "glanc"
 
 # lowest first; packages on one floor may not import each other
 FLOORS = (
-    {"errors", "keys", "faults", "version"},
+    {"errors", "keys", "faults", "version", "text"},
     {"trust"},
     {"specs"},
     {"store", "lm"},

@@ -140,3 +140,43 @@ def test_language(echoes):
     assert "does not read as English prose" in verdict("language", terms, echoes)
     # a language glanc cannot name passes (the card says the check knows ~90)
     assert verdict("language", french, echoes, language="Klingon") is None
+
+
+@pytest.mark.parametrize("question", [
+    'The question is: "What is the relationship between chaos theory and probability theory?"',
+    'The question asks, "What is the primary goal of AI ethics in design?"',
+    "This question requires you to explain the role of tariffs in trade.",
+    "Here is a homework question: how do tariffs change the price of imports?",
+    "Question: How do tariffs change the price of imports?",
+    '"How do tariffs change the price of imports for a small country?"',
+    "How do tariffs change the price of imports?\nAnswer: They raise it by the tariff.",
+])
+def test_framing_drops_a_question_that_talks_about_itself(echoes, question):
+    assert "question frames itself" in verdict("framing", row(question=question), echoes)
+
+
+@pytest.mark.parametrize("question", [
+    GOOD_Q,
+    "What question did Descartes ask about doubt, and how did he answer it?",
+    'Why does Hamlet ask "To be or not to be?" in the third act?',
+    "Explain why the question of free will matters to ethics.",
+])
+def test_framing_keeps_a_question_that_asks(echoes, question):
+    assert verdict("framing", row(question=question), echoes) is None
+
+
+def test_restatement(echoes):
+    q = "What is the relationship between chaos theory and probability theory?"
+    said_back = "The relationship between chaos theory and probability theory is a relationship."
+    assert "answer restates the question (0 new" in verdict(
+        "restatement", row(question=q, answer=said_back), echoes)
+    asked_back = "What is the relationship between chaos theory and probability theory in physics?"
+    assert "restates" in verdict("restatement", row(question=q, answer=asked_back), echoes)
+    answered = ("Chaos theory studies deterministic systems whose outcomes depend sensitively on "
+                "initial conditions; probability describes their long-run statistics.")
+    assert verdict("restatement", row(question=q, answer=answered), echoes) is None
+    # the threshold is the spec's: three new content words pass at 3, not at 4
+    three = "The relationship between chaos theory and probability theory: statistics, ergodicity, measure."
+    assert verdict("restatement", row(question=q, answer=three), echoes) is None
+    assert "3 new content words, at least 4" in verdict(
+        "restatement", row(question=q, answer=three), echoes, min_new_words=4)
