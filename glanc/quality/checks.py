@@ -45,7 +45,9 @@ _REFUSAL = re.compile(
 )
 # "the difference between a neuron and a neuron": a small model's degenerate question
 _SELF_COMPARED = re.compile(
-    r"\bbetween (?:an? |the )?(\w[\w -]{1,40}?) and (?:an? |the )?\1\b", re.IGNORECASE
+    r"\bbetween (?:an? |the )?[\"'\u201c\u2018]?(\w[\w -]{1,40}?)[\"'\u201d\u2019]? and "
+    r"(?:an? |the )?[\"'\u201c\u2018]?\1\b",
+    re.IGNORECASE,
 )
 _ENDS = tuple(".!?)]\"'`*$%0123456789") + ("\u201d", "\u2019")
 IMPERATIVES = frozenset(
@@ -215,11 +217,19 @@ _FRAMED = re.compile(
     r"(?:\d+\s*)?(?:is|asks|reads|would be|could be)?\s*[:,\-\u2013]"
     r"|^\W*here(?:'s| is) (?:a|one|the|my|your) (?:\w+ ){0,2}question\b"
     r"|\bth(?:is|e) question (?:requires|asks|tests|wants|expects) (?:you|the student|students)\b"
+    r"|^\W*th(?:is|e) question (?:tests|asks|requires|checks|is about|will|aims)\b"
+    r"|\b(?:provide|give|present)s? (?:you |students )?(?:with )?(?:a|one|the) question\b"
+    r"|\b(?:student|teacher|professor|speaker|instructor)s? (?:asks?|asked|says?|said)\s*[:,]?\s*[\"\u201c]"
     r"|\bquestion\b[^\"\u201c\n]{0,20}[:,]\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]"
     r"|^\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]\s*$"
     r"|^\W*(?:answer|solution)\s*:|\n\W*(?:answer|solution)\s*:",
     re.IGNORECASE,
 )
+
+
+# chat, not homework: the student's tastes, the model's wishes
+_CHATTY = re.compile(r"\byour (?:favou?rite|personal (?:opinion|experience))\b|\bI(?:'d| would) love\b",
+                     re.IGNORECASE)
 
 
 def framing(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
@@ -230,6 +240,8 @@ def framing(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     question = _qa(row)[0]
     if m := _FRAMED.search(question):
         return f"question frames itself: {m.group(0).strip()[:40]!r}"
+    if m := _CHATTY.search(question):
+        return f"question is chat, not homework: {m.group(0)!r}"
     return None
 
 

@@ -99,6 +99,8 @@ def test_repetition_in_short_texts(echoes):
     assert "duplicated n-grams" in verdict("repetition", row(question=twice), echoes)
     itself = "What is the difference between a neuron and a neuron?"
     assert "compares a thing with itself" in verdict("repetition", row(question=itself), echoes)
+    quoted = 'What is the difference between a "beneficial" and "beneficial" in medicine?'
+    assert "compares a thing with itself" in verdict("repetition", row(question=quoted), echoes)
     pair = "What is the difference between a pH scale and a pH meter?"
     assert verdict("repetition", row(question=pair), echoes) is None
     thrice = "How does the system of a rifle system move a system?"
@@ -150,9 +152,17 @@ def test_language(echoes):
     "Question: How do tariffs change the price of imports?",
     '"How do tariffs change the price of imports for a small country?"',
     "How do tariffs change the price of imports?\nAnswer: They raise it by the tariff.",
+    "The question tests the ability to think critically about tariffs and their effects?",
+    'The student asks, "If a country sets a tariff, who pays it in the end?"',
+    "A guest speaker will provide you with a question on trade. What is a tariff?",
 ])
 def test_framing_drops_a_question_that_talks_about_itself(echoes, question):
     assert "question frames itself" in verdict("framing", row(question=question), echoes)
+
+
+def test_framing_drops_chat_that_is_not_homework(echoes):
+    chat = "I'd love to hear about your favorite music-making tools. Which one do you use?"
+    assert "chat, not homework" in verdict("framing", row(question=chat), echoes)
 
 
 @pytest.mark.parametrize("question", [
@@ -160,6 +170,7 @@ def test_framing_drops_a_question_that_talks_about_itself(echoes, question):
     "What question did Descartes ask about doubt, and how did he answer it?",
     'Why does Hamlet ask "To be or not to be?" in the third act?',
     "Explain why the question of free will matters to ethics.",
+    "How does the question of free will relate to determinism?",
 ])
 def test_framing_keeps_a_question_that_asks(echoes, question):
     assert verdict("framing", row(question=question), echoes) is None
