@@ -50,7 +50,9 @@ def figures(build: Path) -> None:
     for path in sorted((build / "shares").rglob("*.json")):
         share = json.loads(path.read_text())
         shares[share["discipline"][-1]] = share
-    print("| discipline | rows | first draws | passed every check | dropped by | stage checks left out |")
+    print(
+        "| discipline | rows | first draws | passed every check | dropped by | stage checks left out |"
+    )
     print("| --- | ---: | ---: | ---: | --- | --- |")
     total_first = total_passed = 0
     for name in sorted(by):
@@ -58,14 +60,20 @@ def figures(build: Path) -> None:
         first = q.get("first_draw") or {"rows": 0, "passed": 0}
         total_first += first["rows"]
         total_passed += first["passed"]
-        drops = ", ".join(f"{k[8:]} {v}" for k, v in sorted(by[name].items()) if k.startswith("dropped:"))
+        drops = ", ".join(
+            f"{k[8:]} {v}" for k, v in sorted(by[name].items()) if k.startswith("dropped:")
+        )
         vetoed = Counter(v["check"] for v in q.get("vetoed") or ())
         share = f"{first['passed'] / first['rows']:.0%}" if first["rows"] else "-"
-        print(f"| {name} | {by[name]['rows']} | {first['rows']} | {first['passed']} ({share}) | "
-              f"{drops or '-'} | {', '.join(f'{k} {v}' for k, v in sorted(vetoed.items())) or '-'} |")
+        print(
+            f"| {name} | {by[name]['rows']} | {first['rows']} | {first['passed']} ({share}) | "
+            f"{drops or '-'} | {', '.join(f'{k} {v}' for k, v in sorted(vetoed.items())) or '-'} |"
+        )
     if total_first:
-        print(f"\nall: {total_passed} of {total_first} first draws passed every check "
-              f"({total_passed / total_first:.1%})")
+        print(
+            f"\nall: {total_passed} of {total_first} first draws passed every check "
+            f"({total_passed / total_first:.1%})"
+        )
 
 
 def sample(build: Path, out: Path, n: int, seed: int) -> None:
@@ -79,7 +87,14 @@ def sample(build: Path, out: Path, n: int, seed: int) -> None:
     text, key = [], {}
     for i, (row, verdict) in enumerate(chosen, 1):
         q, a = row["messages"][0]["content"], row["messages"][-1]["content"]
-        text += [f"## {i}. {row['discipline']} / {row['subject']}", "", f"Q: {q}", "", f"A: {a}", ""]
+        text += [
+            f"## {i}. {row['discipline']} / {row['subject']}",
+            "",
+            f"Q: {q}",
+            "",
+            f"A: {a}",
+            "",
+        ]
         key[str(i)] = {"verdict": verdict, "id": row["id"], "discipline": row["discipline"]}
     (out / "sample.md").write_text("\n".join(text))
     (out / "key.json").write_text(json.dumps(key, indent=1))
@@ -108,14 +123,20 @@ def score(out: Path) -> None:
         else:
             false_drop += 1
     read = kept + dropped
-    print(f"read {read} rows: {kept} kept by the checks, {dropped} dropped; {usable} read as usable")
+    print(
+        f"read {read} rows: {kept} kept by the checks, {dropped} dropped; {usable} read as usable"
+    )
     print(f"agreement: {agree} of {read} ({agree / read:.1%})")
-    print(f"false keeps: {false_keep} of {kept} kept ({false_keep / max(kept, 1):.1%}); "
-          f"false drops: {false_drop} of {dropped} dropped ({false_drop / max(dropped, 1):.1%})")
+    print(
+        f"false keeps: {false_keep} of {kept} kept ({false_keep / max(kept, 1):.1%}); "
+        f"false drops: {false_drop} of {dropped} dropped ({false_drop / max(dropped, 1):.1%})"
+    )
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="what", required=True)
     f = sub.add_parser("figures")
     f.add_argument("build", type=Path)

@@ -219,7 +219,8 @@ _FRAMED = re.compile(
     r"|\bth(?:is|e) question (?:requires|asks|tests|wants|expects) (?:you|the student|students)\b"
     r"|^\W*th(?:is|e) question (?:tests|asks|requires|checks|is about|will|aims)\b"
     r"|\b(?:provide|give|present)s? (?:you |students )?(?:with )?(?:a|one|the) question\b"
-    r"|\b(?:student|teacher|professor|speaker|instructor)s? (?:asks?|asked|says?|said)\s*[:,]?\s*[\"\u201c]"
+    r"|\b(?:student|teacher|professor|speaker|instructor)s? (?:asks?|asked|says?|said)"
+    r"\s*[:,]?\s*[\"\u201c]"
     r"|\bquestion\b[^\"\u201c\n]{0,20}[:,]\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]"
     r"|^\s*[\"\u201c][^\"\u201d]{8,}\?\s*[\"\u201d]\s*$"
     r"|^\W*(?:answer|solution)\s*:|\n\W*(?:answer|solution)\s*:",
@@ -228,8 +229,10 @@ _FRAMED = re.compile(
 
 
 # chat, not homework: the student's tastes, the model's wishes
-_CHATTY = re.compile(r"\byour (?:favou?rite|personal (?:opinion|experience))\b|\bI(?:'d| would) love\b",
-                     re.IGNORECASE)
+_CHATTY = re.compile(
+    r"\byour (?:favou?rite|personal (?:opinion|experience))\b|\bI(?:'d| would) love\b",
+    re.IGNORECASE,
+)
 
 
 def framing(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
