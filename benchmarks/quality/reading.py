@@ -51,7 +51,8 @@ def figures(build: Path) -> None:
         share = json.loads(path.read_text())
         shares[share["discipline"][-1]] = share
     print(
-        "| discipline | rows | first draws | passed every check | dropped by | stage checks left out |"
+        "| discipline | rows | first draws | passed every check | dropped by "
+        "| stage checks left out |"
     )
     print("| --- | ---: | ---: | ---: | --- | --- |")
     total_first = total_passed = 0
