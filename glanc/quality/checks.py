@@ -180,8 +180,11 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     50 words or more (its document minimum): in a shorter one a single repeated
     phrase ("how does a ... how does a") already passes them. Its duplicated 5-gram
     share holds at any length, and a short text also repeats itself when one
-    content word comes three times in under 30 words (four in a longer one)."""
+    content word comes three times in under 30 words (four in a longer one),
+    unless it is a word of the row's own topic (its path, subject, sessions and
+    key concepts): a question on sleep science may say "sleep" three times."""
     limit = float(params.get("max_duplicate_share", MAX_DUPLICATE_SHARE))
+    about = topic(row)
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
         tokens = t.words(text)
         grams = t.Grams(tokens)
@@ -202,7 +205,9 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
             return f"{what} repeats itself (duplicated n-grams cover {share:.0%})"
         if " between " in text and (m := _SELF_COMPARED.search(text)):
             return f"{what} compares a thing with itself ({m.group(1)!r})"
-        words = Counter(w for w in tokens if len(w) >= 4 and w not in t.STOPWORDS)
+        # the row's own topic words ("sleep" in a question on sleep science) may recur
+        words = Counter(w for w in tokens if len(w) >= 4 and w not in t.STOPWORDS
+                        and w[: t.STEM] not in about)  # fmt: skip
         most = 3 if len(tokens) < 30 else 4
         if words and (top := words.most_common(1)[0])[1] >= most:
             return f"{what} repeats itself ({top[0]!r} {top[1]} times)"

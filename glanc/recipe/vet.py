@@ -30,7 +30,7 @@ NAME, DUPLICATE, SESSIONS = STAGE_CHECKS
 # "Economics, including Business Economics, Microeconomics, and Macroeconomics": a
 # catalogue names one subject; a name that lists several is a discipline's summary
 _SEVERAL = re.compile(r"\b(?:including|such as|e\.g\.)\s|[,;].*[,;]", re.IGNORECASE)
-SIMILAR = 0.5  # content-word Jaccard from which two subject names are one subject
+SIMILAR = 0.6  # content-word Jaccard from which two subject names are one subject
 SIMILAR_SESSIONS = 0.8  # ... and two session names one session
 
 
@@ -59,16 +59,26 @@ def names_several(name: str) -> bool:
     return bool(_SEVERAL.search(name))
 
 
+# words that make no new subject of an old one: "Introduction to Algebra" is Algebra
+_GENERIC = frozenset(t.stems(
+    "introduction introductory principles fundamentals basics foundations elementary advanced "
+    "topics studies general survey overview concepts"))
+
+
 def _stems(name: str) -> frozenset[str]:
-    return t.stems(name) or frozenset({normalise_name(name)})
+    """A name's content words, three letters or more ("Art", "Law" count), cut to
+    the crude stem of ``text.stems``."""
+    words = (w[: t.STEM] for w in t.words(name) if len(w) >= 3 and w not in t.STOPWORDS)
+    return frozenset(words) or frozenset({normalise_name(name)})
 
 
 def same_subject(a: str, b: str) -> bool:
-    """Two subject names that name one subject: the content words of one hold the
-    other's ("Economics" and "Economics, including Microeconomics"; "Music
-    History" and "History of Western Music"), or they share most of them."""
+    """Two subject names that name one subject: they share most of their content
+    words ("Music History" and "History of Western Music"), or one adds only
+    generic words to the other ("Introduction to Algebra"). "Algebra" and
+    "Linear Algebra", "Textile Art" and "Textile Technology" stay two."""
     x, y = _stems(a), _stems(b)
-    if x <= y or y <= x:
+    if (x <= y or y <= x) and (x ^ y) <= _GENERIC:
         return True
     return len(x & y) / len(x | y) >= SIMILAR
 

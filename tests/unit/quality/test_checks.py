@@ -191,3 +191,11 @@ def test_restatement(echoes):
     assert verdict("restatement", row(question=q, answer=three), echoes) is None
     assert "3 new content words, at least 4" in verdict(
         "restatement", row(question=q, answer=three), echoes, min_new_words=4)
+
+
+def test_a_topic_word_may_recur_in_a_short_question(echoes):
+    sleep = ("What is the role of sleep in health, and how does sleep science improve sleep "
+             "hygiene practices?")
+    assert verdict("repetition", row(question=sleep), echoes) is not None  # not its topic
+    on_sleep = row(question=sleep, subject="Sleep Science", key_concepts=["sleep hygiene"])
+    assert verdict("repetition", on_sleep, echoes) is None
