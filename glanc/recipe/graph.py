@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import text as t
 from ..errors import GlancError
 from ..keys import canonical_json, digest, node_key_from_json, normalise_name
 from ..lm import programs
@@ -36,7 +35,9 @@ from .vet import (
     Vetoed,
     duplicate_of,
     enabled,
+    name_words,
     names_several,
+    only_words_of,
     vet_sessions,
 )
 
@@ -274,7 +275,7 @@ class Graph:
             own = {normalise_name(n) for n in d.path}
             others = self._node_names - own
             names, duplicates = enabled(quality, NAME), enabled(quality, DUPLICATE)
-            own_stems = frozenset().union(*(t.stems(n) for n in d.path))
+            own_stems = frozenset().union(*(name_words(n) for n in d.path))
             merged, seen = [], set(others)
             levels = d.settings.levels
             proposed = set()
@@ -291,10 +292,10 @@ class Graph:
                         veto(NAME, "named after another node of the taxonomy")
                     continue
                 seen.add(norm)
-                if names and norm == normalise_name(d.name):
+                if names and (norm == normalise_name(d.name) or only_words_of(name, own_stems)):
                     veto(NAME, "named as its discipline")
                     continue
-                if names and norm in self._example_subjects and not own_stems & t.stems(name):
+                if names and norm in self._example_subjects and not own_stems & name_words(name):
                     veto(NAME, "copies the template's example")
                     continue
                 if names and names_several(name):

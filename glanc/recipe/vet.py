@@ -65,7 +65,13 @@ _GENERIC = frozenset(t.stems(
     "topics studies general survey overview concepts"))
 
 
-def _stems(name: str) -> frozenset[str]:
+def only_words_of(name: str, words: frozenset[str]) -> bool:
+    """A subject named with nothing but its discipline's words ("Chemistry of
+    Chemistry", "Biology Science" under Natural Sciences / Biology)."""
+    return name_words(name) <= words
+
+
+def name_words(name: str) -> frozenset[str]:
     """A name's content words, three letters or more ("Art", "Law" count), cut to
     the crude stem of ``text.stems``."""
     words = (w[: t.STEM] for w in t.words(name) if len(w) >= 3 and w not in t.STOPWORDS)
@@ -77,7 +83,7 @@ def same_subject(a: str, b: str) -> bool:
     words ("Music History" and "History of Western Music"), or one adds only
     generic words to the other ("Introduction to Algebra"). "Algebra" and
     "Linear Algebra", "Textile Art" and "Textile Technology" stay two."""
-    x, y = _stems(a), _stems(b)
+    x, y = name_words(a), name_words(b)
     if (x <= y or y <= x) and (x ^ y) <= _GENERIC:
         return True
     return len(x & y) / len(x | y) >= SIMILAR
@@ -100,8 +106,8 @@ def vet_sessions(
     seen_concepts: set[str] = set()
     repeats = 0
     for s in sessions:
-        stems = _stems(s["name"])
-        if any(_similar(stems, _stems(k["name"])) for k in kept):
+        stems = name_words(s["name"])
+        if any(_similar(stems, name_words(k["name"])) for k in kept):
             repeats += 1
             continue
         concepts = []

@@ -157,3 +157,14 @@ def test_a_subject_copied_from_the_template_example_is_left_out_unless_on_topic(
     assert [n.context["subject"].name for n in out] == ["History of Western Music", "Ancient Rome"]
     assert [(v.subject, v.reason) for v in graph.vetoed(taxonomy.disciplines[1])] == [
         ("Keyboard Skills", "copies the template's example")]
+
+
+def test_a_subject_named_only_with_its_disciplines_words_is_left_out(tmp_path):
+    taxonomy, graph, expander, roots = setup(tmp_path)
+    out = finish_subjects(expander, roots, "Economics",
+                          subjects("Economics of Economics", "Trade"),
+                          subjects("Social Economics", "Labour"))
+    assert [n.context["subject"].name for n in out] == ["Trade", "Labour"]
+    assert [(v.subject, v.reason) for v in graph.vetoed(taxonomy.disciplines[0])] == [
+        ("Economics of Economics", "named as its discipline"),
+        ("Social Economics", "named as its discipline")]  # its field is Social Sciences
