@@ -514,6 +514,15 @@ The rows are under `data/`, a file per discipline in a folder per field. Each li
 | question | stub | max_tokens=512, temperature=1.0, top_p=0.95 |
 | answer | stub | max_tokens=1024, temperature=0.7, top_p=0.95 |
 
+## Coverage
+
+The rows ask about 70% of the key concepts their syllabi teach. Per discipline: that share, the share of challenging rows, and subject diversity (1 minus the largest word overlap of two subject names). Each discipline's share (`shares/`) has the figures per subject.
+
+| discipline | key concepts | challenging | subject diversity |
+| --- | --- | --- | --- |
+| Science/Chemistry | 67% | 67% | 1.00 |
+| Science/Physics | 72% | 67% | 0.50 |
+
 ## Tokens
 
 Model calls behind this dataset: 23 nodes (subjects 2, syllabus 3, question 9, answer 9); tokens 6,113 in / 347 out.
@@ -560,6 +569,23 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
       "syllabus": 0
     }
   },
+  "coverage": {
+    "below": [],
+    "disciplines": {
+      "Science/Chemistry": {
+        "challenging": 0.667,
+        "diversity": 1.0,
+        "key_concepts": 0.667
+      },
+      "Science/Physics": {
+        "challenging": 0.667,
+        "diversity": 0.5,
+        "key_concepts": 0.722
+      }
+    },
+    "floors": {},
+    "key_concepts": 0.704
+  },
   "files": {
     "data/science/chemistry.jsonl": {
       "lines": 3,
@@ -578,12 +604,12 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
       "sha256": "245cb069472cabf54a8e9ac9f8f42f846a535bee76a0120c16fdaad6e0210748"
     },
     "shares/science/chemistry.json": {
-      "lines": 96,
-      "sha256": "7b2aae557a067fa3246b3332a58d781dce526a0858cc79979cc5f7352518f4b1"
+      "lines": 119,
+      "sha256": "94ea60e2957d6c20e55a84435a69ec7c9088a1638edd48963a3a57e24c4c8dcd"
     },
     "shares/science/physics.json": {
-      "lines": 119,
-      "sha256": "29ee89cad135112e2b3f1cc598d13a04957e5e1ebfcb9f13af83daa040d77c4a"
+      "lines": 149,
+      "sha256": "149fa25a6fe3e436303ab83d255753366d15c8974b3d9830a8aadd6759d98a1a"
     }
   },
   "glanc_version": "0.2.0",

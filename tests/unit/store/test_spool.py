@@ -11,7 +11,8 @@ ODD_IDS = ["", "\x00", "0", "00", "0f", "1", "9", "9z", ":", "A", "Z", "_", "a",
 
 
 def row(rid: str, n: int) -> dict:
-    return {"id": rid, "taxonomy_path": ["F", f"D{n % 3}"], "level": "l", "difficulty": "d", "n": n}
+    return {"id": rid, "taxonomy_path": ["F", f"D{n % 3}"], "level": "l", "difficulty": "d", "n": n,
+            "subject": "S", "key_concepts": ["k"]}
 
 
 def test_rows_come_out_by_id_then_line_across_its_tables():
