@@ -176,10 +176,18 @@ class Gate:
         return Report.merged(self.reports.values(), self.quota)
 
     def note_vetoed(self, disciplines: Iterable[Discipline]) -> None:
-        """Record what the stage checks left out of these (walked) disciplines."""
+        """Record what the stage checks left out of these (walked) disciplines, and
+        the rows a subject or syllabus left out for good leaves short."""
         for d in disciplines:
             if vetoed := self.graph.vetoed(d):
                 self._report(d).vetoed = [v.as_json(d) for v in vetoed]
+            for subject, i, check, why, rows in self.graph.gave_up(d):
+                # rows never drawn: listed short under slot names, not row ids
+                for q in range(rows):
+                    slot = f"{d.path_str}#{subject or f'subject {i + 1}'}#{q}"
+                    self._report(d).short[slot] = {"id": slot, "taxonomy_path": d.path_str,
+                                                   "subject": subject, "check": check,
+                                                   "reason": why}  # fmt: skip
 
     def _report(self, d: Discipline) -> Report:
         report = self.reports.get(d.path)

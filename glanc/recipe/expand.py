@@ -82,4 +82,5 @@ class Expander:
             self._pending[d.path] = 1
             return [again]
         del self._samples[d.path], self._pending[d.path]
+        self.graph.subjects_short(d, subjects, len(samples))
         return [self.graph.syllabus_node(d, s) for s in subjects]

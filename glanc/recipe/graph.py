@@ -81,6 +81,9 @@ class Graph:
         # (its last merge's), and its syllabi by (subject, draw)
         self._subjects_vetoed: dict[tuple[str, ...], list[Vetoed]] = {}
         self._syllabi_vetoed: dict[tuple[str, ...], dict[tuple[str, int], Vetoed]] = {}
+        # rows a discipline lacks because the stage checks left it without a subject
+        # or a syllabus: path -> {(subject or None, index): (check, why, rows)}
+        self._gave_up: dict[tuple[str, ...], dict[tuple[str, int], tuple[str, str, int]]] = {}
         # discipline path -> subject -> the key concepts its syllabus teaches (coverage)
         self.taught: dict[tuple[str, ...], dict[str, int]] = {}
 
@@ -227,6 +230,26 @@ class Graph:
             return None
         return self.subjects_node(d, samples)
 
+    def subjects_short(self, d: Discipline, merged: list[Subject], samples: int) -> None:
+        """Note a discipline the stage checks left with fewer than ``max_subjects``
+        subjects after its last sample: the rows of each subject missing are short."""
+        most = d.settings.max_subjects
+        vetoed = self._subjects_vetoed.get(d.path)
+        if most is None or len(merged) >= most or not vetoed:
+            return
+        why = (f"{len(merged)} of {most} subjects after {samples} subjects sample(s): the "
+               "others were left out by the stage checks")  # fmt: skip
+        check = vetoed[-1].check
+        for i in range(len(merged), most):
+            self._gave_up.setdefault(d.path, {})[("", i)] = (
+                check, why, d.settings.questions_per_subject)
+
+    def gave_up(self, d: Discipline) -> list[tuple[str, int, str, str, int]]:
+        """(subject, index, check, why, rows) for each subject the stage checks left
+        ``d`` without (subject ""), or whose syllabus they dropped at every draw."""
+        given = self._gave_up.get(d.path, {})
+        return [(subject, i, *given[(subject, i)]) for subject, i in sorted(given)]
+
     def vetoed(self, d: Discipline) -> list[Vetoed]:
         """The subjects and syllabi of ``d`` the stage checks left out, in a fixed
         order (syllabi finish in any order)."""
@@ -353,6 +376,9 @@ class Graph:
                 self._syllabi_vetoed.setdefault(d.path, {})[(subject.name, draw)] = veto
                 if draw < quality.redraws:
                     return [self.syllabus_node(d, subject, draw + 1)]
+                self._gave_up.setdefault(d.path, {})[(subject.name, 0)] = (
+                    SESSIONS, f"syllabus dropped at all {draw + 1} draws: {why}",
+                    d.settings.questions_per_subject)
                 return []
         subject_name = syllabus.context["subject"].name
         taught = sum(len(s["key_concepts"]) for s in sessions)

@@ -144,6 +144,8 @@ def test_a_dropped_syllabus_is_drawn_again_then_its_subject_gives_up(tmp_path):
     vetoed = graph.vetoed(taxonomy.disciplines[0])
     assert [(v.stage, v.subject, v.draw) for v in vetoed] == [
         ("syllabus", "Trade", 0), ("syllabus", "Trade", 1)]
+    (given_up,) = graph.gave_up(taxonomy.disciplines[0])
+    assert given_up[:3] == ("Trade", 0, "syllabus_sessions") and given_up[4] == 2
     good = {"sessions": [{"name": n, "key_concepts": [n.lower()]} for n in ("A b c", "Dd", "Ee")]}
     assert {n.stage for n in expander.children(out[1], good)} == {"question"}
 
@@ -168,3 +170,16 @@ def test_a_subject_named_only_with_its_disciplines_words_is_left_out(tmp_path):
     assert [(v.subject, v.reason) for v in graph.vetoed(taxonomy.disciplines[0])] == [
         ("Economics of Economics", "named as its discipline"),
         ("Social Economics", "named as its discipline")]  # its field is Social Sciences
+
+
+def test_a_discipline_left_short_of_subjects_lists_its_missing_rows(tmp_path):
+    taxonomy, graph, expander, roots = setup(tmp_path, "{redraws: 1}")
+    economics = taxonomy.disciplines[0]
+    out = finish_subjects(expander, roots, "Economics",
+                          subjects("Economics", "Trade"), subjects("Economics"))
+    assert [(n.stage, n.sample) for n in out] == [("subjects", 2)]  # the one redraw
+    last = expander.children(out[0], subjects("Economics"))
+    assert [n.context["subject"].name for n in last] == ["Trade"]
+    assert graph.gave_up(economics) == [
+        ("", 1, "subject_name", "1 of 2 subjects after 3 subjects sample(s): the others were "
+         "left out by the stage checks", 2)]
