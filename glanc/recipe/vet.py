@@ -78,6 +78,12 @@ def name_words(name: str) -> frozenset[str]:
     return frozenset(words) or frozenset({normalise_name(name)})
 
 
+def _conjuncts(name: str) -> list[str]:
+    """The parts of "A and B" (or "A & B"), when the name is one."""
+    parts = re.split(r"\s+(?:and|&)\s+", name, flags=re.IGNORECASE)
+    return parts if len(parts) > 1 else []
+
+
 def same_subject(a: str, b: str) -> bool:
     """Two subject names that name one subject: they share most of their content
     words ("Music History" and "History of Western Music"), or one adds only
@@ -86,6 +92,8 @@ def same_subject(a: str, b: str) -> bool:
     x, y = name_words(a), name_words(b)
     if (x <= y or y <= x) and (x ^ y) <= _GENERIC:
         return True
+    if any(name_words(part) in (x, y) for part in _conjuncts(a) + _conjuncts(b)):
+        return True  # "Calculus and Analysis" holds "Calculus" whole
     return len(x & y) / len(x | y) >= SIMILAR
 
 

@@ -155,6 +155,8 @@ def test_language(echoes):
     "The question tests the ability to think critically about tariffs and their effects?",
     'The student asks, "If a country sets a tariff, who pays it in the end?"',
     "A guest speaker will provide you with a question on trade. What is a tariff?",
+    'The question is "What materials are used to build a house that lasts?"',  # report set
+    "The question would test your logic. Can you explain what a tariff is?",  # report set
 ])
 def test_framing_drops_a_question_that_talks_about_itself(echoes, question):
     assert "question frames itself" in verdict("framing", row(question=question), echoes)
