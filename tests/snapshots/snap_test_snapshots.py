@@ -605,11 +605,11 @@ snapshots['test_stub_build_and_diff_of_two_builds build manifest.json'] = '''{
     },
     "shares/science/chemistry.json": {
       "lines": 119,
-      "sha256": "94ea60e2957d6c20e55a84435a69ec7c9088a1638edd48963a3a57e24c4c8dcd"
+      "sha256": "69286e95bfb3e56746740688583db6534f2999b3ded9a1dd377c64199ddda376"
     },
     "shares/science/physics.json": {
       "lines": 149,
-      "sha256": "149fa25a6fe3e436303ab83d255753366d15c8974b3d9830a8aadd6759d98a1a"
+      "sha256": "f3e9e85f524cebc6d60cc1b3d3f64ccc71758ffcd231738a992c5ef0afad300b"
     }
   },
   "glanc_version": "0.2.0",
