@@ -94,3 +94,25 @@ def test_a_node_under_a_floor_is_listed_and_kept_when_carried(glanc, tmp_path):
     assert {k: v for k, v in after["disciplines"].items() if "Geology" not in k} == \
         manifest["coverage"]["disciplines"]
     assert [b for b in after["below"] if "Geology" not in b["taxonomy_path"]] == below
+
+
+def test_the_report_page_lists_what_the_stage_checks_left_out_and_coverage(glanc, tmp_path):
+    """The committed example: its manifest counts the subjects left out by check; the
+    page lists each, with its reason, from the shares, and each subject's coverage."""
+    import re
+    import shutil
+
+    from conftest import ROOT
+
+    build = tmp_path / "science"
+    shutil.copytree(ROOT / "builds" / "science", build)
+    manifest = json.loads((build / "manifest.json").read_text())
+    left_out = manifest["quality"]["vetoed"]
+    page = tmp_path / "page.html"
+    assert glanc("report", str(build), "-o", str(page)).exit_code == 0
+    text = page.read_text()
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', text, re.S).group(1))
+    assert len(data["vetoed"]) == sum(left_out.values()) > 0
+    assert "named as its discipline" in text and "<h2>Coverage per subject</h2>" in text
+    assert {c["discipline"] for c in data["coverage"]} == {
+        f"Natural Sciences/{d}" for d in ("Physics", "Chemistry", "Biology")}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GlancError
-from ..options import DATA, DROPS, MANIFEST
+from ..options import DATA, DROPS, MANIFEST, SHARES
 from . import layout
 from .manifest import is_stub, model_labels
 
@@ -70,8 +70,17 @@ def report_data(build_dir: Path) -> dict[str, Any]:
         for d in dropped
         if d["dropped"]["check"] == "contamination" and "match" in d["dropped"]
     ]
+    vetoed, coverage = [], []
+    shares = build_dir / SHARES
+    for path in sorted(shares.rglob("*.json")) if shares.is_dir() else ():
+        share = json.loads(path.read_text(encoding="utf-8"))
+        vetoed += (share.get("quality") or {}).get("vetoed") or []
+        for subject, v in ((share.get("coverage") or {}).get("subjects") or {}).items():
+            coverage.append({"discipline": "/".join(share["discipline"]), "subject": subject, **v})
     return {
         "name": manifest["taxonomy"],
+        "vetoed": vetoed,
+        "coverage": coverage,
         "rows": len(rows),
         "rows_per_subject": [
             {"discipline": d, "subject": s, "rows": n, "quota": quota.get(d)}
@@ -197,7 +206,15 @@ def render(data: dict[str, Any]) -> str:
         _table(
             ("taxonomy path", "stage", "subject", "check", "reason"),
             [(v["taxonomy_path"], v["stage"], v["subject"], v["check"], v["reason"])
-             for v in quality.get("vetoed") or ()],
+             for v in data.get("vetoed") or ()],
+        )
+    )
+    parts.append("<h2>Coverage per subject</h2>")
+    parts.append(
+        _table(
+            ("discipline", "subject", "rows", "key concepts reached", "of"),
+            [(c["discipline"], c["subject"], c["rows"], c["reached"], c["key_concepts"])
+             for c in data.get("coverage") or ()],
         )
     )
     parts.append("<h2>Near-duplicate questions</h2>")
