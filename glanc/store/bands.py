@@ -25,7 +25,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS question_bands (question VARCHAR NOT NULL, bands BLOB NOT NULL);
 """
 
-LOOKUP = 50_000  # digests looked up at a time
+LOOKUP = 65_536  # digests looked up at a time: a scan of the table each
 
 
 def question_digest(text: str) -> str:
