@@ -338,8 +338,8 @@ def test_near_duplicates_are_dropped_redrawn_and_the_same_bytes_at_any_concurren
         assert result.exit_code == 4, result.output  # every node done, the quota left short
         assert result.stderr.splitlines() == [
             "short: 11 row(s) of the quota are missing (the quality checks dropped every redraw "
-            "of them); manifest.json's quality.short lists them: raise quality.redraws or relax "
-            "a check"]  # -q keeps the warning, not the summary line
+            "of them, or of their subject or syllabus); manifest.json's quality.short lists them "
+            "with reasons: raise quality.redraws or relax a check"]  # -q keeps the warning, not the summary line
         builds.append(artifact_files(out / "q"))
     assert builds[0] == builds[1]
     build = tmp_path / "out0" / "q"

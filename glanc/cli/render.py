@@ -166,8 +166,8 @@ def build_summary(result: BuildResult, *, failures: int = 20) -> list[str]:
     if result.short:
         lines.append(
             f"short: {result.short} row(s) of the quota are missing (the quality checks dropped "
-            "every redraw of them); manifest.json's quality.short lists them: raise "
-            "quality.redraws or relax a check"
+            "every redraw of them, or of their subject or syllabus); manifest.json's "
+            "quality.short lists them with reasons: raise quality.redraws or relax a check"
         )
     return lines
 
