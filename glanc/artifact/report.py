@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import GlancError
 from ..options import DATA, DROPS, MANIFEST, SHARES
-from . import layout
+from . import layout, shares
 from .manifest import is_stub, model_labels
 
 
@@ -71,12 +71,14 @@ def report_data(build_dir: Path) -> dict[str, Any]:
         if d["dropped"]["check"] == "contamination" and "match" in d["dropped"]
     ]
     vetoed, coverage = [], []
-    shares = build_dir / SHARES
-    for path in sorted(shares.rglob("*.json")) if shares.is_dir() else ():
-        share = json.loads(path.read_text(encoding="utf-8"))
-        vetoed += (share.get("quality") or {}).get("vetoed") or []
-        for subject, v in ((share.get("coverage") or {}).get("subjects") or {}).items():
-            coverage.append({"discipline": "/".join(share["discipline"]), "subject": subject, **v})
+    folder = build_dir / SHARES
+    for path in sorted(folder.rglob("*.json")) if folder.is_dir() else ():
+        share = shares.read(build_dir, path.relative_to(folder).with_suffix("").as_posix())
+        if share is None:  # not one glanc wrote: nothing of it is shown
+            continue
+        vetoed += (share.quality or {}).get("vetoed") or []
+        for subject, v in ((share.coverage or {}).get("subjects") or {}).items():
+            coverage.append({"discipline": "/".join(share.discipline), "subject": subject, **v})
     return {
         "name": manifest["taxonomy"],
         "vetoed": vetoed,

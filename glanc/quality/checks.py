@@ -184,7 +184,7 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
     unless it is a word of the row's own topic (its path, subject, sessions and
     key concepts): a question on sleep science may say "sleep" three times."""
     limit = float(params.get("max_duplicate_share", MAX_DUPLICATE_SHARE))
-    about = topic(row)
+    about: frozenset[str] | None = None  # the row's topic: only a short text's last rule reads it
     for what, text in zip(("question", "answer"), _qa(row), strict=True):
         tokens = t.words(text)
         grams = t.Grams(tokens)
@@ -206,6 +206,7 @@ def repetition(row: Row, params: dict[str, Any], echoes: Echoes) -> str | None:
         if " between " in text and (m := _SELF_COMPARED.search(text)):
             return f"{what} compares a thing with itself ({m.group(1)!r})"
         # the row's own topic words ("sleep" in a question on sleep science) may recur
+        about = topic(row) if about is None else about
         words = Counter(w for w in tokens if len(w) >= 4 and w not in t.STOPWORDS
                         and w[: t.STEM] not in about)  # fmt: skip
         most = 3 if len(tokens) < 30 else 4

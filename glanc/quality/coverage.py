@@ -26,8 +26,6 @@ from typing import Any
 from .. import text as t
 from ..specs.types import Discipline
 
-MEASURES = ("key_concepts", "diversity")  # what ``quality.coverage`` may set a floor on
-
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 0.0

@@ -304,28 +304,18 @@ class Graph:
             proposed = set()
             for k, item in interleaved([out.get("subjects") or [] for out in outputs]):
                 name = " ".join(str(item.get("name", "")).split())
-
-                def veto(check: str, reason: str) -> None:
-                    vetoed.append((len(merged), Vetoed("subjects", name, check, reason, k)))  # noqa: B023
-
                 norm = normalise_name(name)
                 proposed.add(norm)
                 if not norm or norm in seen:
                     if norm in others and names:
-                        veto(NAME, "named after another node of the taxonomy")
+                        why = "named after another node of the taxonomy"
+                        vetoed.append((len(merged), Vetoed("subjects", name, NAME, why, k)))
                     continue
                 seen.add(norm)
-                if names and (norm == normalise_name(d.name) or only_words_of(name, own_stems)):
-                    veto(NAME, "named as its discipline")
-                    continue
-                if names and norm in self._example_subjects and not own_stems & name_words(name):
-                    veto(NAME, "copies the template's example")
-                    continue
-                if names and names_several(name):
-                    veto(NAME, "names several subjects")
-                    continue
-                if duplicates and (earlier := duplicate_of(name, (m.name for m in merged))):
-                    veto(DUPLICATE, f"the same subject as {earlier!r}")
+                left_out = self._left_out(d, name, own_stems, merged, duplicates=duplicates,
+                                          names=names)  # fmt: skip
+                if left_out is not None:
+                    vetoed.append((len(merged), Vetoed("subjects", name, *left_out, k)))
                     continue
                 subtopics = tuple(str(topic) for topic in item.get("subtopics") or [])
                 level = str(item.get("level", ""))
@@ -340,6 +330,30 @@ class Graph:
             vetoed = [(n, v) for n, v in vetoed if n < most]
         self._subjects_vetoed[d.path] = [v for _, v in vetoed]
         return merged
+
+    def _left_out(
+        self,
+        d: Discipline,
+        name: str,
+        own_stems: frozenset[str],
+        merged: list[Subject],
+        *,
+        names: bool,
+        duplicates: bool,
+    ) -> tuple[str, str] | None:
+        """(check, reason) when the stage checks leave a new subject name of ``d``
+        out: named as its discipline, copied from the template's example, a list
+        of several, or the same subject as one already ``merged``."""
+        norm = normalise_name(name)
+        if names and (norm == normalise_name(d.name) or only_words_of(name, own_stems)):
+            return NAME, "named as its discipline"
+        if names and norm in self._example_subjects and not own_stems & name_words(name):
+            return NAME, "copies the template's example"
+        if names and names_several(name):
+            return NAME, "names several subjects"
+        if duplicates and (earlier := duplicate_of(name, (m.name for m in merged))):
+            return DUPLICATE, f"the same subject as {earlier!r}"
+        return None
 
     # -- syllabus -------------------------------------------------------------
     def syllabus_node(self, d: Discipline, subject: Subject, draw: int = 0) -> Node:
@@ -367,10 +381,10 @@ class Graph:
         d: Discipline = syllabus.discipline
         sessions = clean_sessions(output)
         quality = self.taxonomy.quality
+        subject: Subject = syllabus.context["subject"]
         if enabled(quality, SESSIONS):
             sessions, why = vet_sessions(sessions, d.settings.sessions)
             if why is not None:
-                subject: Subject = syllabus.context["subject"]
                 draw = syllabus.sample
                 veto = Vetoed("syllabus", subject.name, SESSIONS, why, draw)
                 self._syllabi_vetoed.setdefault(d.path, {})[(subject.name, draw)] = veto
@@ -380,9 +394,8 @@ class Graph:
                     SESSIONS, f"syllabus dropped at all {draw + 1} draws: {why}",
                     d.settings.questions_per_subject)
                 return []
-        subject_name = syllabus.context["subject"].name
         taught = sum(len(s["key_concepts"]) for s in sessions)
-        self.taught.setdefault(d.path, {})[subject_name] = taught
+        self.taught.setdefault(d.path, {})[subject.name] = taught
         return self.question_nodes(syllabus, sessions)
 
     def question_nodes(self, syllabus: Node, sessions: list[dict[str, Any]]) -> list[Node]:
