@@ -34,6 +34,9 @@ OWNED = (MANIFEST, CARD, *SHARDED, SHARES, *LEGACY)  # the names in builds/<name
 
 DEFAULT_STORE = Path(".glanc/cache.duckdb")
 DEFAULT_BUILDS = Path("builds")
+# glanc check's own: what it works out about unchanged files (their near-duplicate bands),
+# by their bytes, for the next check (CI restores it from the base branch's run)
+DEFAULT_CHECK_CACHE = Path(".glanc/check.duckdb")
 DEFAULT_CONCURRENCY = 16
 MAX_SUGGEST_SAMPLES = 50  # calls per node glanc suggest asks (--samples); gc keeps the latest
 
@@ -48,12 +51,15 @@ class Workspace:
     wait rather than an error. ``lock_from``: read the lock from this build
     directory rather than the output's (``glanc check`` rebuilds a committed
     artifact into a scratch workspace); the card then names the spec relative
-    to that directory's builds directory, as the original build did."""
+    to that directory's builds directory, as the original build did. ``bands``:
+    keep the artifact files' near-duplicate bands in this file rather than the
+    store (``glanc check``'s cache: its store is scratch)."""
 
     store: Path = DEFAULT_STORE
     builds: Path = DEFAULT_BUILDS
     wait: Callable[[str], None] | None = field(default=None, compare=False)
     lock_from: Path | None = None
+    bands: Path | None = None
 
     def build_dir(self, name: str) -> Path:
         return self.builds / name

@@ -272,6 +272,39 @@ def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_pat
     assert artifact_files(out) == artifact_files(fresh / "dup")
 
 
+def test_check_base_finds_a_near_duplicate_pair_across_old_and_new_with_its_cache(
+        glanc, tmp_path, fake_server, monkeypatch):
+    """Every question the same: the discipline added has only near-duplicates of the
+    first one's kept row, so ``check --base`` may not take the first as checked at
+    main; it rebuilds both. It finds the pair alike with its cache of the files'
+    bands cold, warm, and unreadable (the cache only saves time)."""
+    from glanc.specs.types import CHECKS
+
+    monkeypatch.chdir(tmp_path)
+    base = fake_server(constant="question")
+    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
+    off = ", ".join(f"{check}: false" for check in CHECKS)
+    text = (f"glanc: 1\nname: dup\nseed: 7\ntemplate: json\n"
+            f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
+            f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
+            "  subject_samples: 1\n  subjects_per_sample: 2\n  max_subjects: 1\n"
+            "  questions_per_subject: 2\n"
+            "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n")  # fmt: skip
+    spec = tmp_path / "dup.yaml"
+    spec.write_text(text)
+    committed(glanc, spec, tmp_path, code=4)
+    spec.write_text(text + "      - name: Astronomy\n")
+    assert glanc("build", str(spec), "-q").exit_code == 4
+    cache = tmp_path / ".glanc" / "check.duckdb"
+    for state in ("cold", "warm", "unreadable"):
+        if state == "unreadable":
+            cache.write_bytes(b"not a database")
+        result = glanc("check", "dup.yaml", "--base", "main")
+        assert result.exit_code == 0, (state, result.output)
+        assert "up to date" in result.stdout and "taken as checked there" not in result.stdout
+        assert cache.is_file()
+
+
 def test_check_base_skips_an_unchanged_build_and_rebuilds_only_what_changed(
         glanc, wide, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

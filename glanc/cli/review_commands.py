@@ -12,7 +12,7 @@ import click
 from .. import trust
 from ..artifact import layout, publish
 from ..errors import GlancError
-from ..options import DATA, DEFAULT_STORE, DROPS, LOCK, LOCKS
+from ..options import DATA, DEFAULT_CHECK_CACHE, DEFAULT_STORE, DROPS, LOCK, LOCKS
 from ..version import __version__
 from .flags import model_option, out_option, store_option, user_errors
 
@@ -31,8 +31,14 @@ from .flags import model_option, out_option, store_option, user_errors
 @click.option("--base", metavar="REV",
               help="A revision CI checked (the branch a pull request targets): a build none "
               "of whose files and inputs differ from it is up to date without a rebuild.")
+@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CHECK_CACHE,
+              show_default=True,
+              help="With --base: keep what the check works out about unchanged files (their "
+              "near-duplicate bands, by their bytes) here for the next check; CI caches it.")
 @user_errors
-def check(spec: Path, out: Path, model: str | None, store: Path, base: str | None) -> None:
+def check(
+    spec: Path, out: Path, model: str | None, store: Path, base: str | None, cache: Path
+) -> None:
     """Verify that OUT/<name>/ is exactly what the spec and its lock produce.
 
     No model call, no network, and the local store is not used to rebuild
@@ -60,7 +66,7 @@ def check(spec: Path, out: Path, model: str | None, store: Path, base: str | Non
 
     taxonomy = load_taxonomy(spec)
     publish.recover(out)
-    result = run_check(taxonomy, out, model=model, store=store, base=base)
+    result = run_check(taxonomy, out, model=model, store=store, base=base, cache=cache)
     where = result.build_dir
     if result.unchanged_since is not None:
         click.echo(f"{where}: up to date with {spec} (nothing it depends on differs from "

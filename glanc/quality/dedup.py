@@ -53,9 +53,6 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 ROWS_PER_BAND = NUM_PERM // BANDS
 CHUNK = 4096  # rows signed and written at a time: bounds a round's passing memory
-# carried questions crossed at a time: each batch looks its bands up in the store in one
-# scan of it (at 4,096 a batch, 1M carried questions took 246 scans, 19.6 s of a 41 s build)
-CROSS = 65_536
 MISS = 1e-5  # a pair at the threshold is not a candidate with this probability, at most
 MEMORY = "128MB"  # the index's buffer pool in a round's end; its joins spill past it
 # while rows are only appended, a smaller bound: DuckDB keeps pages cached up to
@@ -226,70 +223,27 @@ class NearDuplicates:
             while chunk := cursor.fetchmany(CHUNK):
                 yield chunk
 
-    def crossing(
-        self,
-        others: Iterable[tuple[str, str]],
-        also: Iterable[tuple[str, str]] = (),
-        kept: QuestionBands | None = None,
-    ) -> list[tuple[str, str, float]]:
-        """The pairs (row of this index or ``also``, row of ``others``, Jaccard) that
-        may be near-duplicates of each other: every row this index decided (kept or
-        dropped), and the rows ``also`` lists, against ``others``, (row id, question)
-        decided elsewhere. None means the two sides' verdicts cannot depend on each
-        other: the dedup drops a row only for a near-duplicate, so each side decides
-        alike with or without the other (``glanc.tasks.carry``).
+    @property
+    def least(self) -> int:
+        """The bands a pair must share to be a candidate (``least_bands``)."""
+        return self._least
 
-        A pair counts when it shares ``least_bands`` bands (as the dedup's candidates
-        do) and its exact Jaccard reaches the threshold: every pair the dedup would
-        drop a row for, and a few more (the signatures' own estimate, the dedup's
-        middle filter, is not applied). ``kept``: the store's bands by question,
-        read for ``others`` where it has them and filled where it had not."""
+    def decided(self, also: list[str], kept: QuestionBands | None) -> tuple[list[str], np.ndarray]:
+        """Every question this index decided (kept or dropped), then ``also``, with
+        each one's 32 band keys (low 32 bits, as the store keeps them; ``also``'s from
+        ``kept`` where it has them): one side of a crossing (``glanc.tasks.carry``)."""
         own = [row for chunk in self.entries() for row in chunk]
-        own_keys = [_low_keys([sig for _, _, sig in own])] if own else []
-        own = [(rid, text) for rid, text, _ in own]
-        also = list(also)
+        texts = [text for _, text, _ in own] + list(also)
+        keys = [_low_keys([sig for _, _, sig in own])] if own else []
         if also:
-            own += also
-            own_keys.append(_low(_band_keys(_sign([q for _, q in also]))))
-        if not own:
-            return []
-        keys = np.concatenate(own_keys)
-        bands = []  # per band: its keys sorted, and the rows in that order
-        for b in range(BANDS):
-            order = np.argsort(keys[:, b], kind="stable")
-            bands.append((keys[order, b], order))
-        pairs: list[tuple[str, str, float]] = []
-        batch: list[tuple[str, str]] = []
-        for item in others:
-            batch.append(item)
-            if len(batch) >= CROSS:
-                pairs += self._crossing(own, bands, batch, kept)
-                batch = []
-        pairs += self._crossing(own, bands, batch, kept)
-        return sorted(pairs)
+            keys.append(band_keys(list(also), kept))
+        return texts, np.concatenate(keys) if keys else np.empty((0, BANDS), np.uint32)
 
-    def _crossing(
-        self, own: list, bands: list, batch: list[tuple[str, str]], kept: QuestionBands | None
-    ) -> list:
-        if not batch:
-            return []
-        keys = _bands_of([question for _, question in batch], kept)
-        shared: dict[tuple[int, int], int] = {}
-        for b, (values, order) in enumerate(bands):
-            lo = np.searchsorted(values, keys[:, b], side="left")
-            hi = np.searchsorted(values, keys[:, b], side="right")
-            for n in np.flatnonzero(hi > lo).tolist():
-                for m in order[lo[n] : hi[n]].tolist():
-                    shared[(n, m)] = shared.get((n, m), 0) + 1
-        out = []
-        for (n, m), count in shared.items():
-            if count < self._least:
-                continue
-            rid, question = batch[n]
-            similarity = jaccard(shingles(question), shingles(own[m][1]))
-            if similarity >= self.threshold:
-                out.append((own[m][0], rid, round(similarity, 6)))
-        return out
+    def similar(self, a: str, b: str) -> bool:
+        """Are these questions near-duplicates by the exact Jaccard of their word
+        3-grams? A crossing pair counts when it is (the dedup drops no row for less;
+        the signatures' estimate, its middle filter, is not applied)."""
+        return jaccard(shingles(a), shingles(b)) >= self.threshold
 
     def _insert_bands(self, table: str, ids: list[str], keys: np.ndarray) -> None:
         """Each row's 32 (band, key, id) rows into ``table``."""
@@ -377,7 +331,7 @@ def _low_keys(signatures: list[bytes]) -> np.ndarray:
     return _low(_band_keys(np.stack([np.frombuffer(sig, np.uint32) for sig in signatures])))
 
 
-def _bands_of(questions: list[str], kept: QuestionBands | None) -> np.ndarray:
+def band_keys(questions: list[str], kept: QuestionBands | None) -> np.ndarray:
     """Each question's 32 band keys (low 32 bits): from ``kept`` where it has them,
     else signed, and then kept there."""
     if kept is None:

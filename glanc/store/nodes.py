@@ -26,7 +26,7 @@ from ..faults import store_message
 from ..keys import hex_ranges
 from ..trust import refuse_store_links
 from .bands import SCHEMA as BANDS_SCHEMA
-from .bands import QuestionBands
+from .bands import FileBands, QuestionBands
 from .batches import SCHEMA as BATCH_SCHEMA
 from .batches import Batches
 from .journal import Journal
@@ -80,7 +80,9 @@ class Store:
     ``read_only`` opens without taking the write lock and never creates the
     file: a missing store reads as an empty one (so ``glanc plan`` writes
     nothing). ``on_wait`` makes opening wait for a store another process holds,
-    calling it once with the message it would otherwise raise.
+    calling it once with the message it would otherwise raise. ``bands_at``:
+    keep artifact files' near-duplicate bands in that file rather than the store
+    (``glanc check``, whose store is scratch, keeps them from one run to the next).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Store:
         *,
         read_only: bool = False,
         on_wait: Callable[[str], None] | None = None,
+        bands_at: Path | None = None,
     ):
         import duckdb
 
@@ -110,6 +113,7 @@ class Store:
             self.batches = Batches(self.con)
             self.verdicts = Verdicts(self.con)
             self.bands = QuestionBands(self.con)
+            self.file_bands = FileBands(self.con)
             return
         refuse_store_links(self.path)
         if not read_only:
@@ -122,6 +126,9 @@ class Store:
             self.batches = Batches(self.con, read_only=read_only)  # Batch API jobs in flight
             self.verdicts = Verdicts(self.con, read_only=read_only)  # the quality gate's
             self.bands = QuestionBands(self.con, read_only=read_only)  # the dedup's, by text
+            self.file_bands = FileBands(self.con, read_only=read_only)  # and by artifact file
+            if bands_at is not None and not read_only:
+                self.file_bands = _bands_cache(self.con, bands_at) or self.file_bands
             columns = {r[0] for r in self.con.execute("DESCRIBE nodes").fetchall()}
             if read_only and has_key_index(self.con):  # a read-only store made with a primary key
                 nodes = self.con.execute("SELECT count(*) FROM nodes").fetchone()[0]
@@ -476,3 +483,18 @@ class Store:
         keys = list(keep)
         if keys:
             self.con.execute("INSERT INTO glanc_keep SELECT unnest(?)", [keys])
+
+
+def _bands_cache(con, path: Path) -> FileBands | None:
+    """Artifact files' bands kept in a file of their own (``glanc check``'s cache,
+    which outlives its scratch store); None, for the store's own, when the file
+    does not open (another check holds it, or it is not a DuckDB file): the
+    entries are a function of a file's bytes, so the cache only saves time."""
+    import duckdb
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute("ATTACH ? AS glanc_bands", [str(path)])
+        return FileBands(con, db="glanc_bands")
+    except (OSError, duckdb.Error):
+        return None

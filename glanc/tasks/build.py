@@ -48,7 +48,7 @@ from ..store.batches import Wave
 from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
-from .carry import Carried, carried, crosses, inputs
+from .carry import Carried, carried, crosses, inputs, record_bands
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def build(
     plain = options.selection.everything and not options.force and workspace.lock_from is None
     if carry_over is None:  # --no-lock: every node from the store, none from files
         carry_over = plain and options.use_lock
-    with Store(workspace.store, on_wait=workspace.wait) as store:
+    with Store(workspace.store, on_wait=workspace.wait, bands_at=workspace.bands) as store:
         stamp, carry = None, {}
         if plain:
             stamp = uptodate.stamp(taxonomy, graph, options.model, build_dir, options.use_lock)
@@ -166,7 +166,18 @@ def build(
             result = _walk(taxonomy, graph, store, workspace, options, observer, {}, started)
         if stamp is not None and result.ok and not result.skipped and result.waiting is None:
             uptodate.record(store, stamp, build_dir)
+            if taxonomy.quality.enabled and taxonomy.quality.dedup is not None:
+                _record_bands(store, build_dir)
         return result
+
+
+def _record_bands(store: Store, build_dir: Path) -> None:
+    """Record the bands of the files this build wrote, for the next build's crossing
+    (``carry.crosses`` would record them then; here, the questions' bands were just
+    kept, so nothing is signed)."""
+    listed = (manifest_of(build_dir) or {}).get("files")
+    if isinstance(listed, dict):
+        record_bands(store, build_dir, listed)
 
 
 def _walk(
@@ -200,7 +211,7 @@ def _walk(
             waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options, walked)
             if gate is not None:
                 gate.file()  # every verdict, for the next plan to foresee its redraws
-            if waiting is None and crosses(gate, carry, build_dir, store.bands):
+            if waiting is None and crosses(gate, carry, build_dir, store):
                 return None
             if waiting is None and gate is not None and gate.duplicates is not None:
                 keep_bands(gate.duplicates, store.bands)  # for the next build's crossing

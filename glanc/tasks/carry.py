@@ -43,11 +43,11 @@ from ..recipe.graph import Graph
 from ..specs import models
 from ..specs.contract import STAGES
 from ..specs.types import Discipline, Taxonomy
-from ..store.bands import QuestionBands
 from ..version import ARTIFACT_REVISION, __version__
 
 if TYPE_CHECKING:  # the gate is the build's: a plan never imports it
     from ..quality.gate import Gate
+    from ..store import Store
 
 Carried = dict[tuple[str, ...], Share]  # discipline path -> its share of the last build
 
@@ -122,39 +122,106 @@ def _intact(build_dir: Path, name: str, listing: object, stats: dict | None) -> 
     return layout.summary(path) == listing
 
 
-def crosses(
-    gate: Gate | None, carried: Carried, build_dir: Path, bands: QuestionBands | None = None
-) -> bool:
+def crosses(gate: Gate | None, carried: Carried, build_dir: Path, store: Store) -> bool:
     """Do the questions of the disciplines carried over (their kept rows, and those
     the dedup dropped) have a near-duplicate among those the build walked, or
     among the last build's questions of the disciplines it did not carry over
     (changed or removed: a row of theirs may have been why a carried row was
-    dropped)? ``build_dir`` still holds the last build; ``bands``: the store's
-    bands of questions seen before (the carried ones' are read, not signed)."""
+    dropped)? ``build_dir`` still holds the last build. The carried files' bands
+    come from the store's ``FileBands`` (recorded there first where missing), so
+    one join finds the few carried lines that share bands with the walked
+    questions, and only those are read."""
     if gate is None or gate.duplicates is None or not carried:
         return False
-    carried_files = {name for share in carried.values() for name in share.files}
+    index = gate.duplicates
+    carried_files = {name: listing for share in carried.values()
+                     for name, listing in share.files.items()}  # fmt: skip
     before = [name for name in layout.owned(build_dir)
               if name.split("/", 1)[0] in (DATA, DROPS) and name not in carried_files]  # fmt: skip
-    others = _questions(sorted(carried_files), build_dir)
     try:
-        also = _questions(before, build_dir)
-        return bool(gate.duplicates.crossing(others, also=also, kept=bands))
+        ids = record_bands(store, build_dir, carried_files)
+        also = [question for _, question in _questions(before, build_dir)]
+        own, keys = index.decided(also, store.bands)
+        hits = store.file_bands.sharing(keys, list(ids.values()), index.least)
+        if not hits:
+            return False
+        names = {i: name for name, i in ids.items()}
+        wanted: dict[str, set[int]] = {}
+        for _, file, line in hits:
+            wanted.setdefault(names[file], set()).add(line)
+        texts = {(name, line): question for name, lines in wanted.items()
+                 for line, question in _lines(build_dir, name, lines)}  # fmt: skip
+        return any(index.similar(own[n], texts[(names[file], line)]) for n, file, line in hits)
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return True  # a file of the last build that does not read: walk everything
 
 
+RECORD = 65_536  # questions whose bands are looked up and recorded at a time
+
+
+def record_bands(store: Store, build_dir: Path, files: dict[str, object]) -> dict[str, int]:
+    """The store's ``FileBands`` id of each data and dropped-rows file of ``files``
+    (name -> its manifest listing, which names its sha256), recording the files it
+    lacks: read, their questions' bands looked up or signed."""
+    import numpy as np
+
+    from ..quality.dedup import band_keys
+
+    shas = {name: listing["sha256"] for name, listing in files.items()
+            if name.split("/", 1)[0] in (DATA, DROPS)}  # type: ignore[index]  # fmt: skip
+    known = store.file_bands.ids(sorted(set(shas.values())))
+    batch: list[tuple[str, list[int], list[str]]] = []
+
+    def flush() -> None:
+        if batch:
+            keys = band_keys([q for _, _, questions in batch for q in questions], store.bands)
+            at, entries = 0, []
+            for sha, lines, _ in batch:
+                entries.append((sha, np.asarray(lines, np.int32), keys[at : at + len(lines)]))
+                at += len(lines)
+            known.update(store.file_bands.add(entries))
+            batch.clear()
+
+    for name in sorted(n for n, sha in shas.items() if sha not in known):
+        pairs = list(_lines(build_dir, name))
+        batch.append((shas[name], [line for line, _ in pairs], [q for _, q in pairs]))
+        if sum(len(lines) for _, lines, _ in batch) >= RECORD:
+            flush()
+    flush()
+    return {name: known[sha] for name, sha in shas.items()}
+
+
 def _questions(names: list[str], build_dir: Path) -> Iterator[tuple[str, str]]:
     """(row id, question) of each row of these files that met the dedup."""
+    for name in names:
+        for _, question, rid in _rows(build_dir, name):
+            yield rid, question
+
+
+def _lines(
+    build_dir: Path, name: str, only: set[int] | None = None
+) -> Iterator[tuple[int, str]]:
+    """(line, question) of each row of this file that met the dedup (of ``only``
+    these lines, when given)."""
+    for line, question, _ in _rows(build_dir, name, only):
+        yield line, question
+
+
+def _rows(
+    build_dir: Path, name: str, only: set[int] | None = None
+) -> Iterator[tuple[int, str, str]]:
+    """(line, question, row id) of each row of a data or dropped-rows file that met
+    the dedup: every kept row, and the rows the dedup itself dropped."""
     from ..quality.gate import DEDUP
 
-    for name in names:
-        kind = name.split("/", 1)[0]
-        if kind not in (DATA, DROPS):
-            continue
-        with open(build_dir / name, "rb") as f:
-            for line in f:
-                row = orjson.loads(line)
-                if kind == DROPS and (row.get("dropped") or {}).get("check") != DEDUP:
-                    continue
-                yield str(row["id"]), str(row["messages"][0]["content"] or "")
+    kind = name.split("/", 1)[0]
+    if kind not in (DATA, DROPS):
+        return
+    with open(build_dir / name, "rb") as f:
+        for n, line in enumerate(f):
+            if only is not None and n not in only:
+                continue
+            row = orjson.loads(line)
+            if kind == DROPS and (row.get("dropped") or {}).get("check") != DEDUP:
+                continue
+            yield n, str(row["messages"][0]["content"] or ""), str(row["id"])

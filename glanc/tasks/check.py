@@ -66,6 +66,7 @@ def check(
     model: str | None = None,
     store: Path | None = None,
     base: str | None = None,
+    cache: Path | None = None,
 ) -> CheckResult:
     """Compare ``out_dir/<name>/`` with a rebuild from the spec and the lock only;
     with a ``store``, also list lock outputs that differ from it for the same key.
@@ -85,7 +86,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="glanc-check-") as tmp:
         scratch = Path(tmp)
         workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",
-                              lock_from=build_dir)  # fmt: skip
+                              lock_from=build_dir, bands=cache)  # fmt: skip
         expected = workspace.build_dir(taxonomy.name)
         seeded = base is not None and _seed(base, build_dir, expected)
         options = BuildOptions(model=model, selection=NOTHING)

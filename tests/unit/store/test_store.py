@@ -91,3 +91,25 @@ def test_a_keyed_store_is_rebuilt_without_its_key(tmp_path):
         store.put(record("k2"))
         store.flush()
         assert store.count() == 2 and store.count("ok") == 2
+
+
+def test_file_bands_find_the_lines_sharing_bands_and_are_recorded_once(tmp_path):
+    """A file's band keys are recorded once, by its sha256, and reopen with the store;
+    ``sharing`` finds the lines of the chosen files that share enough bands with a
+    probe row, and nothing from a file that was not chosen."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 2**32, (3, 32), dtype=np.uint32), rng.integers(0, 2**32, (2, 32), dtype=np.uint32)
+    probe = a[[1]].copy()
+    probe[0, :20] = 7  # 12 bands left in common with a's line 1
+    with Store(tmp_path / "s.duckdb") as store:
+        ids = store.file_bands.add([("sha-a", np.array([0, 4, 9]), a), ("sha-b", np.array([2, 3]), b)])
+        assert store.file_bands.add([("sha-a", np.array([0]), a[:1])]) == {"sha-a": ids["sha-a"]}
+        assert store.file_bands.sharing(probe, [ids["sha-a"], ids["sha-b"]], 12) == [(0, ids["sha-a"], 4)]
+        assert store.file_bands.sharing(probe, [ids["sha-a"]], 13) == []
+        assert store.file_bands.sharing(probe, [ids["sha-b"]], 1) == []
+        both = np.vstack([probe, b[[1]]])
+        assert store.file_bands.sharing(both, [ids["sha-b"]], 32) == [(1, ids["sha-b"], 3)]
+    with Store(tmp_path / "s.duckdb") as store:
+        assert store.file_bands.ids(["sha-a", "sha-b", "sha-c"]) == ids
