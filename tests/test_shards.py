@@ -303,6 +303,14 @@ def test_check_base_finds_a_near_duplicate_pair_across_old_and_new_with_its_cach
         assert result.exit_code == 0, (state, result.output)
         assert "up to date" in result.stdout and "taken as checked there" not in result.stdout
         assert cache.is_file()
+    # one that came with the checkout could hide the pair: refused, in one line
+    cache.unlink()
+    (tmp_path / ".glanc" / ".gitignore").unlink(missing_ok=True)
+    assert glanc("check", "dup.yaml", "--base", "main").exit_code == 0
+    git(tmp_path, "add", "-f", str(cache))
+    refused = glanc("check", "dup.yaml", "--base", "main")
+    assert refused.exit_code == 2 and "a check cache that git tracks" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_check_base_skips_an_unchanged_build_and_rebuilds_only_what_changed(

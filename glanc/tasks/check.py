@@ -19,6 +19,7 @@ from .. import trust
 from ..artifact import layout, publish
 from ..artifact.diff import Diff, diff_datasets
 from ..artifact.manifest import read as manifest_of
+from ..errors import GlancError
 from ..options import CARD, DATA, DATASET, LOCKS, MANIFEST, BuildOptions, Workspace
 from ..plan.select import NOTHING
 from ..specs.types import Taxonomy
@@ -80,6 +81,8 @@ def check(
     trust.refuse_links(build_dir)
     if store is not None:
         Journal(store).refuse_committed()
+    if cache is not None:
+        _refuse_committed_cache(cache)
     if base is not None and unchanged_since(base, taxonomy, build_dir):
         return CheckResult(build_dir, (), (), None, built_by=built_with(build_dir),
                            unchanged_since=base)  # fmt: skip
@@ -107,6 +110,17 @@ def check(
     rewritten = _rewritten(lock, store) if store is not None else ()
     return CheckResult(build_dir, missing, stale, rows, rewritten, built_by,
                        layout.legacy(build_dir), carried=result.carried)  # fmt: skip
+
+
+def _refuse_committed_cache(cache: Path) -> None:
+    """The check's cache is its own work on this machine (or this CI's): one that
+    git tracks came with the checkout, and a pull request could make it say that
+    no question of an unchanged file is near any new one, so it is refused."""
+    if cache.is_symlink() or (cache.exists() and trust.tracked_by_git(cache)):
+        raise GlancError(
+            f"{cache}: a check cache that git tracks (or a symlink) is never read: remove it "
+            f"from the commit (git rm --cached {cache}), or pass --cache with another path"
+        )
 
 
 def _seed(rev: str, build_dir: Path, dest: Path) -> bool:
