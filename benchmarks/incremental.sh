@@ -13,7 +13,13 @@ pairs=$1
 dir=$2
 checkout=${3:-$(cd "$(dirname "$0")/.." && pwd)}
 python=${PYTHON:-$checkout/.venv/bin/python}
-run() { label=$1; shift; /usr/bin/time -f "$label %e s %M KB" env PYTHONPATH="$checkout" "$python" -m glanc "$@"; }
+# exit 4 (the quota left short: the stub's subject names, drawn from a dozen words of its
+# prompt, repeat, and the subject checks leave some out) is noted and the steps go on
+run() {
+  label=$1; shift
+  /usr/bin/time -f "$label %e s %M KB" env PYTHONPATH="$checkout" "$python" -m glanc "$@" \
+    || { rc=$?; [ "$rc" = 4 ] || exit "$rc"; echo "$label: exit 4 (short)" >&2; }
+}
 mkdir -p "$dir"
 cd "$dir"
 T=$dir/times.txt
