@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import trust
 from ..artifact import card, layout, publish
@@ -37,8 +37,6 @@ from ..options import DATA, LOCKS, BuildOptions, Workspace
 from ..plan.decide import Decider
 from ..plan.planner import wave_json
 from ..quality import coverage
-from ..quality.dedup import keep_bands
-from ..quality.gate import Gate, Report
 from ..recipe.graph import Graph
 from ..recipe.node import Node
 from ..specs.contract import REQUIRED_OUTPUTS, STAGES
@@ -49,6 +47,9 @@ from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
 from .carry import Carried, carried, crosses, inputs, record_bands
+
+if TYPE_CHECKING:  # the quality gate (numpy, the checks) loads when a build walks: a no-op
+    from ..quality.gate import Gate  # never imports it
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,8 @@ def _walk(
         emit = Observers([tally, parts, *((observer,) if observer is not None else ())])
         gate = None
         if taxonomy.quality.enabled:
+            from ..quality.gate import Gate
+
             gate = Gate(taxonomy, graph, rows, dropped, store.verdicts)
         try:
             waiting = _schedule(taxonomy, graph, store, rows, gate, tally, emit, options, walked)
@@ -214,6 +217,8 @@ def _walk(
             if waiting is None and crosses(gate, carry, build_dir, store):
                 return None
             if waiting is None and gate is not None and gate.duplicates is not None:
+                from ..quality.dedup import keep_bands
+
                 keep_bands(gate.duplicates, store.bands)  # for the next build's crossing
         finally:  # its helper process and near-duplicate index go with the build, always
             if gate is not None:
@@ -434,6 +439,8 @@ def _finish(
     quality = None
     if w.gate is not None:
         w.gate.note_vetoed(d for d in taxonomy.disciplines if d.path not in w.carry)
+        from ..quality.gate import Report
+
         carried_reports = [Report.of_json(s.quality or {}) for s in w.carry.values()]
         quality = Report.merged([*w.gate.reports.values(), *carried_reports], w.gate.quota)
     rows = w.rows.count + sum(s.rows for s in w.carry.values())
@@ -514,6 +521,8 @@ def _shares(
         counts = by_shard.get(d.shard, {})
         quality = None
         if w.gate is not None:
+            from ..quality.gate import Report
+
             report = w.gate.reports.get(d.path) or Report()
             quality = {k: v for k, v in report.as_json().items() if k != "quota"}
         share = Share(
