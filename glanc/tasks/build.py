@@ -46,7 +46,7 @@ from ..store.batches import Wave
 from ..store.lockfile import lock_lines, rehydrate
 from ..store.spool import RowSpool
 from . import uptodate
-from .carry import Carried, carried, crosses, inputs, record_bands
+from .carry import Carried, Inputs, carried, crosses, record_bands
 
 if TYPE_CHECKING:  # the quality gate (numpy, the checks) loads when a build walks: a no-op
     from ..quality.gate import Gate  # never imports it
@@ -511,6 +511,7 @@ def _shares(
     for name, listing in listed.items():
         files.setdefault(layout.shard_of(name), {})[name] = listing
     out = {}
+    digests = Inputs(taxonomy, w.graph)
     for d in taxonomy.disciplines:
         if d.path in w.carry:
             continue
@@ -527,7 +528,7 @@ def _shares(
             quality = {k: v for k, v in report.as_json().items() if k != "quota"}
         share = Share(
             discipline=d.path,
-            inputs=inputs(taxonomy, w.graph, d),
+            inputs=digests.of(d),
             proposed=tuple(sorted(proposed)),
             named=tuple(w.graph.named_after_others(d, proposed)),
             files=files.get(d.shard, {}),

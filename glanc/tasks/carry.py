@@ -52,28 +52,34 @@ if TYPE_CHECKING:  # the gate is the build's: a plan never imports it
 Carried = dict[tuple[str, ...], Share]  # discipline path -> its share of the last build
 
 
-def inputs(taxonomy: Taxonomy, graph: Graph, d: Discipline) -> str:
-    """The digest of everything ``d``'s files and share depend on, besides other
-    nodes' names and near-duplicates (see the module's docstring)."""
-    quality = taxonomy.quality
-    judged = quality.enabled and quality.judge is not None
-    stages = (*STAGES, *((glan.JUDGE.name,) if judged else ()))
-    used = []
-    for stage in stages:
-        info, _ = graph.model(d, stage)
-        price = price_of(info, batch=models.wants_batch(info.ref))
-        used.append([stage, info.label, models.identity(info), list(price or ())])
-    rules = (
-        [rules_digest(Rules(quality, taxonomy.template)), quality.redraws]
-        if quality.enabled
-        else None
-    )
-    programs = sorted(graph.program_ids.items())
-    # its models as ``used`` has them: what they write, not where they are served
-    settings = replace(d.settings, models=())
-    return digest([__version__, ARTIFACT_REVISION, taxonomy.seed, list(d.path),
-                   repr(settings), repr(d.pinned_subjects), [list(p) for p in programs],
-                   used, rules])  # fmt: skip
+class Inputs:
+    """The digest of everything a discipline's files and share depend on, besides
+    other nodes' names and near-duplicates (see the module's docstring); what all
+    disciplines share (the quality rules) is worked out once."""
+
+    def __init__(self, taxonomy: Taxonomy, graph: Graph):
+        self.taxonomy, self.graph = taxonomy, graph
+        quality = taxonomy.quality
+        self.rules = (
+            [rules_digest(Rules(quality, taxonomy.template)), quality.redraws]
+            if quality.enabled
+            else None
+        )
+        judged = quality.enabled and quality.judge is not None
+        self.stages = (*STAGES, *((glan.JUDGE.name,) if judged else ()))
+        self.programs = [list(p) for p in sorted(graph.program_ids.items())]
+
+    def of(self, d: Discipline) -> str:
+        used = []
+        for stage in self.stages:
+            info, _ = self.graph.model(d, stage)
+            price = price_of(info, batch=models.wants_batch(info.ref))
+            used.append([stage, info.label, models.identity(info), list(price or ())])
+        # its models as ``used`` has them: what they write, not where they are served
+        settings = replace(d.settings, models=())
+        return digest([__version__, ARTIFACT_REVISION, self.taxonomy.seed, list(d.path),
+                       repr(settings), repr(d.pinned_subjects), self.programs,
+                       used, self.rules])  # fmt: skip
 
 
 def carried(
@@ -89,6 +95,7 @@ def carried(
     if not isinstance(listed, dict):
         return {}
     out: Carried = {}
+    digests = Inputs(taxonomy, graph)
     for d in taxonomy.disciplines:
         name = layout.share_file(d.shard)
         if name not in listed:
@@ -96,7 +103,7 @@ def carried(
         share = shares.read(build_dir, d.shard)
         if share is None or share.discipline != d.path:
             continue
-        if share.inputs != inputs(taxonomy, graph, d):
+        if share.inputs != digests.of(d):
             continue
         if list(share.named) != graph.named_after_others(d, frozenset(share.proposed)):
             continue
