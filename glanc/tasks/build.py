@@ -126,12 +126,15 @@ def build(
     observer: Observer | None = None,
     *,
     carry_over: bool | None = None,
+    intact: dict[str, list[int]] | None = None,
 ) -> BuildResult:
     """Build ``taxonomy``'s dataset into ``workspace.builds/<name>/``; see the CLI's
     ``build``. ``observer`` sees every build event (the CLI's progress display).
     ``carry_over``: carry unchanged disciplines over from the build already there
     (``tasks.carry``); by default, in a plain build (everything selected, nothing
-    forced, the build's own lock)."""
+    forced, the build's own lock). ``intact``: files of the build already there
+    known to be as its manifest lists them, with their [size, mtime_ns] (``glanc
+    check --base``: those git finds unchanged since the base), not hashed again."""
     started = time.monotonic()
     workspace, options = workspace or Workspace(), options or BuildOptions()
     build_dir = workspace.build_dir(taxonomy.name)
@@ -161,7 +164,8 @@ def build(
                 return _up_to_date(previous, build_dir, started)
         if carry_over:
             recorded = store.recorded_build(str(build_dir.resolve()))
-            carry = carried(taxonomy, graph, build_dir, recorded[2] if recorded else None)
+            stats = intact if intact is not None else recorded[2] if recorded else None
+            carry = carried(taxonomy, graph, build_dir, stats)
         result = _walk(taxonomy, graph, store, workspace, options, observer, carry, started)
         if result is None:  # a near-duplicate spans what was walked and what was carried
             result = _walk(taxonomy, graph, store, workspace, options, observer, {}, started)

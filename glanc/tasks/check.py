@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,10 @@ def check(
         workspace = Workspace(store=scratch / "store.duckdb", builds=scratch / "out",
                               lock_from=build_dir, bands=cache)  # fmt: skip
         expected = workspace.build_dir(taxonomy.name)
-        seeded = base is not None and _seed(base, build_dir, expected)
+        seeded = _seed(base, build_dir, expected) if base is not None else None
         options = BuildOptions(model=model, selection=NOTHING)
-        result = build(taxonomy, workspace, options, carry_over=seeded)
+        result = build(taxonomy, workspace, options, carry_over=seeded is not None,
+                       intact=seeded)  # fmt: skip
         built_by = built_with(build_dir)
         names = sorted(set(layout.owned(build_dir)) | set(layout.owned(expected)))
         stale = tuple(n for n in names if not _same(build_dir / n, expected / n, built_by))
@@ -123,24 +125,29 @@ def _refuse_committed_cache(cache: Path) -> None:
         )
 
 
-def _seed(rev: str, build_dir: Path, dest: Path) -> bool:
+def _seed(rev: str, build_dir: Path, dest: Path) -> dict[str, list[int]] | None:
     """Put the build directory as of ``rev`` in ``dest``, for the check's build to
     carry over the disciplines that did not change since (their shares say what
     their inputs were then): the files git finds unchanged are linked from the
-    working tree, the others written from ``rev``. False, writing nothing, where
-    git cannot tell (a build directory outside the working directory)."""
+    working tree, the others written from ``rev``. Returns the [size, mtime_ns]
+    of the linked ones: they are ``rev``'s files, which its manifest lists (``rev``
+    was checked), so the build need not hash them to know. None, writing nothing,
+    where git cannot tell (a build directory outside the working directory)."""
     from ..artifact import git
 
     try:
         relative = build_dir.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
-        return False
+        return None
     changed = git.changed(rev, relative)
+    intact = {}
     for name in layout.owned(build_dir):
         if name not in changed:
             publish.link_or_copy(build_dir / name, dest / name)
+            st = (dest / name).stat()
+            intact[name] = [st.st_size, st.st_mtime_ns]
     git.tree(rev, relative, dest, only=changed)
-    return True
+    return intact
 
 
 def unchanged_since(rev: str, taxonomy: Taxonomy, build_dir: Path) -> bool:
@@ -205,6 +212,8 @@ def _same(a: Path, b: Path, built_by: str | None) -> bool:
         return True
     if not (a.is_file() and b.is_file()):
         return False
+    if os.path.samefile(a, b):  # one file (linked: a discipline taken as the base has it)
+        return True
     if b.name in (MANIFEST, CARD) and built_by is not None and built_by != __version__:
         return a.read_bytes() == versioned(b.read_bytes(), b.name, __version__, built_by)
     return filecmp.cmp(a, b, shallow=False)
