@@ -240,21 +240,28 @@ def test_diff_base_reads_the_changed_disciplines_and_counts_every_row(
         as_json["rows"], as_json["added"], as_json["groups"])
 
 
-def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_path, fake_server):
-    """Every question the same (the fake server's constant one): the discipline added
-    later has only near-duplicates of the first one's kept row. Built in two steps or
-    from scratch, the files are the same."""
+def same_question_spec(fake_server) -> str:
+    """A spec of one discipline, Physics, whose model asks the same question every
+    time (the fake server's constant one), every row check off: every row but the
+    first is a near-duplicate."""
     from glanc.specs.types import CHECKS
 
     base = fake_server(constant="question")
     model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
     off = ", ".join(f"{check}: false" for check in CHECKS)
-    text = (f"glanc: 1\nname: dup\nseed: 7\ntemplate: json\n"
+    return (f"glanc: 1\nname: dup\nseed: 7\ntemplate: json\n"
             f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
             f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
             "  subject_samples: 1\n  subjects_per_sample: 2\n  max_subjects: 1\n"
             "  questions_per_subject: 2\n"
             "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n")  # fmt: skip
+
+
+def test_a_near_duplicate_pair_across_an_old_and_a_new_discipline(glanc, tmp_path, fake_server):
+    """Every question the same (the fake server's constant one): the discipline added
+    later has only near-duplicates of the first one's kept row. Built in two steps or
+    from scratch, the files are the same."""
+    text = same_question_spec(fake_server)
     spec = tmp_path / "dup.yaml"
     spec.write_text(text)
     assert glanc("build", str(spec), "-q").exit_code == 4  # Physics' second row: short
@@ -278,18 +285,8 @@ def test_check_base_finds_a_near_duplicate_pair_across_old_and_new_with_its_cach
     first one's kept row, so ``check --base`` may not take the first as checked at
     main; it rebuilds both. It finds the pair alike with its cache of the files'
     bands cold, warm, and unreadable (the cache only saves time)."""
-    from glanc.specs.types import CHECKS
-
     monkeypatch.chdir(tmp_path)
-    base = fake_server(constant="question")
-    model = f"{{id: openai/fake, api_base: '{base}', timeout: 5, max_retries: 1}}"
-    off = ", ".join(f"{check}: false" for check in CHECKS)
-    text = (f"glanc: 1\nname: dup\nseed: 7\ntemplate: json\n"
-            f"quality: {{redraws: 1, checks: {{{off}}}}}\n"
-            f"settings:\n  models: {{generator: {model}, answerer: {model}}}\n"
-            "  subject_samples: 1\n  subjects_per_sample: 2\n  max_subjects: 1\n"
-            "  questions_per_subject: 2\n"
-            "taxonomy:\n  - name: Science\n    children:\n      - name: Physics\n")  # fmt: skip
+    text = same_question_spec(fake_server)
     spec = tmp_path / "dup.yaml"
     spec.write_text(text)
     committed(glanc, spec, tmp_path, code=4)
