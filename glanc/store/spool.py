@@ -162,16 +162,25 @@ class RowSpool:
 
     def concepts_by_subject(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Per shard (discipline) and subject: its rows, and the distinct key concepts
-        they were asked about (``quality.coverage``)."""
+        they were asked about (``quality.coverage``). Distinct concepts are a grouped
+        DISTINCT, which spills, under the sorts' bound: ``count(DISTINCT ...)`` holds
+        every group's set in memory, and at 1M stub rows passed the spool's 32 MB."""
         self._flush()
         out: dict[str, dict[str, tuple[int, int]]] = {}
         query = (
-            "SELECT shard, subject, count(DISTINCT id), count(DISTINCT concept) FROM "
-            f"(SELECT shard, subject, id, unnest(string_split(concepts, '{SEP}')) AS concept "
-            "FROM rows) GROUP BY 1, 2 ORDER BY 1, 2"
+            "WITH r AS (SELECT shard, subject, count(*) AS n FROM rows GROUP BY 1, 2), "
+            "c AS (SELECT shard, subject, count(*) AS k FROM (SELECT DISTINCT shard, subject, "
+            f"concept FROM (SELECT shard, subject, unnest(string_split(concepts, '{SEP}')) "
+            "AS concept FROM rows) WHERE concept <> '') GROUP BY 1, 2) "
+            "SELECT r.shard, r.subject, r.n, coalesce(c.k, 0) FROM r "
+            "LEFT JOIN c ON r.shard = c.shard AND r.subject = c.subject ORDER BY 1, 2"
         )
-        for shard, subject, rows, concepts in self._con.execute(query).fetchall():
-            out.setdefault(shard, {})[subject] = (rows, concepts)
+        self._con.execute(f"SET memory_limit = '{SORTING}'")
+        try:
+            for shard, subject, rows, concepts in self._con.execute(query).fetchall():
+                out.setdefault(shard, {})[subject] = (rows, concepts)
+        finally:
+            self._con.execute(f"SET memory_limit = '{ADDING}'")
         return out
 
     def counts_by_shard(self) -> dict[str, dict[str, dict[str, int]]]:

@@ -35,3 +35,15 @@ def test_rows_come_out_by_id_then_line_across_its_tables():
         assert spool.count == len(rows) - len(taken)
         assert list(spool.sorted_lines()) == [x + "\n" for x in want if x not in gone]
         assert sum(n for _, n in spool.counts("discipline")) == spool.count
+
+
+def test_concepts_by_subject_counts_rows_and_distinct_concepts_per_subject():
+    """Each subject's rows, and the distinct key concepts they ask about; a row with
+    none still counts as a row and adds no concept."""
+    concepts = {"a": ["k1", "k2"], "b": ["k2"], "c": [], "d": ["k9"]}
+    subjects = {"a": "S", "b": "S", "c": "S", "d": "T"}
+    with RowSpool() as spool:
+        for rid in concepts:
+            spool.add({**row(rid, 0), "subject": subjects[rid], "key_concepts": concepts[rid]})
+        by_subject = spool.concepts_by_subject()
+    assert by_subject == {"f/d0": {"S": (3, 2), "T": (1, 1)}}
