@@ -308,6 +308,21 @@ def test_check_base_finds_a_near_duplicate_pair_across_old_and_new_with_its_cach
     refused = glanc("check", "dup.yaml", "--base", "main")
     assert refused.exit_code == 2 and "a check cache that git tracks" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    # a .glanc folder that links out of the checkout: refused, nothing written there
+    import shutil
+
+    git(tmp_path, "rm", "-q", "--cached", str(cache))
+    shutil.rmtree(tmp_path / ".glanc")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (tmp_path / ".glanc").symlink_to(outside)
+    linked = glanc("check", "dup.yaml", "--base", "main")
+    assert linked.exit_code == 2 and "is a symlink" in linked.stderr
+    assert list(outside.iterdir()) == []
+    # a plain check reads no cache, and makes none
+    (tmp_path / ".glanc").unlink()
+    assert glanc("check", "dup.yaml").exit_code == 0
+    assert not (tmp_path / ".glanc").exists()
 
 
 def test_check_base_skips_an_unchanged_build_and_rebuilds_only_what_changed(

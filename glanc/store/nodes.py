@@ -493,7 +493,7 @@ def _bands_cache(con, path: Path) -> FileBands | None:
     import duckdb
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
         con.execute("ATTACH ? AS glanc_bands", [str(path)])
         return FileBands(con, db="glanc_bands")
     except (OSError, duckdb.Error):

@@ -147,7 +147,7 @@ def crosses(gate: Gate | None, carried: Carried, build_dir: Path, store: Store) 
               if name.split("/", 1)[0] in (DATA, DROPS) and name not in carried_files]  # fmt: skip
     try:
         ids = record_bands(store, build_dir, carried_files)
-        also = [question for _, question in _questions(before, build_dir)]
+        also = [question for name in before for _, question in _lines(build_dir, name)]
         own, keys = index.decided(also, store.bands)
         hits = store.file_bands.sharing(keys, list(ids.values()), index.least)
         if not hits:
@@ -178,8 +178,10 @@ def record_bands(store: Store, build_dir: Path, files: dict[str, object]) -> dic
             if name.split("/", 1)[0] in (DATA, DROPS)}  # type: ignore[index]  # fmt: skip
     known = store.file_bands.ids(sorted(set(shas.values())))
     batch: list[tuple[str, list[int], list[str]]] = []
+    held = 0  # questions in ``batch``
 
     def flush() -> None:
+        nonlocal held
         if batch:
             keys = band_keys([q for _, _, questions in batch for q in questions], store.bands)
             at, entries = 0, []
@@ -188,37 +190,24 @@ def record_bands(store: Store, build_dir: Path, files: dict[str, object]) -> dic
                 at += len(lines)
             known.update(store.file_bands.add(entries))
             batch.clear()
+            held = 0
 
     for name in sorted(n for n, sha in shas.items() if sha not in known):
         pairs = list(_lines(build_dir, name))
         batch.append((shas[name], [line for line, _ in pairs], [q for _, q in pairs]))
-        if sum(len(lines) for _, lines, _ in batch) >= RECORD:
+        held += len(pairs)
+        if held >= RECORD:
             flush()
     flush()
     return {name: known[sha] for name, sha in shas.items()}
 
 
-def _questions(names: list[str], build_dir: Path) -> Iterator[tuple[str, str]]:
-    """(row id, question) of each row of these files that met the dedup."""
-    for name in names:
-        for _, question, rid in _rows(build_dir, name):
-            yield rid, question
-
-
 def _lines(
     build_dir: Path, name: str, only: set[int] | None = None
 ) -> Iterator[tuple[int, str]]:
-    """(line, question) of each row of this file that met the dedup (of ``only``
-    these lines, when given)."""
-    for line, question, _ in _rows(build_dir, name, only):
-        yield line, question
-
-
-def _rows(
-    build_dir: Path, name: str, only: set[int] | None = None
-) -> Iterator[tuple[int, str, str]]:
-    """(line, question, row id) of each row of a data or dropped-rows file that met
-    the dedup: every kept row, and the rows the dedup itself dropped."""
+    """(line, question) of each row of a data or dropped-rows file that met the
+    dedup (every kept row, and the rows the dedup itself dropped); of ``only``
+    these lines, when given."""
     from ..quality.gate import DEDUP
 
     kind = name.split("/", 1)[0]
@@ -231,4 +220,4 @@ def _rows(
             row = orjson.loads(line)
             if kind == DROPS and (row.get("dropped") or {}).get("check") != DEDUP:
                 continue
-            yield n, str(row["messages"][0]["content"] or ""), str(row["id"])
+            yield n, str(row["messages"][0]["content"] or "")

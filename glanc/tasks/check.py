@@ -82,6 +82,7 @@ def check(
     trust.refuse_links(build_dir)
     if store is not None:
         Journal(store).refuse_committed()
+    cache = cache if base is not None else None  # only a check against a base carries files
     if cache is not None:
         _refuse_committed_cache(cache)
     if base is not None and unchanged_since(base, taxonomy, build_dir):
@@ -116,13 +117,16 @@ def check(
 
 def _refuse_committed_cache(cache: Path) -> None:
     """The check's cache is its own work on this machine (or this CI's): one that
-    git tracks came with the checkout, and a pull request could make it say that
-    no question of an unchanged file is near any new one, so it is refused."""
-    if cache.is_symlink() or (cache.exists() and trust.tracked_by_git(cache)):
-        raise GlancError(
-            f"{cache}: a check cache that git tracks (or a symlink) is never read: remove it "
-            f"from the commit (git rm --cached {cache}), or pass --cache with another path"
-        )
+    git tracks (or its write-ahead log) came with the checkout, and a pull request
+    could make it say that no question of an unchanged file is near any new one,
+    so it is refused; a link in its place or its folder is refused as the store's."""
+    trust.refuse_store_links(cache)
+    for path in (cache, Path(f"{cache}.wal")):
+        if path.exists() and trust.tracked_by_git(path):
+            raise GlancError(
+                f"{path}: a check cache that git tracks is never read: remove it from the "
+                f"commit (git rm --cached {path}), or pass --cache with another path"
+            )
 
 
 def _seed(rev: str, build_dir: Path, dest: Path) -> dict[str, list[int]] | None:
